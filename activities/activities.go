@@ -1,0 +1,79 @@
+// Package activities holds the work that touches the outside world: copying a
+// media file from its origin into Google Cloud Storage (TransferToGCS) and
+// telling the customer's backend about it (DeliverCallback).
+//
+// Activities is a struct of ready-made dependencies, built once by the worker
+// and registered with w.RegisterActivity; adding an activity means adding a
+// method here and a test next to it. Media bytes never leave an activity:
+// workflows see only object names, sizes and checksums.
+package activities
+
+import (
+	"net/http"
+	"time"
+
+	"cloud.google.com/go/storage"
+
+	"wochit-ingest/internal/webhook"
+)
+
+// Activities carries the clients and settings every activity needs.
+type Activities struct {
+	// Origin fetches media. It must be SSRF-safe (internal/safehttp), follow at
+	// most a few redirects and have no overall timeout: a transfer may stream
+	// for a long time and is bounded by the activity's own timeouts instead.
+	Origin *http.Client
+	// Callback posts callbacks. It must be SSRF-safe and not follow redirects.
+	Callback *http.Client
+	// Storage is the GCS client (real GCS, or the emulator in dev and tests).
+	Storage *storage.Client
+	// Bucket and Prefix locate the objects: <Prefix><wochitVideoId>/<kind><.ext>.
+	Bucket string
+	Prefix string
+	// CallbackURL receives video.stored / video.failed events, signed by Signer.
+	CallbackURL string
+	Signer      *webhook.Signer
+	// Transfer tunes TransferToGCS.
+	Transfer TransferSettings
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+// TransferSettings are the knobs of TransferToGCS.
+type TransferSettings struct {
+	// ChunkSize is the GCS upload chunk size: each upload buffers one chunk in
+	// memory, so memory per concurrent transfer is about ChunkSize.
+	ChunkSize int
+	// IdleTimeout fails an attempt whose origin sends no byte for this long.
+	IdleTimeout time.Duration
+	// HeartbeatInterval is how often progress is reported to Temporal.
+	HeartbeatInterval time.Duration
+}
+
+// DefaultTransferSettings are used for zero fields of TransferSettings.
+var DefaultTransferSettings = TransferSettings{
+	ChunkSize:         16 << 20,
+	IdleTimeout:       60 * time.Second,
+	HeartbeatInterval: 2 * time.Second,
+}
+
+func (a *Activities) transferSettings() TransferSettings {
+	s := a.Transfer
+	if s.ChunkSize == 0 {
+		s.ChunkSize = DefaultTransferSettings.ChunkSize
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = DefaultTransferSettings.IdleTimeout
+	}
+	if s.HeartbeatInterval == 0 {
+		s.HeartbeatInterval = DefaultTransferSettings.HeartbeatInterval
+	}
+	return s
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}

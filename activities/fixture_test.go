@@ -1,0 +1,163 @@
+package activities_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"cloud.google.com/go/storage"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"google.golang.org/api/iterator"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/internal/gcsemu"
+	"wochit-ingest/internal/mediaorigin"
+	"wochit-ingest/internal/safehttp"
+	"wochit-ingest/internal/webhook"
+)
+
+const testBucket = "test-bucket"
+
+// fixture wires TransferToGCS to a real storage client talking to an
+// in-process GCS emulator over loopback, and to a loopback media origin.
+type fixture struct {
+	t         *testing.T
+	acts      *activities.Activities
+	gcs       *storage.Client
+	gcsURL    string
+	origin    *mediaorigin.Origin
+	originURL string
+	env       *testsuite.TestActivityEnvironment
+}
+
+// localPolicy lets the activities reach the loopback servers of the test.
+var localPolicy = safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{t: t}
+
+	// GCS emulator (wrapped so tests can inject faults in front of it).
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.gcsURL = "http://" + l.Addr().String()
+	emu, err := gcsemu.New("", f.gcsURL, testBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcsServer := httptest.NewUnstartedServer(emu.Handler())
+	gcsServer.Listener.Close()
+	gcsServer.Listener = l
+	gcsServer.Start()
+	t.Cleanup(func() { gcsServer.Close(); emu.Stop() })
+	if f.gcs, err = gcsemu.NewClient(context.Background(), f.gcsURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.gcs.Close() })
+
+	f.origin = mediaorigin.New()
+	originServer := httptest.NewServer(f.origin)
+	t.Cleanup(originServer.Close)
+	f.originURL = originServer.URL
+
+	secret, err := webhook.ParseSecret(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := webhook.NewSigner(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acts = &activities.Activities{
+		Origin:   safehttp.NewClient(localPolicy, safehttp.ClientOptions{MaxRedirects: 3}),
+		Callback: safehttp.NewClient(localPolicy, safehttp.ClientOptions{Timeout: activities.CallbackTimeout}),
+		Storage:  f.gcs,
+		Bucket:   testBucket,
+		Prefix:   "videos/",
+		Signer:   signer,
+		Transfer: activities.TransferSettings{ChunkSize: 256 << 10},
+	}
+	f.env = (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	f.env.RegisterActivity(f.acts)
+	return f
+}
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func (f *fixture) transfer(in activities.TransferInput) (activities.TransferResult, error) {
+	f.t.Helper()
+	var res activities.TransferResult
+	v, err := f.env.ExecuteActivity(f.acts.TransferToGCS, in)
+	if err != nil {
+		return res, err
+	}
+	if err := v.Get(&res); err != nil {
+		f.t.Fatal(err)
+	}
+	return res, nil
+}
+
+// objects lists the names under prefix.
+func (f *fixture) objects(prefix string) []string {
+	f.t.Helper()
+	var names []string
+	it := f.gcs.Bucket(testBucket).Objects(context.Background(), &storage.Query{Prefix: prefix})
+	for {
+		attrs, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return names
+		}
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		names = append(names, attrs.Name)
+	}
+}
+
+// read returns an object's bytes.
+func (f *fixture) read(name string) []byte {
+	f.t.Helper()
+	r, err := f.gcs.Bucket(testBucket).Object(name).NewReader(context.Background())
+	if err != nil {
+		f.t.Fatalf("reading %s: %v", name, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) attrs(name string) *storage.ObjectAttrs {
+	f.t.Helper()
+	a, err := f.gcs.Bucket(testBucket).Object(name).Attrs(context.Background())
+	if err != nil {
+		f.t.Fatalf("attrs of %s: %v", name, err)
+	}
+	return a
+}
+
+// failure returns the ApplicationError type of err and whether it is
+// non-retryable.
+func failure(t *testing.T, err error) (errType string, nonRetryable bool) {
+	t.Helper()
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		t.Fatalf("error %v (%T) is not an ApplicationError", err, err)
+	}
+	return appErr.Type(), appErr.NonRetryable()
+}
+
+func sha(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// handlerFunc adapts a function to a handler for one-off origins.
+type handlerFunc = http.HandlerFunc

@@ -1,0 +1,136 @@
+package activities
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"mime"
+	"net/url"
+	"path"
+	"strings"
+
+	"cloud.google.com/go/storage"
+)
+
+// AssetKind names the two files of a Wochit video.
+type AssetKind string
+
+const (
+	KindVideo     AssetKind = "video"
+	KindThumbnail AssetKind = "thumbnail"
+)
+
+// StoredObject describes an object in GCS, as the callback reports it.
+// CRC32C and MD5 are base64 of the big-endian checksum bytes, exactly as GCS
+// shows them in object metadata (and gsutil hash prints them).
+type StoredObject struct {
+	Bucket      string `json:"bucket"`
+	Name        string `json:"name"`
+	URI         string `json:"uri"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"contentType"`
+	CRC32C      string `json:"crc32c"`
+	MD5         string `json:"md5,omitempty"`
+}
+
+// Custom metadata keys written on every object, so an object can be traced
+// back to its notification and an earlier attempt's object recognised as ours.
+const (
+	metaWochitVideoID = "wochitVideoId"
+	metaVideoContext  = "videoContext"
+	metaSourceURL     = "sourceUrl"
+	metaKind          = "kind"
+	metaSize          = "size"
+	metaCRC32C        = "crc32c"
+	metaMD5           = "md5"
+)
+
+// maxMetadataValue keeps free-text metadata (videoContext) well inside GCS's
+// 8 KiB limit for all custom metadata of an object.
+const maxMetadataValue = 2048
+
+// RedactURL drops the query string, fragment and userinfo: signed-URL tokens
+// are secrets and must not reach logs, object metadata or workflow history.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}
+
+// objectDir is the "folder" holding both files of one video.
+func (a *Activities) objectDir(wochitVideoID string) string {
+	return a.Prefix + wochitVideoID + "/"
+}
+
+// objectName is deterministic for a notification: the extension comes from
+// the URL path when it is a known media extension, otherwise from the
+// response's content type, otherwise there is none.
+func (a *Activities) objectName(kind AssetKind, wochitVideoID, sourcePath, contentType string) string {
+	return a.objectDir(wochitVideoID) + string(kind) + extension(kind, sourcePath, contentType)
+}
+
+var knownExtensions = map[AssetKind][]string{
+	KindVideo:     {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".3gp"},
+	KindThumbnail: {".jpg", ".jpeg", ".png", ".webp", ".gif"},
+}
+
+var extensionByType = map[string]string{
+	"video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm", "video/x-matroska": ".mkv",
+	"video/x-msvideo": ".avi", "video/mpeg": ".mpg", "video/mp2t": ".ts", "video/3gpp": ".3gp",
+	"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
+}
+
+func extension(kind AssetKind, sourcePath, contentType string) string {
+	ext := strings.ToLower(path.Ext(sourcePath))
+	for _, known := range knownExtensions[kind] {
+		if ext == known {
+			return ext
+		}
+	}
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		return extensionByType[mt]
+	}
+	return ""
+}
+
+// isOurObjectName reports whether name is "<dir><kind>" or "<dir><kind>.<ext>".
+func isOurObjectName(name, dir string, kind AssetKind) bool {
+	rest, ok := strings.CutPrefix(name, dir+string(kind))
+	return ok && (rest == "" || (strings.HasPrefix(rest, ".") && !strings.ContainsAny(rest, "/")))
+}
+
+func encodeCRC32C(c uint32) string {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], c)
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+func storedObject(attrs *storage.ObjectAttrs) StoredObject {
+	o := StoredObject{
+		Bucket:      attrs.Bucket,
+		Name:        attrs.Name,
+		URI:         "gs://" + attrs.Bucket + "/" + attrs.Name,
+		Size:        attrs.Size,
+		ContentType: attrs.ContentType,
+		CRC32C:      encodeCRC32C(attrs.CRC32C),
+	}
+	if len(attrs.MD5) > 0 {
+		o.MD5 = base64.StdEncoding.EncodeToString(attrs.MD5)
+	}
+	return o
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so the value stays valid UTF-8.
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

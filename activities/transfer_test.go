@@ -1,0 +1,267 @@
+package activities_test
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/storage"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/internal/mediaorigin"
+	"wochit-ingest/internal/safehttp"
+)
+
+func crc32cOf(b []byte) string {
+	var out [4]byte
+	binary.BigEndian.PutUint32(out[:], crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	return base64.StdEncoding.EncodeToString(out[:])
+}
+
+func md5Of(b []byte) string {
+	sum := md5.Sum(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func TestTransferStoresExactBytesAndRecordsChecksums(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name        string
+		kind        activities.AssetKind
+		path        string
+		body        []byte
+		contentType string
+		wantName    string
+	}{
+		// 5 MiB with a 256 KiB chunk size: a multi-request resumable upload.
+		{"video, multi-chunk", activities.KindVideo, "/v/clip.mp4", mediaorigin.Video("a", 5<<20+123), "video/mp4", "videos/vid-1/video.mp4"},
+		// Small: a single-request upload; no extension in the URL, so it
+		// comes from the content type.
+		{"thumbnail, single request", activities.KindThumbnail, "/thumb", mediaorigin.Thumbnail("a", 64, 64), "image/png", "videos/vid-1/thumbnail.png"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.origin.Put(tt.path, mediaorigin.File{Body: tt.body, ContentType: tt.contentType})
+			res, err := f.transfer(activities.TransferInput{
+				Kind: tt.kind, SourceURL: f.originURL + tt.path + "?token=s3cr3t&expires=1",
+				WochitVideoID: "vid-1", VideoContext: "user-42",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sha(f.read(tt.wantName)); got != sha(tt.body) {
+				t.Fatalf("stored bytes differ from the origin's (sha256 %x, want %x)", got, sha(tt.body))
+			}
+			want := activities.StoredObject{
+				Bucket: testBucket, Name: tt.wantName, URI: "gs://" + testBucket + "/" + tt.wantName,
+				Size: int64(len(tt.body)), ContentType: tt.contentType, CRC32C: crc32cOf(tt.body), MD5: md5Of(tt.body),
+			}
+			if res.Object != want {
+				t.Errorf("result object = %+v, want %+v", res.Object, want)
+			}
+			meta := f.attrs(tt.wantName).Metadata
+			for k, v := range map[string]string{
+				"wochitVideoId": "vid-1", "videoContext": "user-42", "sourceUrl": f.originURL + tt.path,
+				"kind": string(tt.kind), "crc32c": want.CRC32C, "md5": want.MD5, "size": itoa(len(tt.body)),
+			} {
+				if meta[k] != v {
+					t.Errorf("metadata %s = %q, want %q", k, meta[k], v)
+				}
+			}
+			for k, v := range meta {
+				if strings.Contains(v, "s3cr3t") {
+					t.Errorf("metadata %s leaks the signed-URL token: %q", k, v)
+				}
+			}
+		})
+	}
+}
+
+func TestTransferCutBodyLeavesNoObject(t *testing.T) {
+	for _, noLength := range []bool{false, true} {
+		name := "with Content-Length"
+		if noLength {
+			name = "chunked, no Content-Length"
+		}
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			body := mediaorigin.Video("cut", 3<<20)
+			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoLength: noLength, CutAfter: 1 << 20, CutTimes: 1})
+			in := activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "cut-1"}
+
+			_, err := f.transfer(in)
+			if stats := f.origin.Stats("/v.mp4"); stats.Cut != 1 || stats.BytesSent != 1<<20 {
+				t.Fatalf("origin did not cut the connection as planned: %+v", stats)
+			}
+			if errType, nonRetryable := failure(t, err); errType != activities.ErrIncompleteBody || nonRetryable {
+				t.Fatalf("error = %v (%s, nonRetryable=%v), want a retryable %s", err, errType, nonRetryable, activities.ErrIncompleteBody)
+			}
+			if objs := f.objects("videos/cut-1/"); len(objs) != 0 {
+				t.Fatalf("a cut transfer left objects behind: %v", objs)
+			}
+
+			// The retry gets the whole body and stores exactly it.
+			res, err := f.transfer(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sha(f.read(res.Object.Name)); got != sha(body) {
+				t.Fatal("bytes stored by the retry differ from the origin's")
+			}
+		})
+	}
+}
+
+func TestTransferRepeatedRunReusesStoredObject(t *testing.T) {
+	f := newFixture(t)
+	body := mediaorigin.Video("again", 1<<20)
+	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+	in := activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "again-1"}
+
+	first, err := f.transfer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := f.attrs(first.Object.Name).Generation
+	second, err := f.transfer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Reused || second.Object != first.Object {
+		t.Fatalf("second run = %+v, want the first run's object reused (%+v)", second, first.Object)
+	}
+	if got := f.attrs(first.Object.Name).Generation; got != gen {
+		t.Fatalf("generation changed from %d to %d: the object was written twice", gen, got)
+	}
+	if n := f.origin.Stats("/v.mp4").Requests; n != 1 {
+		t.Fatalf("origin saw %d requests, want 1 (no second download)", n)
+	}
+}
+
+// A concurrent attempt (say, one whose heartbeat timed out but which kept
+// running) finalizes the object while this attempt streams: the DoesNotExist
+// precondition fails with 412 and the attempt accepts the object if, and
+// only if, its metadata shows it is ours.
+func TestTransferPreconditionFailure(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		ownerID    string // wochitVideoId the concurrent writer records
+		wantReused bool
+	}{
+		{"same video and source: accepted", "race-1", true},
+		{"someone else's object: conflict", "other-video", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			body := mediaorigin.Video("race", 512<<10)
+			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+			const name = "videos/race-1/video.mp4"
+			var concurrentGen int64
+			// This origin lets a concurrent writer store the object after our
+			// attempt has checked for it, then serves the body.
+			racing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				cw := f.gcs.Bucket(testBucket).Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(r.Context())
+				cw.ContentType = "video/mp4"
+				cw.Metadata = map[string]string{"wochitVideoId": tt.ownerID, "sourceUrl": "http://" + r.Host + r.URL.Path}
+				if _, err := cw.Write(body); err != nil {
+					t.Errorf("concurrent writer: %v", err)
+				}
+				if err := cw.Close(); err != nil {
+					t.Errorf("concurrent writer: %v", err)
+				}
+				concurrentGen = cw.Attrs().Generation
+				f.origin.ServeHTTP(w, r)
+			}))
+			defer racing.Close()
+
+			res, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: racing.URL + "/v.mp4?sig=x", WochitVideoID: "race-1"})
+			if concurrentGen == 0 {
+				t.Fatal("the concurrent writer did not store the object")
+			}
+			if f.origin.Stats("/v.mp4").Completed != 1 {
+				t.Fatal("the attempt did not stream the body before finalizing")
+			}
+			if tt.wantReused {
+				if err != nil {
+					t.Fatalf("attempt failed: %v", err)
+				}
+				if !res.Reused || res.Object.Name != name || res.Object.CRC32C != crc32cOf(body) {
+					t.Fatalf("result = %+v, want the concurrent object reused", res)
+				}
+			} else {
+				if errType, nonRetryable := failure(t, err); errType != activities.ErrObjectConflict || !nonRetryable {
+					t.Fatalf("error = %v, want a non-retryable %s", err, activities.ErrObjectConflict)
+				}
+			}
+			if got := f.attrs(name).Generation; got != concurrentGen {
+				t.Fatalf("object generation = %d, want the concurrent writer's %d (no second generation)", got, concurrentGen)
+			}
+		})
+	}
+}
+
+func TestTransferOriginStatuses(t *testing.T) {
+	tests := []struct {
+		status       int
+		wantType     string
+		nonRetryable bool
+	}{
+		{http.StatusNotFound, activities.ErrOriginNotFound, true},
+		{http.StatusGone, activities.ErrLinkExpired, true},
+		{http.StatusInternalServerError, activities.ErrOriginUnavailable, false},
+		{http.StatusServiceUnavailable, activities.ErrOriginUnavailable, false},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			f := newFixture(t)
+			f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{tt.status}})
+			_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "st-1"})
+			errType, nonRetryable := failure(t, err)
+			if errType != tt.wantType || nonRetryable != tt.nonRetryable {
+				t.Fatalf("error = %v (%s, nonRetryable=%v), want %s nonRetryable=%v", err, errType, nonRetryable, tt.wantType, tt.nonRetryable)
+			}
+			if objs := f.objects("videos/st-1/"); len(objs) != 0 {
+				t.Fatalf("objects left behind: %v", objs)
+			}
+		})
+	}
+}
+
+func TestTransferRefusesPrivateDestinations(t *testing.T) {
+	f := newFixture(t)
+	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("secret"), ContentType: "video/mp4"})
+	f.acts.Origin = safehttp.NewClient(safehttp.Policy{}, safehttp.ClientOptions{MaxRedirects: 3})
+
+	_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "ssrf-1"})
+	if errType, nonRetryable := failure(t, err); errType != activities.ErrBlockedDestination || !nonRetryable {
+		t.Fatalf("error = %v, want a non-retryable %s", err, activities.ErrBlockedDestination)
+	}
+	if n := f.origin.Stats("/v.mp4").Requests; n != 0 {
+		t.Fatalf("the loopback origin received %d requests, want 0", n)
+	}
+}
+
+func TestTransferFailsWhenOriginStalls(t *testing.T) {
+	f := newFixture(t)
+	hold := make(chan struct{})
+	defer close(hold)
+	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("never"), Hold: hold})
+	f.acts.Transfer.IdleTimeout = 300 * time.Millisecond
+
+	_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "idle-1"})
+	if errType, nonRetryable := failure(t, err); errType != activities.ErrOriginUnavailable || nonRetryable {
+		t.Fatalf("error = %v, want a retryable %s", err, activities.ErrOriginUnavailable)
+	}
+	if !strings.Contains(err.Error(), "sent nothing") {
+		t.Fatalf("error %q does not say the origin stalled", err)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

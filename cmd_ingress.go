@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"wochit-ingest/ingress"
+	"wochit-ingest/internal/config"
+	"wochit-ingest/internal/httpserver"
+)
+
+// runIngress serves the webhook endpoint until SIGINT/SIGTERM, then stops
+// accepting connections and lets requests in flight finish.
+func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer) error {
+	cfg, err := config.LoadIngress(args, environ, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	cfg.Temporal.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	// Lazy: the ingress starts (and reports not ready) while Temporal is down;
+	// each notification then gets a 503 it can retry.
+	c, err := client.NewLazyClient(cfg.Temporal)
+	if err != nil {
+		return fmt.Errorf("temporal client: %w", err)
+	}
+	defer c.Close()
+
+	cfg.Server.Logger = log
+	srv := httpserver.New(ingress.NewServer(cfg.Server, c))
+	l, err := httpserver.Listen(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("INGRESS_ADDR: %w", err)
+	}
+	done := httpserver.Serve(srv, l)
+	log.Info("ingress listening", "addr", l.Addr().String(), "temporal", cfg.Temporal.HostPort, "namespace", cfg.Temporal.Namespace)
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("ingress shutting down", "timeout", cfg.ShutdownTimeout)
+	return httpserver.Shutdown(srv, cfg.ShutdownTimeout)
+}

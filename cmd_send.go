@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/devstack"
+	"wochit-ingest/workflows"
+)
+
+type sendOptions struct {
+	url          string
+	file         string
+	demo         bool
+	devURL       string
+	wait         bool
+	temporalAddr string
+	namespace    string
+	n            workflows.Notification
+}
+
+// runSend posts one notification, like Wochit would, and optionally follows
+// the workflow it started until it completes.
+func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	env := envMap(environ)
+	var o sendOptions
+	fs := flag.NewFlagSet("wochit-ingest send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.url, "url", envOr(env, "SEND_URL", "http://127.0.0.1:8080/webhooks/wochit"), "ingress webhook URL [$SEND_URL]")
+	fs.StringVar(&o.file, "file", "", "read the notification JSON from this file ('-' for stdin)")
+	fs.BoolVar(&o.demo, "demo", false, "use the sample media that `dev` serves, and a fresh video id")
+	fs.StringVar(&o.devURL, "dev-url", "http://"+devstack.DefaultDevAddr, "where `dev` serves its sample media (with --demo)")
+	fs.BoolVar(&o.wait, "wait", false, "follow the workflow and show progress until it completes")
+	fs.StringVar(&o.temporalAddr, "temporal-address", envOr(env, "TEMPORAL_ADDRESS", devstack.DefaultTemporalAddr), "Temporal frontend, for --wait [$TEMPORAL_ADDRESS]")
+	fs.StringVar(&o.namespace, "temporal-namespace", envOr(env, "TEMPORAL_NAMESPACE", devstack.Namespace), "Temporal namespace, for --wait [$TEMPORAL_NAMESPACE]")
+	fs.StringVar(&o.n.WochitVideoID, "video-id", "", "wochitVideoId (default: random with --demo)")
+	fs.StringVar(&o.n.VideoURL, "video-url", "", "videoUrl")
+	fs.StringVar(&o.n.ThumbnailURL, "thumbnail-url", "", "thumbnailUrl")
+	fs.StringVar(&o.n.Title, "title", "", "title")
+	fs.StringVar(&o.n.VideoContext, "context", "", "videoContext")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	body, videoID, err := o.payload()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("posting to %s: %w", o.url, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	fmt.Fprintf(stdout, "POST %s → %s\n%s\n", o.url, resp.Status, strings.TrimSpace(string(answer)))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("the ingress answered %s", resp.Status)
+	}
+	if !o.wait {
+		return nil
+	}
+	var started struct{ WorkflowID, RunID string }
+	if err := json.Unmarshal(answer, &started); err != nil || started.WorkflowID == "" {
+		started.WorkflowID = workflows.WorkflowID(videoID)
+	}
+	return follow(ctx, o, started.WorkflowID, started.RunID, stdout)
+}
+
+// payload builds the notification body from --file or the flags.
+func (o *sendOptions) payload() (body []byte, videoID string, err error) {
+	if o.file != "" {
+		var raw []byte
+		if o.file == "-" {
+			raw, err = io.ReadAll(os.Stdin)
+		} else {
+			raw, err = os.ReadFile(o.file)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("--file: %w", err)
+		}
+		var n workflows.Notification
+		_ = json.Unmarshal(raw, &n) // the ingress judges the payload; we only want the id
+		return raw, n.WochitVideoID, nil
+	}
+	n := o.n
+	if o.demo {
+		if n.WochitVideoID == "" {
+			n.WochitVideoID = "demo-" + randomHex(6)
+		}
+		base := strings.TrimSuffix(o.devURL, "/")
+		n.VideoURL = or(n.VideoURL, base+devstack.DemoVideoPath)
+		n.ThumbnailURL = or(n.ThumbnailURL, base+devstack.DemoThumbnailPath)
+		n.Title = or(n.Title, "Demo video")
+		n.VideoContext = or(n.VideoContext, "demo-user")
+	}
+	if n.WochitVideoID == "" && n.VideoURL == "" {
+		return nil, "", errors.New("give --demo, --file, or the notification fields (--video-id, --video-url, --thumbnail-url, --context, --title)")
+	}
+	body, err = json.Marshal(n)
+	return body, n.WochitVideoID, err
+}
+
+// follow shows the workflow's progress until it closes, then its outcome.
+func follow(ctx context.Context, o sendOptions, workflowID, runID string, stdout io.Writer) error {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: o.temporalAddr, Namespace: o.namespace,
+		Logger: sdklog.NewStructuredLogger(newLogger(logQuiet, io.Discard)),
+	})
+	if err != nil {
+		return fmt.Errorf("--wait needs Temporal at %s: %w", o.temporalAddr, err)
+	}
+	defer c.Close()
+
+	fmt.Fprintf(stdout, "Following %s …\n", workflowID)
+	resultCh := make(chan error, 1)
+	var result workflows.IngestResult
+	go func() { resultCh <- c.GetWorkflow(ctx, workflowID, runID).Get(ctx, &result) }()
+
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	last := ""
+	for {
+		select {
+		case err := <-resultCh:
+			if err != nil {
+				fmt.Fprintf(stdout, "✗ failed: %v\n", err)
+				return errors.New("the ingest failed")
+			}
+			fmt.Fprintf(stdout, "✓ stored\n  video      %s (%d bytes, crc32c %s)\n  thumbnail  %s (%d bytes, crc32c %s)\n  callback   %s delivered (webhook-id %s, %d attempt(s))\n",
+				result.Video.URI, result.Video.Size, result.Video.CRC32C,
+				result.Thumbnail.URI, result.Thumbnail.Size, result.Thumbnail.CRC32C,
+				result.Callback.EventType, result.Callback.WebhookID, len(result.Callback.Attempts))
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+			if line := progressLine(ctx, c, workflowID, runID); line != "" && line != last {
+				fmt.Fprintln(stdout, "  "+line)
+				last = line
+			}
+		}
+	}
+}
+
+// progressLine summarises the pending activities' heartbeats.
+func progressLine(ctx context.Context, c client.Client, workflowID, runID string) string {
+	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, runID)
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for _, pa := range desc.GetPendingActivities() {
+		name := pa.GetActivityType().GetName()
+		if name != "TransferToGCS" {
+			parts = append(parts, fmt.Sprintf("%s (attempt %d)", name, pa.GetAttempt()))
+			continue
+		}
+		var p activities.TransferProgress
+		if hb := pa.GetHeartbeatDetails(); hb != nil && converter.GetDefaultDataConverter().FromPayloads(hb, &p) == nil {
+			parts = append(parts, fmt.Sprintf("%s: %s", p.Kind, formatProgress(p)))
+		} else {
+			parts = append(parts, "transfer: starting")
+		}
+		if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && pa.GetAttempt() > 1 {
+			parts[len(parts)-1] += fmt.Sprintf(" (retry %d: %s)", pa.GetAttempt()-1, pa.GetLastFailure().GetMessage())
+		}
+	}
+	return strings.Join(parts, " | ")
+}
+
+func formatProgress(p activities.TransferProgress) string {
+	const mib = 1 << 20
+	if p.Total > 0 {
+		return fmt.Sprintf("%.1f / %.1f MiB (%d%%)", float64(p.Bytes)/mib, float64(p.Total)/mib, p.Bytes*100/p.Total)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(p.Bytes)/mib)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func envOr(env map[string]string, key, fallback string) string {
+	if v := env[key]; v != "" {
+		return v
+	}
+	return fallback
+}
+
+func or(v, fallback string) string {
+	if v == "" {
+		return fallback
+	}
+	return v
+}

@@ -1,0 +1,335 @@
+// Package devstack runs the whole system in one process: a real Temporal
+// server on SQLite with its Web UI, a GCS emulator that keeps objects on disk,
+// the worker, the ingress, demo media and a callback receiver. `wochit-ingest
+// dev` uses it with fixed ports; end-to-end tests use it with random ports.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/ingress"
+	"wochit-ingest/internal/httpserver"
+	"wochit-ingest/internal/mediaorigin"
+	"wochit-ingest/internal/safehttp"
+	"wochit-ingest/internal/webhook"
+	"wochit-ingest/worker"
+)
+
+// Options configure a stack. Addresses are host:port; port 0 picks a free one.
+type Options struct {
+	DataDir string
+
+	TemporalAddr string
+	UIAddr       string // empty: no Web UI
+	GCSAddr      string
+	IngressAddr  string
+	DevAddr      string // demo media and the built-in callback receiver
+
+	Bucket string
+	Prefix string
+
+	// CallbackURL is where callbacks go; empty means the built-in receiver.
+	CallbackURL string
+	// CallbackSecrets sign callbacks; empty means a secret generated once and
+	// kept in <DataDir>/callback-secret.
+	CallbackSecrets []webhook.Secret
+	// CallbackSchedule overrides the callback retry schedule (tests).
+	CallbackSchedule []time.Duration
+
+	Transfer          activities.TransferSettings
+	WorkerStopTimeout time.Duration
+	Logger            *slog.Logger
+}
+
+// Default addresses of `wochit-ingest dev`.
+const (
+	DefaultTemporalAddr = "127.0.0.1:7233"
+	DefaultUIAddr       = "127.0.0.1:8233"
+	DefaultGCSAddr      = "127.0.0.1:4443"
+	DefaultIngressAddr  = "127.0.0.1:8080"
+	DefaultDevAddr      = "127.0.0.1:8081"
+	DefaultBucket       = "wochit-videos"
+	DefaultPrefix       = "videos/"
+)
+
+// Demo media paths on the dev server, used by `send --demo`.
+const (
+	DemoVideoPath     = "/media/demo-video.mp4"
+	DemoThumbnailPath = "/media/demo-thumbnail.png"
+	demoVideoSize     = 48 << 20
+	// The demo video is served at a modest rate so `send --demo --wait` has
+	// progress to show and there is time to try stopping `dev` mid-transfer.
+	demoBytesPerSecond = 12 << 20
+)
+
+// Stack is a running dev stack.
+type Stack struct {
+	TemporalAddr string
+	UIURL        string // empty when the UI is off
+	GCSURL       string
+	IngressURL   string
+	DevURL       string
+	CallbackURL  string
+	Bucket       string
+	Prefix       string
+
+	// Client is connected to the embedded server's namespace.
+	Client client.Client
+	// Receiver is the built-in callback receiver (used when no CallbackURL
+	// was given; it listens either way).
+	Receiver *Receiver
+	// Media serves the demo files; tests may Put more.
+	Media *mediaorigin.Origin
+
+	log        *slog.Logger
+	stops      []stopper // in start order; Stop runs them in reverse
+	workerDone chan error
+}
+
+// Start brings the stack up and returns once every part is serving.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("devstack: DataDir is required")
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	s := &Stack{log: log, Bucket: or(opts.Bucket, DefaultBucket), Prefix: or(opts.Prefix, DefaultPrefix)}
+	defer func() {
+		if err != nil {
+			_ = s.Stop(context.Background())
+		}
+	}()
+
+	secrets := opts.CallbackSecrets
+	if len(secrets) == 0 {
+		if secrets, err = devSecret(filepath.Join(dataDir, "callback-secret")); err != nil {
+			return nil, err
+		}
+	}
+
+	// Bind every listener first, so a taken port fails now and clearly.
+	gcsListener, err := listen("GCS emulator", or(opts.GCSAddr, DefaultGCSAddr))
+	if err != nil {
+		return nil, err
+	}
+	ingressListener, err := listen("ingress", or(opts.IngressAddr, DefaultIngressAddr))
+	if err != nil {
+		gcsListener.Close()
+		return nil, err
+	}
+	devListener, err := listen("dev server", or(opts.DevAddr, DefaultDevAddr))
+	if err != nil {
+		gcsListener.Close()
+		ingressListener.Close()
+		return nil, err
+	}
+
+	// GCS emulator, objects on disk.
+	gcs, err := startGCS(gcsListener, filepath.Join(dataDir, "gcs"), s.Bucket)
+	if err != nil {
+		ingressListener.Close()
+		devListener.Close()
+		return nil, err
+	}
+	s.GCSURL = gcs.url
+	s.onStop("GCS emulator", gcs.stop)
+
+	// Demo media and the callback receiver.
+	s.Media = mediaorigin.New()
+	s.Media.Put(DemoVideoPath, mediaorigin.File{
+		Body: mediaorigin.Video("wochit-ingest demo", demoVideoSize), ContentType: "video/mp4", BytesPerSecond: demoBytesPerSecond,
+	})
+	s.Media.Put(DemoThumbnailPath, mediaorigin.File{Body: mediaorigin.Thumbnail("wochit-ingest demo", 320, 180), ContentType: "image/png"})
+	s.Receiver = newReceiver(secrets, log.With("component", "dev-callback-receiver"))
+	devMux := http.NewServeMux()
+	devMux.Handle("/media/", s.Media)
+	devMux.Handle("/callbacks", s.Receiver)
+	devServer := &http.Server{Handler: devMux, ReadHeaderTimeout: 5 * time.Second}
+	httpserver.Serve(devServer, devListener)
+	s.DevURL = "http://" + devListener.Addr().String()
+	s.onStop("dev server", devServer.Shutdown)
+	s.CallbackURL = or(opts.CallbackURL, s.DevURL+"/callbacks")
+
+	// Temporal server and Web UI.
+	temporalAddr := or(opts.TemporalAddr, DefaultTemporalAddr)
+	if temporalAddr, err = resolvePort(temporalAddr); err != nil {
+		return nil, err
+	}
+	ts, err := startTemporal(filepath.Join(dataDir, "temporal.db"), temporalAddr, log)
+	if err != nil {
+		return nil, err
+	}
+	s.TemporalAddr = temporalAddr
+	s.onStop("Temporal server", func(context.Context) error { return ts.stop() })
+	if opts.UIAddr != "" {
+		uiAddr, err := resolvePort(opts.UIAddr)
+		if err != nil {
+			return nil, err
+		}
+		stopUI, err := startUI(uiAddr, temporalAddr)
+		if err != nil {
+			return nil, err
+		}
+		s.UIURL = "http://" + uiAddr
+		s.onStop("Web UI", func(context.Context) error { stopUI(); return nil })
+	}
+
+	dialCtx, cancelDial := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelDial()
+	c, err := client.DialContext(dialCtx, client.Options{
+		HostPort:  temporalAddr,
+		Namespace: Namespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the embedded Temporal server: %w", err)
+	}
+	s.Client = c
+	s.onStop("Temporal client", func(context.Context) error { c.Close(); return nil })
+
+	// Worker. In dev, media and callbacks may live on this machine.
+	devPolicy := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	s.workerDone = make(chan error, 1)
+	go func() {
+		s.workerDone <- worker.Run(workerCtx, worker.Config{
+			StopTimeout:     opts.WorkerStopTimeout,
+			Bucket:          s.Bucket,
+			Prefix:          s.Prefix,
+			StorageEndpoint: s.GCSURL,
+			CallbackURL:     s.CallbackURL,
+			CallbackSecrets: secrets,
+			Origins:         devPolicy,
+			Callbacks:       devPolicy,
+			Transfer:        opts.Transfer,
+			Logger:          log.With("component", "worker"),
+		}, c)
+	}()
+	s.onStop("worker", func(context.Context) error {
+		stopWorker()
+		return <-s.workerDone
+	})
+
+	// Ingress. In dev there is no allowlist and media may be plain http.
+	ingressServer := httpserver.New(ingress.NewServer(ingress.Config{
+		Namespace:        Namespace,
+		AllowHTTPURLs:    true,
+		CallbackSchedule: opts.CallbackSchedule,
+		Logger:           log.With("component", "ingress"),
+	}, c))
+	httpserver.Serve(ingressServer, ingressListener)
+	s.IngressURL = "http://" + ingressListener.Addr().String()
+	s.onStop("ingress", ingressServer.Shutdown)
+	return s, nil
+}
+
+type stopper struct {
+	name string
+	stop func(context.Context) error
+}
+
+func (s *Stack) onStop(name string, stop func(context.Context) error) {
+	s.stops = append(s.stops, stopper{name, stop})
+}
+
+// Stop shuts everything down in reverse order: the ingress stops accepting,
+// the worker lets in-flight activities finish (up to its stop timeout), then
+// the servers stop. Everything durable is already in the data dir.
+func (s *Stack) Stop(ctx context.Context) error {
+	var errs []error
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		start := time.Now()
+		if err := s.stops[i].stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", s.stops[i].name, err))
+		}
+		s.log.Debug("stopped", "part", s.stops[i].name, "took", time.Since(start))
+	}
+	s.stops = nil
+	return errors.Join(errs...)
+}
+
+// DemoURLs returns the demo media URLs served by this stack.
+func (s *Stack) DemoURLs() (video, thumbnail string) {
+	return s.DevURL + DemoVideoPath, s.DevURL + DemoThumbnailPath
+}
+
+func listen(what, addr string) (net.Listener, error) {
+	l, err := httpserver.Listen(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot listen on %s: %w", what, addr, err)
+	}
+	return l, nil
+}
+
+// resolvePort replaces port 0 with a free port, for servers that bind
+// addresses themselves.
+func resolvePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("address %q: %w", addr, err)
+	}
+	if port != "0" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", fmt.Errorf("cannot listen on %s: %w", addr, err)
+		}
+		l.Close()
+		return addr, nil
+	}
+	ports, err := freePorts(host, 1)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, fmt.Sprint(ports[0])), nil
+}
+
+// devSecret loads the dev signing secret, creating it on first start so
+// restarts keep verifying deliveries of earlier runs.
+func devSecret(path string) ([]webhook.Secret, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		s, err := webhook.ParseSecret(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return []webhook.Secret{s}, nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	secret := webhook.Secret(key)
+	if err := os.WriteFile(path, []byte(secret.String()+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("writing dev callback secret: %w", err)
+	}
+	return []webhook.Secret{secret}, nil
+}
+
+func or(v, fallback string) string {
+	if v == "" {
+		return fallback
+	}
+	return v
+}

@@ -1,0 +1,308 @@
+package devstack_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/devstack"
+	"wochit-ingest/internal/gcsemu"
+	"wochit-ingest/internal/mediaorigin"
+	"wochit-ingest/internal/webhook"
+)
+
+const secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+
+// receiver is the customer's backend: it verifies every delivery with the
+// reference Standard Webhooks library, not with our own code.
+type receiver struct {
+	t          *testing.T
+	url        string
+	mu         sync.Mutex
+	deliveries []delivery
+	arrived    chan struct{}
+}
+
+type delivery struct {
+	id    string
+	body  []byte
+	event activities.Event
+}
+
+func newReceiver(t *testing.T) *receiver {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{t: t, arrived: make(chan struct{}, 100)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if err := wh.Verify(body, req.Header); err != nil {
+			t.Errorf("callback failed verification by the reference library: %v", err)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var ev activities.Event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Errorf("callback body is not an event: %s", body)
+		}
+		r.mu.Lock()
+		r.deliveries = append(r.deliveries, delivery{id: req.Header.Get("webhook-id"), body: body, event: ev})
+		r.mu.Unlock()
+		r.arrived <- struct{}{}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL + "/hooks"
+	return r
+}
+
+// next waits for the next delivery.
+func (r *receiver) next(timeout time.Duration) delivery {
+	r.t.Helper()
+	select {
+	case <-r.arrived:
+	case <-time.After(timeout):
+		r.t.Fatalf("no callback within %s", timeout)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deliveries[len(r.deliveries)-1]
+}
+
+func (r *receiver) all() []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]delivery(nil), r.deliveries...)
+}
+
+// addrs are the stack's addresses; zero ports pick free ones.
+type addrs struct{ temporal, gcs, ingress, dev string }
+
+func startStack(t *testing.T, dir string, a addrs, callbackURL string) *devstack.Stack {
+	t.Helper()
+	s, err := webhook.ParseSecrets(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack, err := devstack.Start(context.Background(), devstack.Options{
+		DataDir:           dir,
+		TemporalAddr:      a.temporal,
+		GCSAddr:           a.gcs,
+		IngressAddr:       a.ingress,
+		DevAddr:           a.dev,
+		CallbackURL:       callbackURL,
+		CallbackSecrets:   s,
+		WorkerStopTimeout: 200 * time.Millisecond,
+		Transfer:          activities.TransferSettings{ChunkSize: 256 << 10},
+		Logger:            testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stack
+}
+
+func randomAddrs() addrs {
+	return addrs{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"}
+}
+
+func (a addrs) of(s *devstack.Stack) addrs {
+	strip := func(u string) string { return u[len("http://"):] }
+	return addrs{s.TemporalAddr, strip(s.GCSURL), strip(s.IngressURL), strip(s.DevURL)}
+}
+
+func postNotification(t *testing.T, ingressURL string, n map[string]string) map[string]string {
+	t.Helper()
+	body, _ := json.Marshal(n)
+	resp, err := http.Post(ingressURL+"/webhooks/wochit", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("ingress answered %d %v", resp.StatusCode, out)
+	}
+	return out
+}
+
+// checkStored asserts the object holds exactly want and that the callback
+// reported its checksums as GCS shows them.
+func checkStored(t *testing.T, gcsURL string, obj *activities.StoredObject, want []byte) {
+	t.Helper()
+	if obj == nil {
+		t.Fatal("callback lacks an object")
+	}
+	c, err := gcsemu.NewClient(context.Background(), gcsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.Bucket(obj.Bucket).Object(obj.Name).NewReader(context.Background())
+	if err != nil {
+		t.Fatalf("reading %s: %v", obj.URI, err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(want) {
+		t.Fatalf("%s: stored %d bytes differ from the origin's %d bytes", obj.URI, len(got), len(want))
+	}
+	var crc [4]byte
+	binary.BigEndian.PutUint32(crc[:], crc32.Checksum(want, crc32.MakeTable(crc32.Castagnoli)))
+	sum := md5.Sum(want)
+	if obj.Size != int64(len(want)) || obj.CRC32C != base64.StdEncoding.EncodeToString(crc[:]) || obj.MD5 != base64.StdEncoding.EncodeToString(sum[:]) {
+		t.Fatalf("callback reports %+v; want size %d and the checksums of the origin's bytes", obj, len(want))
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	origin := mediaorigin.New()
+	originServer := httptest.NewServer(origin)
+	defer originServer.Close()
+	video := mediaorigin.Video("e2e", 3<<20+17)
+	thumbnail := mediaorigin.Thumbnail("e2e", 160, 90)
+	origin.Put("/v/final.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"})
+	origin.Put("/t/final.png", mediaorigin.File{Body: thumbnail, ContentType: "image/png"})
+	recv := newReceiver(t)
+
+	stack := startStack(t, t.TempDir(), randomAddrs(), recv.url)
+	defer stack.Stop(context.Background())
+
+	started := postNotification(t, stack.IngressURL, map[string]string{
+		"videoContext": "page-7", "wochitVideoId": "e2e-1", "title": "End to end",
+		"videoUrl": originServer.URL + "/v/final.mp4?token=abc", "thumbnailUrl": originServer.URL + "/t/final.png?token=abc",
+	})
+	d := recv.next(2 * time.Minute)
+	ev := d.event
+	if ev.Type != activities.EventVideoStored || ev.Data.WochitVideoID != "e2e-1" || ev.Data.VideoContext != "page-7" ||
+		ev.Data.Title != "End to end" || ev.Data.WorkflowID != started["workflowId"] {
+		t.Fatalf("event = %+v", ev)
+	}
+	if ev.Data.Video.URI != "gs://wochit-videos/videos/e2e-1/video.mp4" || ev.Data.Thumbnail.URI != "gs://wochit-videos/videos/e2e-1/thumbnail.png" {
+		t.Fatalf("objects = %s, %s", ev.Data.Video.URI, ev.Data.Thumbnail.URI)
+	}
+	checkStored(t, stack.GCSURL, ev.Data.Video, video)
+	checkStored(t, stack.GCSURL, ev.Data.Thumbnail, thumbnail)
+
+	desc, err := stack.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The callback is the workflow's last step; give it a moment to close.
+	waitFor(t, 30*time.Second, "workflow to complete", func() bool {
+		desc, err = stack.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
+		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	})
+}
+
+// The whole stack stops while a slow video transfer is in flight; started
+// again on the same data dir, it resumes the workflow and completes it.
+func TestRestartResumesInFlightTransfer(t *testing.T) {
+	origin := mediaorigin.New()
+	originServer := httptest.NewServer(origin)
+	defer originServer.Close()
+	video := mediaorigin.Video("restart", 4<<20)
+	thumbnail := mediaorigin.Thumbnail("restart", 64, 64)
+	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 512 << 10})
+	origin.Put("/t.png", mediaorigin.File{Body: thumbnail, ContentType: "image/png"})
+	recv := newReceiver(t)
+	dir := t.TempDir()
+
+	first := startStack(t, dir, randomAddrs(), recv.url)
+	started := postNotification(t, first.IngressURL, map[string]string{
+		"videoContext": "ctx", "wochitVideoId": "restart-1", "title": "Restart",
+		"videoUrl": originServer.URL + "/v.mp4", "thumbnailUrl": originServer.URL + "/t.png",
+	})
+	waitFor(t, time.Minute, "the video transfer to be under way", func() bool { return origin.Stats("/v.mp4").BytesSent >= 512<<10 })
+	addresses := randomAddrs().of(first)
+	if err := first.Stop(context.Background()); err != nil {
+		t.Fatalf("stopping: %v", err)
+	}
+	if s := origin.Stats("/v.mp4"); s.Completed != 0 {
+		t.Fatalf("the video finished before the stop (%+v); the test did not interrupt a transfer", s)
+	}
+	if n := len(recv.all()); n != 0 {
+		t.Fatalf("%d callbacks before the restart, want 0", n)
+	}
+
+	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"}) // full speed now
+	second := startStack(t, dir, addresses, recv.url)
+	defer second.Stop(context.Background())
+
+	d := recv.next(2 * time.Minute)
+	if d.event.Type != activities.EventVideoStored || d.event.Data.WorkflowID != started["workflowId"] {
+		t.Fatalf("event = %+v", d.event)
+	}
+	checkStored(t, second.GCSURL, d.event.Data.Video, video)
+	checkStored(t, second.GCSURL, d.event.Data.Thumbnail, thumbnail)
+	waitFor(t, 30*time.Second, "workflow to complete", func() bool {
+		desc, err := second.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
+		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	})
+	ids := map[string]bool{}
+	for _, d := range recv.all() {
+		ids[d.id] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("callbacks carried %d different webhook-ids, want 1: %v", len(ids), ids)
+	}
+}
+
+// testLogger collects the stack's logs and prints them only if the test fails.
+func testLogger(t *testing.T) *slog.Logger {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			os.Stderr.Write(buf.Bytes())
+		}
+	})
+	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

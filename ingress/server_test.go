@@ -1,0 +1,343 @@
+package ingress_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
+
+	"wochit-ingest/ingress"
+	"wochit-ingest/workflows"
+)
+
+// shared is one real Temporal server for the tests in this package. No
+// worker polls it, so every started workflow stays open: exactly what the
+// ingress sees in production before a worker picks the run up.
+var shared *temporaltest.TestServer
+
+func TestMain(m *testing.M) {
+	shared = temporaltest.NewServer()
+	code := m.Run()
+	shared.Stop()
+	os.Exit(code)
+}
+
+type fixture struct {
+	url      string
+	temporal client.Client
+}
+
+func newFixture(t *testing.T, ts *temporaltest.TestServer, cfg ingress.Config) fixture {
+	t.Helper()
+	c := ts.GetDefaultClient()
+	cfg.Namespace = ts.GetDefaultNamespace()
+	srv := httptest.NewServer(ingress.NewServer(cfg, c))
+	t.Cleanup(srv.Close)
+	return fixture{url: srv.URL, temporal: c}
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]string
+}
+
+func post(t *testing.T, url, contentType string, body []byte) answer {
+	t.Helper()
+	resp, err := http.Post(url, contentType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header}
+	if err := json.Unmarshal(raw, &a.body); err != nil {
+		t.Fatalf("answer %d is not a JSON object: %q", resp.StatusCode, raw)
+	}
+	return a
+}
+
+func notification(id string) map[string]any {
+	return map[string]any{
+		"videoContext":  "user-42",
+		"wochitVideoId": id,
+		"thumbnailUrl":  "https://media.example.com/t.jpg?sig=1",
+		"videoUrl":      "https://media.example.com/v.mp4?sig=1",
+		"title":         "The video title",
+	}
+}
+
+func jsonBody(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var idCounter struct {
+	sync.Mutex
+	n int
+}
+
+// uniqueID keeps tests on the shared server from seeing each other's runs.
+func uniqueID(t *testing.T) string {
+	idCounter.Lock()
+	defer idCounter.Unlock()
+	idCounter.n++
+	return fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, idCounter.n)
+}
+
+func TestNotificationStartsWorkflow(t *testing.T) {
+	f := newFixture(t, shared, ingress.Config{})
+	id := uniqueID(t)
+	n := notification(id)
+	n["someFutureField"] = map[string]int{"x": 1} // unknown fields are accepted
+	before := time.Now()
+
+	got := post(t, f.url+"/webhooks/wochit", "application/json", jsonBody(t, n))
+	if got.status != http.StatusAccepted {
+		t.Fatalf("status = %d %v, want 202", got.status, got.body)
+	}
+	if got.body["workflowId"] != "wochit-video-"+id || got.body["runId"] == "" {
+		t.Fatalf("body = %v", got.body)
+	}
+
+	// 2xx means Temporal has the run, with the notification as its input.
+	desc, err := f.temporal.DescribeWorkflowExecution(context.Background(), got.body["workflowId"], got.body["runId"])
+	if err != nil {
+		t.Fatalf("the workflow the ingress reported does not exist: %v", err)
+	}
+	if tq := desc.GetExecutionConfig().GetTaskQueue().GetName(); tq != workflows.TaskQueue {
+		t.Errorf("task queue = %q, want %q", tq, workflows.TaskQueue)
+	}
+	in := workflowInput(t, f.temporal, got.body["workflowId"], got.body["runId"])
+	want := workflows.Notification{VideoContext: "user-42", WochitVideoID: id, ThumbnailURL: n["thumbnailUrl"].(string), VideoURL: n["videoUrl"].(string), Title: "The video title"}
+	if in.Notification != want {
+		t.Errorf("workflow input = %+v, want %+v", in.Notification, want)
+	}
+	if in.ReceivedAt.Before(before.Add(-time.Second)) || in.ReceivedAt.After(time.Now()) {
+		t.Errorf("receivedAt = %s, want the time of the request", in.ReceivedAt)
+	}
+}
+
+func workflowInput(t *testing.T, c client.Client, workflowID, runID string) workflows.IngestInput {
+	t.Helper()
+	it := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
+	ev, err := it.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in workflows.IngestInput
+	payloads := ev.GetWorkflowExecutionStartedEventAttributes().GetInput()
+	if err := client.NewValue(payloads).Get(&in); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func TestDuplicateNotificationAnswersSameRun(t *testing.T) {
+	f := newFixture(t, shared, ingress.Config{})
+	body := jsonBody(t, notification(uniqueID(t)))
+	first := post(t, f.url+"/webhooks/wochit", "application/json", body)
+	second := post(t, f.url+"/webhooks/wochit", "application/json", body)
+	if first.status != http.StatusAccepted || second.status != http.StatusOK {
+		t.Fatalf("statuses = %d, %d; want 202 then 200", first.status, second.status)
+	}
+	if first.body["runId"] != second.body["runId"] || first.body["workflowId"] != second.body["workflowId"] {
+		t.Fatalf("duplicate answered %v, first answered %v", second.body, first.body)
+	}
+}
+
+func TestConcurrentDuplicatesStartExactlyOneWorkflow(t *testing.T) {
+	f := newFixture(t, shared, ingress.Config{})
+	body := jsonBody(t, notification(uniqueID(t)))
+	const callers = 20
+	answers := make([]answer, callers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			answers[i] = post(t, f.url+"/webhooks/wochit", "application/json", body)
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	started := 0
+	for _, a := range answers {
+		switch a.status {
+		case http.StatusAccepted:
+			started++
+		case http.StatusOK:
+		default:
+			t.Fatalf("a caller got %d %v", a.status, a.body)
+		}
+		if a.body["runId"] != answers[0].body["runId"] {
+			t.Fatalf("callers got different runs: %v vs %v", a.body, answers[0].body)
+		}
+	}
+	if started != 1 {
+		t.Fatalf("%d callers got 202, want exactly 1", started)
+	}
+}
+
+func TestRedeliveryAfterFailedRunStartsNewRun(t *testing.T) {
+	f := newFixture(t, shared, ingress.Config{})
+	body := jsonBody(t, notification(uniqueID(t)))
+	first := post(t, f.url+"/webhooks/wochit", "application/json", body)
+	if first.status != http.StatusAccepted {
+		t.Fatalf("status = %d", first.status)
+	}
+	// A terminated run counts as failed.
+	if err := f.temporal.TerminateWorkflow(context.Background(), first.body["workflowId"], first.body["runId"], "test"); err != nil {
+		t.Fatal(err)
+	}
+	again := post(t, f.url+"/webhooks/wochit", "application/json", body)
+	if again.status != http.StatusAccepted || again.body["runId"] == first.body["runId"] {
+		t.Fatalf("redelivery after failure answered %d %v, want 202 with a new run", again.status, again.body)
+	}
+}
+
+func TestDuplicateAfterCompletionDoesNotRerun(t *testing.T) {
+	// Its own server: a stand-in worker completes every run at once.
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
+		r.RegisterWorkflowWithOptions(func(workflow.Context, workflows.IngestInput) error { return nil },
+			workflow.RegisterOptions{Name: workflows.IngestVideoName})
+	})
+	f := newFixture(t, ts, ingress.Config{})
+	body := jsonBody(t, notification(uniqueID(t)))
+	first := post(t, f.url+"/webhooks/wochit", "application/json", body)
+	if first.status != http.StatusAccepted {
+		t.Fatalf("status = %d", first.status)
+	}
+	if err := f.temporal.GetWorkflow(context.Background(), first.body["workflowId"], first.body["runId"]).Get(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	again := post(t, f.url+"/webhooks/wochit", "application/json", body)
+	if again.status != http.StatusOK || again.body["runId"] != first.body["runId"] {
+		t.Fatalf("duplicate after completion answered %d %v, want 200 with the completed run %s", again.status, again.body, first.body["runId"])
+	}
+}
+
+func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
+	f := newFixture(t, shared, ingress.Config{})
+	tests := []struct {
+		name        string
+		contentType string
+		body        func(id string) []byte
+		wantStatus  int
+		wantCode    string
+		wantField   string
+	}{
+		{"malformed JSON", "application/json", func(string) []byte { return []byte(`{"wochitVideoId": `) }, 400, "invalid_json", ""},
+		{"not an object", "application/json", func(string) []byte { return []byte(`[1,2]`) }, 400, "invalid_json", ""},
+		{"trailing data", "application/json", func(id string) []byte { return append(jsonBody(t, notification(id)), []byte(`{}`)...) }, 400, "invalid_json", ""},
+		{"wrong type", "application/json", func(id string) []byte { n := notification(id); n["videoUrl"] = 42; return jsonBody(t, n) }, 400, "invalid_json", "videoUrl"},
+		{"missing wochitVideoId", "application/json", func(id string) []byte { n := notification(id); delete(n, "wochitVideoId"); return jsonBody(t, n) }, 400, "missing_field", "wochitVideoId"},
+		{"empty videoUrl", "application/json", func(id string) []byte { n := notification(id); n["videoUrl"] = ""; return jsonBody(t, n) }, 400, "missing_field", "videoUrl"},
+		{"missing thumbnailUrl", "application/json", func(id string) []byte { n := notification(id); delete(n, "thumbnailUrl"); return jsonBody(t, n) }, 400, "missing_field", "thumbnailUrl"},
+		{"relative URL", "application/json", func(id string) []byte { n := notification(id); n["videoUrl"] = "/v.mp4"; return jsonBody(t, n) }, 400, "invalid_field", "videoUrl"},
+		{"ftp URL", "application/json", func(id string) []byte {
+			n := notification(id)
+			n["thumbnailUrl"] = "ftp://x/t.jpg"
+			return jsonBody(t, n)
+		}, 400, "invalid_field", "thumbnailUrl"},
+		{"unsafe video id", "application/json", func(string) []byte { return jsonBody(t, notification("../../etc")) }, 400, "invalid_field", "wochitVideoId"},
+		{"body over 64 KiB", "application/json", func(id string) []byte {
+			n := notification(id)
+			n["padding"] = strings.Repeat("x", 70<<10)
+			return jsonBody(t, n)
+		}, 413, "payload_too_large", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := uniqueID(t)
+			got := post(t, f.url+"/webhooks/wochit", tt.contentType, tt.body(id))
+			if got.status != tt.wantStatus || got.body["error"] != tt.wantCode || got.body["field"] != tt.wantField || got.body["message"] == "" {
+				t.Fatalf("answer = %d %v, want %d %s (field %q) with a message", got.status, got.body, tt.wantStatus, tt.wantCode, tt.wantField)
+			}
+			_, err := f.temporal.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(id), "")
+			var notFound *serviceerror.NotFound
+			if !errors.As(err, &notFound) {
+				t.Fatalf("a workflow exists after a rejected notification (describe: %v)", err)
+			}
+		})
+	}
+}
+
+func TestTemporalUnreachableAnswers503(t *testing.T) {
+	// A port nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c, err := client.NewLazyClient(client.Options{HostPort: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := httptest.NewServer(ingress.NewServer(ingress.Config{}, c))
+	defer srv.Close()
+
+	start := time.Now()
+	got := post(t, srv.URL+"/webhooks/wochit", "application/json", jsonBody(t, notification(uniqueID(t))))
+	elapsed := time.Since(start)
+	if got.status != http.StatusServiceUnavailable || got.header.Get("Retry-After") == "" || got.body["error"] != "temporal_unavailable" {
+		t.Fatalf("answer = %d %v (Retry-After %q), want 503 temporal_unavailable with Retry-After", got.status, got.body, got.header.Get("Retry-After"))
+	}
+	if elapsed > 6*time.Second {
+		t.Fatalf("answered after %s, want within about 5 s", elapsed)
+	}
+	if strings.Contains(fmt.Sprint(got.body), addr) {
+		t.Fatalf("the answer leaks internals: %v", got.body)
+	}
+
+	ready := getStatus(t, srv.URL+"/readyz")
+	if ready != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz = %d with Temporal down, want 503", ready)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	f := newFixture(t, shared, ingress.Config{})
+	if got := getStatus(t, f.url+"/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz = %d", got)
+	}
+	if got := getStatus(t, f.url+"/readyz"); got != http.StatusOK {
+		t.Errorf("/readyz = %d", got)
+	}
+}
+
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -1,0 +1,250 @@
+// Package mediaorigin is an HTTP media server for `dev` (the demo files
+// behind `send --demo`) and for tests, where it also misbehaves on purpose:
+// failing statuses, cut connections, missing or lying lengths, slow drips.
+// It counts what it served, so a test can prove a fault really happened.
+package mediaorigin
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// File is one path the origin serves, with optional faults.
+type File struct {
+	Body        []byte
+	ContentType string
+
+	// Statuses are answered, one per request and in order, before the file is
+	// served normally; e.g. {500, 500} fails twice then succeeds.
+	Statuses []int
+	// RetryAfter is sent with every status from Statuses.
+	RetryAfter string
+	// CutAfter > 0 closes the connection abruptly after that many body bytes,
+	// on the first CutTimes requests (all requests when CutTimes is 0).
+	CutAfter int64
+	CutTimes int
+	// NoLength omits Content-Length (the body is sent chunked).
+	NoLength bool
+	// DeclaredLength, when non-zero, is sent as Content-Length instead of the
+	// real size (a lying origin). The body is still the real one.
+	DeclaredLength int64
+	// BytesPerSecond throttles the body; 0 is unthrottled.
+	BytesPerSecond int64
+	// NoRanges ignores Range headers and advertises no range support.
+	NoRanges bool
+	// Hold, when set, is waited on before each request is served.
+	Hold <-chan struct{}
+}
+
+// Stats is what the origin observed for one path.
+type Stats struct {
+	Requests  int   // all requests, including failed ones
+	Completed int   // bodies sent in full
+	Cut       int   // connections cut on purpose
+	BytesSent int64 // body bytes written
+}
+
+// Origin serves Files by path.
+type Origin struct {
+	mu    sync.Mutex
+	files map[string]*File
+	stats map[string]*Stats
+}
+
+// New returns an empty origin.
+func New() *Origin {
+	return &Origin{files: map[string]*File{}, stats: map[string]*Stats{}}
+}
+
+// Put serves f at path (which starts with "/"), replacing what was there.
+func (o *Origin) Put(path string, f File) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.files[path] = &f
+}
+
+// Stats returns a copy of the counters for path.
+func (o *Origin) Stats(path string) Stats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if s := o.stats[path]; s != nil {
+		return *s
+	}
+	return Stats{}
+}
+
+func (o *Origin) begin(path string) (f *File, status int, cut bool, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f = o.files[path]
+	if f == nil {
+		return nil, 0, false, false
+	}
+	s := o.stats[path]
+	if s == nil {
+		s = &Stats{}
+		o.stats[path] = s
+	}
+	s.Requests++
+	if len(f.Statuses) > 0 {
+		status, f.Statuses = f.Statuses[0], f.Statuses[1:]
+	}
+	cut = f.CutAfter > 0 && (f.CutTimes == 0 || s.Cut < f.CutTimes)
+	return f, status, cut, true
+}
+
+func (o *Origin) update(path string, fn func(*Stats)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fn(o.stats[path])
+}
+
+func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	path := r.URL.Path
+	f, status, cut, ok := o.begin(path)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if f.Hold != nil {
+		select {
+		case <-f.Hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if status != 0 {
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+
+	body := f.Body
+	code := http.StatusOK
+	if f.ContentType != "" {
+		w.Header().Set("Content-Type", f.ContentType)
+	}
+	w.Header().Set("ETag", fmt.Sprintf(`"%x"`, len(f.Body)))
+	if !f.NoRanges {
+		w.Header().Set("Accept-Ranges", "bytes")
+		if from, to, ok := parseRange(r.Header.Get("Range"), int64(len(body))); ok {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to, len(body)))
+			body, code = body[from:to+1], http.StatusPartialContent
+		}
+	}
+	switch {
+	case f.NoLength:
+		// No Content-Length: net/http sends the body chunked.
+	case f.DeclaredLength != 0:
+		w.Header().Set("Content-Length", strconv.FormatInt(f.DeclaredLength, 10))
+	default:
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(code)
+	if r.Method == http.MethodHead {
+		return
+	}
+
+	limit := int64(len(body))
+	if f.DeclaredLength != 0 && f.DeclaredLength < limit {
+		limit = f.DeclaredLength // net/http refuses to write past Content-Length
+	}
+	if cut && f.CutAfter < limit {
+		limit = f.CutAfter
+	}
+	n := copyThrottled(w, bytes.NewReader(body[:limit]), f.BytesPerSecond, func(n int) {
+		o.update(path, func(s *Stats) { s.BytesSent += int64(n) })
+	})
+	if n < limit {
+		return // the client went away
+	}
+	if cut && f.CutAfter < int64(len(body)) {
+		o.update(path, func(s *Stats) { s.Cut++ })
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		panic(http.ErrAbortHandler) // closes the connection mid-body
+	}
+	o.update(path, func(s *Stats) { s.Completed++ })
+}
+
+// copyThrottled writes r to w, at most bytesPerSecond when that is positive,
+// flushing as it goes so the client sees a steady stream, and reports every
+// write to sent so progress is visible while the body is still flowing.
+func copyThrottled(w http.ResponseWriter, r io.Reader, bytesPerSecond int64, sent func(int)) int64 {
+	const tick = 50 * time.Millisecond
+	per := int64(256 << 10)
+	if bytesPerSecond > 0 {
+		per = max(bytesPerSecond*int64(tick)/int64(time.Second), 1)
+	}
+	buf := make([]byte, per)
+	var total int64
+	fl, _ := w.(http.Flusher)
+	for {
+		started := time.Now()
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			written, werr := w.Write(buf[:n])
+			total += int64(written)
+			sent(written)
+			if werr != nil {
+				return total
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if err != nil {
+			return total
+		}
+		if bytesPerSecond > 0 {
+			time.Sleep(tick - time.Since(started))
+		}
+	}
+}
+
+// parseRange understands the single-range forms "bytes=a-b", "bytes=a-" and
+// "bytes=-n"; anything else is served as a whole.
+func parseRange(h string, size int64) (from, to int64, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || size == 0 {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, 0, false
+	}
+	var err error
+	switch {
+	case a == "":
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false
+		}
+		return max(size-n, 0), size - 1, true
+	default:
+		if from, err = strconv.ParseInt(a, 10, 64); err != nil || from >= size {
+			return 0, 0, false
+		}
+		to = size - 1
+		if b != "" {
+			if to, err = strconv.ParseInt(b, 10, 64); err != nil || to < from {
+				return 0, 0, false
+			}
+			to = min(to, size-1)
+		}
+		return from, to, true
+	}
+}

@@ -1,0 +1,76 @@
+package safehttp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// ClientOptions tune one client built on a Policy.
+type ClientOptions struct {
+	// MaxRedirects is how many redirects are followed; 0 means none: the 3xx
+	// response itself is returned to the caller.
+	MaxRedirects int
+	// Timeout bounds a whole request including reading the body; 0 means no
+	// bound (transfers stream for as long as the activity allows and rely on
+	// the header and idle timeouts instead).
+	Timeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for response headers after the
+	// request was written. Defaults to 30 s.
+	ResponseHeaderTimeout time.Duration
+}
+
+// NewTransport returns a transport whose every connection is checked against
+// the policy at dial time. Proxies from the environment are ignored: a proxy
+// would make the dial-time check see the proxy's address instead of the target.
+func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
+	if headerTimeout == 0 {
+		headerTimeout = 30 * time.Second
+	}
+	dialer := &net.Dialer{
+		Timeout:   10 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control:   p.control,
+	}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// NewClient returns an HTTP client that only reaches destinations the policy
+// allows, on every redirect hop as well.
+func NewClient(p Policy, o ClientOptions) *http.Client {
+	return &http.Client{
+		Transport: NewTransport(p, o.ResponseHeaderTimeout),
+		Timeout:   o.Timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if o.MaxRedirects == 0 {
+				return http.ErrUseLastResponse
+			}
+			if len(via) > o.MaxRedirects {
+				return fmt.Errorf("stopped after %d redirects", o.MaxRedirects)
+			}
+			if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
+				return errors.New("redirect to a non-HTTP scheme")
+			}
+			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return errors.New("redirect from https to http")
+			}
+			// Never carry credentials to another host.
+			if req.URL.User != nil {
+				return errors.New("redirect to a URL with userinfo")
+			}
+			return nil
+		},
+	}
+}

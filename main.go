@@ -1,0 +1,101 @@
+// Command wochit-ingest takes ownership of videos produced in the Wochit
+// editor: it accepts Wochit's notification, copies the video and thumbnail
+// into Google Cloud Storage through a durable Temporal workflow, and tells the
+// customer's backend where they are with a signed callback.
+//
+//	wochit-ingest dev       everything in one process, for a laptop
+//	wochit-ingest ingress   the HTTP front door (production)
+//	wochit-ingest worker    the Temporal worker (production)
+//	wochit-ingest send      post a notification to an ingress
+//	wochit-ingest version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"wochit-ingest/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, let a second one kill the process the
+		// default way, in case a clean shutdown hangs.
+		<-ctx.Done()
+		stop()
+	}()
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wochit-ingest:", err)
+		os.Exit(1)
+	}
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"dev", "run everything in one process: Temporal + Web UI, GCS emulator, worker, ingress", runDev},
+	{"ingress", "serve the webhook endpoint (production)", runIngress},
+	{"worker", "run the Temporal worker (production)", runWorker},
+	{"send", "post a notification to an ingress (--demo for sample media, --wait to follow it)", runSend},
+	{"version", "print the version", runVersion},
+}
+
+// run is the whole program as a function of its inputs, so tests can run it.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return errors.New("no command given")
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" {
+		usage(stdout)
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == name {
+			err := c.run(ctx, args[1:], environ, stdout, stderr)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", name)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: wochit-ingest <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'wochit-ingest <command> --help' for its flags. Every flag has an environment variable.")
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// logQuiet is for clients whose SDK chatter the user does not need.
+var logQuiet = config.Log{Level: slog.LevelError, Format: "text"}

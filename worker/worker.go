@@ -1,0 +1,186 @@
+// Package worker runs the Temporal workers that execute IngestVideo
+// workflows and their activities. Any number of worker processes can poll the
+// same task queues; run more of them to scale out.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/api/option"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/internal/gcsemu"
+	"wochit-ingest/internal/safehttp"
+	"wochit-ingest/internal/webhook"
+	"wochit-ingest/workflows"
+)
+
+// Config is everything a worker process needs besides the Temporal client.
+type Config struct {
+	// TaskQueues to poll; empty means both workflows.TaskQueue and
+	// workflows.VideoTaskQueue.
+	TaskQueues []string
+	// VideoSlots is how many video transfers one process runs at once. Each
+	// holds one upload chunk in memory: budget VideoSlots × ChunkSize.
+	VideoSlots int
+	// StopTimeout is how long in-flight activities may finish after a stop
+	// signal before they are cancelled (and retried elsewhere).
+	StopTimeout time.Duration
+
+	// Bucket and Prefix say where objects go.
+	Bucket string
+	Prefix string
+	// StorageEndpoint points the GCS client at an emulator
+	// (e.g. http://127.0.0.1:4443); empty means real GCS with Application
+	// Default Credentials.
+	StorageEndpoint string
+
+	CallbackURL     string
+	CallbackSecrets []webhook.Secret
+
+	// Origins limits where media may be fetched from; Callbacks where the
+	// callback may be sent (a backend on a private network needs AllowPrivate).
+	Origins   safehttp.Policy
+	Callbacks safehttp.Policy
+
+	Transfer activities.TransferSettings
+	Logger   *slog.Logger
+}
+
+// Defaults for zero Config fields.
+const (
+	DefaultVideoSlots  = 4
+	DefaultStopTimeout = 30 * time.Second
+)
+
+// AllTaskQueues lists the queues a worker polls unless told otherwise.
+var AllTaskQueues = []string{workflows.TaskQueue, workflows.VideoTaskQueue}
+
+// Run registers the workflow and activities and polls until ctx is done,
+// then stops polling and gives in-flight activities StopTimeout to finish.
+func Run(ctx context.Context, cfg Config, c client.Client) error {
+	acts, closeDeps, err := NewActivities(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeDeps()
+
+	queues := cfg.TaskQueues
+	if len(queues) == 0 {
+		queues = AllTaskQueues
+	}
+	var workers []sdkworker.Worker
+	for _, q := range queues {
+		w, err := newWorker(c, q, cfg, acts)
+		if err != nil {
+			return err
+		}
+		workers = append(workers, w)
+	}
+	for i, w := range workers {
+		if err := w.Start(); err != nil {
+			for _, started := range workers[:i] {
+				started.Stop()
+			}
+			return fmt.Errorf("starting worker for task queue %s: %w", queues[i], err)
+		}
+	}
+	logger(cfg).Info("worker polling", "taskQueues", queues)
+	<-ctx.Done()
+	logger(cfg).Info("worker stopping; letting in-flight activities finish", "stopTimeout", stopTimeout(cfg))
+	// Stop all workers at once: each Stop blocks until its in-flight tasks
+	// finish or StopTimeout passes, and then cancels what is left.
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(w.Stop)
+	}
+	wg.Wait()
+	return nil
+}
+
+func newWorker(c client.Client, queue string, cfg Config, acts *activities.Activities) (sdkworker.Worker, error) {
+	opts := sdkworker.Options{
+		WorkerStopTimeout: stopTimeout(cfg),
+		// Send transfer progress to the server every few seconds, so the Web
+		// UI and `send --wait` show it (the SDK default is up to 30 s).
+		MaxHeartbeatThrottleInterval: 3 * time.Second,
+	}
+	switch queue {
+	case workflows.TaskQueue:
+		w := sdkworker.New(c, queue, opts)
+		w.RegisterWorkflowWithOptions(workflows.IngestVideo, workflow.RegisterOptions{Name: workflows.IngestVideoName})
+		w.RegisterActivity(acts)
+		return w, nil
+	case workflows.VideoTaskQueue:
+		opts.MaxConcurrentActivityExecutionSize = cfg.VideoSlots
+		if opts.MaxConcurrentActivityExecutionSize == 0 {
+			opts.MaxConcurrentActivityExecutionSize = DefaultVideoSlots
+		}
+		w := sdkworker.New(c, queue, opts)
+		w.RegisterActivity(acts) // only TransferToGCS is ever scheduled here
+		return w, nil
+	default:
+		return nil, fmt.Errorf("unknown task queue %q (known: %v)", queue, AllTaskQueues)
+	}
+}
+
+// NewActivities builds the activities' dependencies from the configuration.
+// The returned func releases them.
+func NewActivities(ctx context.Context, cfg Config) (*activities.Activities, func(), error) {
+	if cfg.Bucket == "" {
+		return nil, nil, errors.New("worker: GCS bucket is not set")
+	}
+	var signer *webhook.Signer
+	if len(cfg.CallbackSecrets) > 0 {
+		var err error
+		if signer, err = webhook.NewSigner(cfg.CallbackSecrets...); err != nil {
+			return nil, nil, err
+		}
+	}
+	var storageOpts []option.ClientOption
+	if cfg.StorageEndpoint != "" {
+		storageOpts = gcsemu.ClientOptions(cfg.StorageEndpoint)
+	}
+	gcs, err := storage.NewClient(ctx, storageOpts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating GCS client: %w", err)
+	}
+	acts := &activities.Activities{
+		Origin:      safehttp.NewClient(cfg.Origins, safehttp.ClientOptions{MaxRedirects: 3}),
+		Callback:    safehttp.NewClient(cfg.Callbacks, safehttp.ClientOptions{Timeout: activities.CallbackTimeout}),
+		Storage:     gcs,
+		Bucket:      cfg.Bucket,
+		Prefix:      cfg.Prefix,
+		CallbackURL: cfg.CallbackURL,
+		Signer:      signer,
+		Transfer:    cfg.Transfer,
+	}
+	return acts, func() { _ = gcs.Close() }, nil
+}
+
+func stopTimeout(cfg Config) time.Duration {
+	if cfg.StopTimeout == 0 {
+		return DefaultStopTimeout
+	}
+	return cfg.StopTimeout
+}
+
+func logger(cfg Config) *slog.Logger {
+	if cfg.Logger == nil {
+		return slog.Default()
+	}
+	return cfg.Logger
+}
+
+// ValidTaskQueue reports whether q is one this worker knows how to serve.
+func ValidTaskQueue(q string) bool { return slices.Contains(AllTaskQueues, q) }

@@ -1,0 +1,202 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"wochit-ingest/activities"
+)
+
+// Timeouts and retry policies, named for what they protect.
+const (
+	// LinkLifetime is how long Wochit's media links stay valid after the
+	// notification.
+	LinkLifetime = 24 * time.Hour
+	// DeadlineSafetyMargin is kept free before the links expire: no transfer
+	// attempt is started after receivedAt + LinkLifetime - margin.
+	DeadlineSafetyMargin = 10 * time.Minute
+
+	// A video attempt may stream for hours, but a worker that dies is noticed
+	// within videoHeartbeatTimeout and the transfer is retried elsewhere.
+	videoAttemptTimeout   = 6 * time.Hour
+	videoHeartbeatTimeout = 20 * time.Second
+
+	thumbnailAttemptTimeout   = 10 * time.Minute
+	thumbnailHeartbeatTimeout = 30 * time.Second
+
+	// One callback attempt: the HTTP timeout plus room to report back.
+	callbackAttemptTimeout = activities.CallbackTimeout + 15*time.Second
+)
+
+// transferRetryPolicy retries transient origin and storage failures with
+// backoff until the deadline (ScheduleToClose); typed permanent failures end
+// the transfer at once.
+var transferRetryPolicy = &temporal.RetryPolicy{
+	InitialInterval:        2 * time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        5 * time.Minute,
+	NonRetryableErrorTypes: activities.NonRetryableTransferErrors,
+}
+
+// Failure reasons of the workflow itself (activity failures keep their type).
+const (
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	ReasonTransferFailed   = "TransferFailed"
+)
+
+// TransferDeadline is the moment after which no transfer attempt may start:
+// the links' expiry minus the safety margin.
+func TransferDeadline(in IngestInput) time.Time {
+	return in.ReceivedAt.Add(LinkLifetime - DeadlineSafetyMargin)
+}
+
+// IngestVideo copies a video and its thumbnail into GCS, in parallel, then
+// tells the customer's backend where they are. If a file cannot be copied it
+// tells the backend that instead, and the workflow fails so operators see it.
+func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
+	n := in.Notification
+	workflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	deadline := TransferDeadline(in)
+
+	status := Status{Stage: StageTransferring, Deadline: deadline}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (Status, error) { return status, nil }); err != nil {
+		return IngestResult{}, err
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Copying video and thumbnail. Deadline %s.", deadline.UTC().Format(time.RFC3339)))
+
+	video, thumbnail, err := transferBoth(ctx, in, deadline)
+	if err != nil {
+		reason, message := failureReason(err)
+		status.Stage, status.Failure = StageCallingBack, reason+": "+message
+		workflow.SetCurrentDetails(ctx, "Transfer failed ("+reason+"). Telling the backend.")
+		failed := activities.Event{
+			Type:      activities.EventVideoFailed,
+			Timestamp: workflow.Now(ctx).UTC(),
+			Data: activities.EventData{
+				WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext, Title: n.Title, WorkflowID: workflowID,
+				Reason: reason, Message: message,
+			},
+		}
+		status.Callback, _ = deliver(ctx, failed, in.CallbackSchedule, &status)
+		status.Stage = StageFailed
+		workflow.SetCurrentDetails(ctx, "Failed: "+reason)
+		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, reason, nil)
+	}
+
+	status.Video, status.Thumbnail, status.Stage = &video, &thumbnail, StageCallingBack
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Stored %s and %s. Calling back.", video.URI, thumbnail.URI))
+	stored := activities.Event{
+		Type:      activities.EventVideoStored,
+		Timestamp: workflow.Now(ctx).UTC(),
+		Data: activities.EventData{
+			WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext, Title: n.Title, WorkflowID: workflowID,
+			Video: &video, Thumbnail: &thumbnail,
+		},
+	}
+	report, err := deliver(ctx, stored, in.CallbackSchedule, &status)
+	status.Callback = report
+	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadline: deadline, Callback: report}
+	if err != nil {
+		status.Stage, status.Failure = StageFailed, err.Error()
+		workflow.SetCurrentDetails(ctx, "Files stored; callback failed: "+err.Error())
+		return result, err
+	}
+	status.Stage = StageCompleted
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Stored %s and %s; backend notified.", video.URI, thumbnail.URI))
+	return result, nil
+}
+
+// transferBoth runs both transfers in parallel. The first permanent failure
+// cancels the other transfer: the ingest has failed either way.
+func transferBoth(ctx workflow.Context, in IngestInput, deadline time.Time) (video, thumbnail activities.StoredObject, err error) {
+	var a *activities.Activities
+	n := in.Notification
+	remaining := deadline.Sub(workflow.Now(ctx))
+	if remaining <= 0 {
+		return video, thumbnail, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the links expire at %s; too late to start copying", deadline.Add(DeadlineSafetyMargin).UTC().Format(time.RFC3339)),
+			activities.ErrLinkExpired, nil)
+	}
+
+	transferCtx, cancelTransfers := workflow.WithCancel(ctx)
+	defer cancelTransfers()
+
+	start := func(kind activities.AssetKind, source string) workflow.Future {
+		opts := workflow.ActivityOptions{
+			ScheduleToCloseTimeout: remaining,
+			RetryPolicy:            transferRetryPolicy,
+			Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
+		}
+		if kind == activities.KindVideo {
+			opts.TaskQueue = VideoTaskQueue
+			opts.StartToCloseTimeout = min(videoAttemptTimeout, remaining)
+			opts.HeartbeatTimeout = videoHeartbeatTimeout
+		} else {
+			opts.StartToCloseTimeout = min(thumbnailAttemptTimeout, remaining)
+			opts.HeartbeatTimeout = thumbnailHeartbeatTimeout
+		}
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
+			Kind: kind, SourceURL: source, WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext,
+		})
+	}
+
+	// A slice, not a map: workflow code must schedule in the same order on replay.
+	transfers := []struct {
+		kind   activities.AssetKind
+		source string
+		result *activities.StoredObject
+	}{
+		{activities.KindVideo, n.VideoURL, &video},
+		{activities.KindThumbnail, n.ThumbnailURL, &thumbnail},
+	}
+	selector := workflow.NewSelector(ctx)
+	for _, t := range transfers {
+		selector.AddFuture(start(t.kind, t.source), func(f workflow.Future) {
+			var res activities.TransferResult
+			if e := f.Get(ctx, &res); e != nil {
+				if err == nil {
+					err = e
+					cancelTransfers()
+				}
+				return
+			}
+			*t.result = res.Object
+		})
+	}
+	for range transfers {
+		selector.Select(ctx)
+	}
+	return video, thumbnail, err
+}
+
+// failureReason extracts the reason code (the ApplicationError type) and a
+// message for the video.failed callback.
+func failureReason(err error) (reason, message string) {
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		msg := "the transfer did not finish before the deadline"
+		var last *temporal.ApplicationError
+		if errors.As(timeoutErr, &last) {
+			msg += "; last error: " + last.Error()
+		}
+		return ReasonDeadlineExceeded, msg
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() != "" {
+		return appErr.Type(), appErr.Error()
+	}
+	return ReasonTransferFailed, err.Error()
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "?"
+	}
+	return u.Host
+}

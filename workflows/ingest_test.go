@@ -1,0 +1,218 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/workflows"
+)
+
+var a *activities.Activities
+
+var receivedAt = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
+func sampleInput() workflows.IngestInput {
+	return workflows.IngestInput{
+		Notification: workflows.Notification{
+			VideoContext: "user-42", WochitVideoID: "vid-1", Title: "My video",
+			VideoURL: "https://media.example.com/v.mp4?sig=1", ThumbnailURL: "https://media.example.com/t.jpg?sig=1",
+		},
+		ReceivedAt: receivedAt,
+	}
+}
+
+func stored(kind activities.AssetKind) activities.StoredObject {
+	name := "videos/vid-1/" + string(kind)
+	return activities.StoredObject{Bucket: "b", Name: name, URI: "gs://b/" + name, Size: 10, ContentType: "x", CRC32C: "AAAAAA=="}
+}
+
+type testEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	mu        sync.Mutex
+	infos     map[activities.AssetKind]activity.Info
+	callbacks []activities.CallbackInput
+}
+
+func newEnv(t *testing.T) *testEnv {
+	var suite testsuite.WorkflowTestSuite
+	env := &testEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(), infos: map[activities.AssetKind]activity.Info{}}
+	env.SetStartTime(receivedAt.Add(time.Minute))
+	env.RegisterActivity(a)
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		var in activities.TransferInput
+		if args.Get(&in) == nil && in.Kind != "" {
+			env.mu.Lock()
+			env.infos[in.Kind] = *info
+			env.mu.Unlock()
+		}
+	})
+	return env
+}
+
+// acceptCallbacks records callback inputs and answers delivered.
+func (env *testEnv) acceptCallbacks() {
+	env.OnActivity(a.DeliverCallback, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CallbackInput) (activities.CallbackAttempt, error) {
+			env.mu.Lock()
+			env.callbacks = append(env.callbacks, in)
+			env.mu.Unlock()
+			return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.CallbackDelivered}, nil
+		})
+}
+
+func TestIngestVideoTransfersInParallelThenCallsBack(t *testing.T) {
+	env := newEnv(t)
+	// Each transfer waits until both have started: run one after the other,
+	// the first would never see the second and fail.
+	var started sync.WaitGroup
+	started.Add(2)
+	bothStarted := make(chan struct{})
+	go func() { started.Wait(); close(bothStarted) }()
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			started.Done()
+			select {
+			case <-bothStarted:
+			case <-time.After(10 * time.Second):
+				return activities.TransferResult{}, errors.New("the other transfer never started: transfers are not parallel")
+			}
+			return activities.TransferResult{Object: stored(in.Kind)}, nil
+		})
+	env.acceptCallbacks()
+
+	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	var res workflows.IngestResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Video != stored(activities.KindVideo) || res.Thumbnail != stored(activities.KindThumbnail) || !res.Callback.Delivered {
+		t.Fatalf("result = %+v", res)
+	}
+
+	if len(env.callbacks) != 1 {
+		t.Fatalf("got %d callback attempts, want 1", len(env.callbacks))
+	}
+	cb := env.callbacks[0]
+	ev := cb.Event
+	if ev.Type != activities.EventVideoStored || ev.Data.WochitVideoID != "vid-1" || ev.Data.VideoContext != "user-42" ||
+		ev.Data.Title != "My video" || ev.Data.WorkflowID != "default-test-workflow-id" ||
+		*ev.Data.Video != stored(activities.KindVideo) || *ev.Data.Thumbnail != stored(activities.KindThumbnail) {
+		t.Fatalf("callback event = %+v", ev)
+	}
+	if cb.WebhookID != workflows.WebhookID("default-test-workflow-id", activities.EventVideoStored) {
+		t.Fatalf("webhook-id = %q, not derived from the workflow id", cb.WebhookID)
+	}
+}
+
+func TestIngestVideoActivityOptions(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			return activities.TransferResult{Object: stored(in.Kind)}, nil
+		})
+	env.acceptCallbacks()
+	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Started one minute after receipt: the deadline is 24h - margin after
+	// receipt, so each transfer may take 24h - margin - 1m in all.
+	wantScheduleToClose := workflows.LinkLifetime - workflows.DeadlineSafetyMargin - time.Minute
+	video, thumb := env.infos[activities.KindVideo], env.infos[activities.KindThumbnail]
+	if video.TaskQueue != workflows.VideoTaskQueue || thumb.TaskQueue != "default-test-taskqueue" {
+		t.Errorf("task queues: video %q, thumbnail %q; want the video on %q and the thumbnail with the workflow", video.TaskQueue, thumb.TaskQueue, workflows.VideoTaskQueue)
+	}
+	for kind, info := range env.infos {
+		if info.ScheduleToCloseTimeout != wantScheduleToClose {
+			t.Errorf("%s ScheduleToClose = %s, want %s", kind, info.ScheduleToCloseTimeout, wantScheduleToClose)
+		}
+		if info.StartToCloseTimeout <= 0 || info.StartToCloseTimeout > wantScheduleToClose {
+			t.Errorf("%s StartToClose = %s, want a per-attempt bound within the deadline", kind, info.StartToCloseTimeout)
+		}
+	}
+	if video.HeartbeatTimeout <= 0 || video.HeartbeatTimeout > 30*time.Second {
+		t.Errorf("video HeartbeatTimeout = %s, want a short one so a dead worker is noticed", video.HeartbeatTimeout)
+	}
+}
+
+func TestTransferDeadline(t *testing.T) {
+	in := sampleInput()
+	want := receivedAt.Add(24*time.Hour - workflows.DeadlineSafetyMargin)
+	if got := workflows.TransferDeadline(in); !got.Equal(want) {
+		t.Fatalf("TransferDeadline = %s, want %s", got, want)
+	}
+}
+
+func TestIngestVideoTooLateFailsWithoutTransferring(t *testing.T) {
+	env := newEnv(t)
+	env.SetStartTime(receivedAt.Add(workflows.LinkLifetime))
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
+			t.Error("a transfer was attempted after the deadline")
+			return activities.TransferResult{}, nil
+		})
+	env.acceptCallbacks()
+	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+	assertFailedWith(t, env, activities.ErrLinkExpired)
+}
+
+func TestIngestVideoPermanentTransferFailure(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			if in.Kind == activities.KindVideo {
+				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin answered 404", activities.ErrOriginNotFound, nil)
+			}
+			// The thumbnail is slow; the video's failure must not wait for it.
+			select {
+			case <-ctx.Done():
+				return activities.TransferResult{}, ctx.Err()
+			case <-time.After(10 * time.Second):
+				return activities.TransferResult{Object: stored(in.Kind)}, nil
+			}
+		})
+	env.acceptCallbacks()
+	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+	assertFailedWith(t, env, activities.ErrOriginNotFound)
+}
+
+// assertFailedWith checks that the workflow failed with reason and that the
+// backend was told so with a video.failed callback.
+func assertFailedWith(t *testing.T, env *testEnv, reason string) {
+	t.Helper()
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	err := env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != reason {
+		t.Fatalf("workflow error = %v, want an ApplicationError of type %s", err, reason)
+	}
+	if len(env.callbacks) != 1 {
+		t.Fatalf("got %d callbacks, want 1", len(env.callbacks))
+	}
+	ev := env.callbacks[0].Event
+	if ev.Type != activities.EventVideoFailed || ev.Data.Reason != reason || ev.Data.Message == "" || ev.Data.Video != nil {
+		t.Fatalf("callback event = %+v, want video.failed with reason %s", ev, reason)
+	}
+	if env.callbacks[0].WebhookID != workflows.WebhookID("default-test-workflow-id", activities.EventVideoFailed) {
+		t.Fatalf("webhook-id = %q", env.callbacks[0].WebhookID)
+	}
+}

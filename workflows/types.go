@@ -1,0 +1,89 @@
+// Package workflows holds the IngestVideo workflow and the types the ingress
+// and the worker share: the notification, the workflow's input and result,
+// task queue names and the workflow id scheme.
+package workflows
+
+import (
+	"time"
+
+	"wochit-ingest/activities"
+)
+
+// Task queues. Video transfers are heavy (long, memory-bound) and get their
+// own queue so that a burst of large videos cannot starve workflow tasks,
+// thumbnails and callbacks, and so platform teams can scale them separately.
+const (
+	TaskQueue      = "wochit-ingest"       // workflow tasks, thumbnails, callbacks
+	VideoTaskQueue = "wochit-ingest-video" // video transfers
+)
+
+// IngestVideoName is the registered workflow type name of IngestVideo.
+const IngestVideoName = "IngestVideo"
+
+// WorkflowIDPrefix + wochitVideoId is the workflow id: one workflow per video.
+const WorkflowIDPrefix = "wochit-video-"
+
+// WorkflowID returns the id of the workflow that ingests a video.
+func WorkflowID(wochitVideoID string) string { return WorkflowIDPrefix + wochitVideoID }
+
+// Notification is the JSON body Wochit POSTs when a video was produced.
+type Notification struct {
+	VideoContext  string `json:"videoContext"`
+	WochitVideoID string `json:"wochitVideoId"`
+	ThumbnailURL  string `json:"thumbnailUrl"`
+	VideoURL      string `json:"videoUrl"`
+	Title         string `json:"title"`
+}
+
+// IngestInput starts an IngestVideo workflow.
+type IngestInput struct {
+	Notification Notification
+	// ReceivedAt is when the ingress accepted the notification: Wochit's links
+	// expire 24 hours after it was sent, and the deadline counts from here.
+	ReceivedAt time.Time
+	// CallbackSchedule overrides DefaultCallbackSchedule (tests, tuning).
+	CallbackSchedule []time.Duration `json:",omitempty"`
+}
+
+// IngestResult is what a completed workflow returns.
+type IngestResult struct {
+	Video     activities.StoredObject
+	Thumbnail activities.StoredObject
+	Deadline  time.Time
+	Callback  CallbackReport
+}
+
+// Stage is where an ingest is; the status query and the Web UI show it.
+type Stage string
+
+const (
+	StageTransferring Stage = "transferring"
+	StageCallingBack  Stage = "calling-back"
+	StageCompleted    Stage = "completed"
+	StageFailed       Stage = "failed"
+)
+
+// StatusQuery is the name of the query that returns a Status.
+const StatusQuery = "status"
+
+// Status is the answer to the status query.
+type Status struct {
+	Stage     Stage
+	Deadline  time.Time
+	Video     *activities.StoredObject `json:",omitempty"`
+	Thumbnail *activities.StoredObject `json:",omitempty"`
+	Failure   string                   `json:",omitempty"`
+	Callback  CallbackReport
+}
+
+// RedeliverSignal cuts the wait before the next callback attempt short.
+const RedeliverSignal = "redeliver"
+
+// Custom search attributes (all Keyword) that make runs findable in the Web
+// UI. `dev` registers them; on other clusters run `wochit-ingest setup`.
+const (
+	SearchAttrWochitVideoID  = "WochitVideoId"
+	SearchAttrVideoContext   = "VideoContext"
+	SearchAttrIngestStage    = "IngestStage"
+	SearchAttrCallbackStatus = "CallbackStatus"
+)

@@ -192,10 +192,14 @@ func progressLine(ctx context.Context, c client.Client, workflowID, runID string
 
 func formatProgress(p activities.TransferProgress) string {
 	const mib = 1 << 20
-	if p.Total > 0 {
-		return fmt.Sprintf("%.1f / %.1f MiB (%d%%)", float64(p.Bytes)/mib, float64(p.Total)/mib, p.Bytes*100/p.Total)
+	if p.Total <= 0 {
+		return fmt.Sprintf("%.1f MiB", float64(p.Bytes)/mib)
 	}
-	return fmt.Sprintf("%.1f MiB", float64(p.Bytes)/mib)
+	s := fmt.Sprintf("%.1f / %.1f MiB (%d%%)", float64(p.Bytes)/mib, float64(p.Total)/mib, p.Bytes*100/p.Total)
+	if p.PartSize > 0 {
+		s += fmt.Sprintf(", %d of %d parts", len(p.Parts), (p.Total+p.PartSize-1)/p.PartSize)
+	}
+	return s
 }
 
 func randomHex(n int) string {

@@ -35,15 +35,26 @@ type Activities struct {
 	Signer      *webhook.Signer
 	// Transfer tunes TransferToGCS.
 	Transfer TransferSettings
+	// Metrics records transfer figures; nil records nothing.
+	Metrics *Metrics
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
 
 // TransferSettings are the knobs of TransferToGCS.
 type TransferSettings struct {
-	// ChunkSize is the GCS upload chunk size: each upload buffers one chunk in
-	// memory, so memory per concurrent transfer is about ChunkSize.
+	// ChunkSize is the GCS upload chunk size of a single-stream transfer:
+	// the upload buffers one chunk in memory so it can resend it.
 	ChunkSize int
+	// PartSize is the size of the ranged parts a large file is copied in
+	// when the origin supports ranges; a crash costs at most the parts in
+	// flight. Part uploads are unbuffered (a failed part is fetched again).
+	PartSize int64
+	// PartConcurrency is how many parts of one file are copied at once.
+	PartConcurrency int
+	// MaxVideoBytes and MaxThumbnailBytes reject larger files.
+	MaxVideoBytes     int64
+	MaxThumbnailBytes int64
 	// IdleTimeout fails an attempt whose origin sends no byte for this long.
 	IdleTimeout time.Duration
 	// HeartbeatInterval is how often progress is reported to Temporal.
@@ -53,6 +64,10 @@ type TransferSettings struct {
 // DefaultTransferSettings are used for zero fields of TransferSettings.
 var DefaultTransferSettings = TransferSettings{
 	ChunkSize:         16 << 20,
+	PartSize:          64 << 20,
+	PartConcurrency:   4,
+	MaxVideoBytes:     10 << 30,
+	MaxThumbnailBytes: 50 << 20,
 	IdleTimeout:       60 * time.Second,
 	HeartbeatInterval: 2 * time.Second,
 }
@@ -68,7 +83,26 @@ func (a *Activities) transferSettings() TransferSettings {
 	if s.HeartbeatInterval == 0 {
 		s.HeartbeatInterval = DefaultTransferSettings.HeartbeatInterval
 	}
+	if s.PartSize == 0 {
+		s.PartSize = DefaultTransferSettings.PartSize
+	}
+	if s.PartConcurrency == 0 {
+		s.PartConcurrency = DefaultTransferSettings.PartConcurrency
+	}
+	if s.MaxVideoBytes == 0 {
+		s.MaxVideoBytes = DefaultTransferSettings.MaxVideoBytes
+	}
+	if s.MaxThumbnailBytes == 0 {
+		s.MaxThumbnailBytes = DefaultTransferSettings.MaxThumbnailBytes
+	}
 	return s
+}
+
+func (s TransferSettings) maxBytes(kind AssetKind) int64 {
+	if kind == KindThumbnail {
+		return s.MaxThumbnailBytes
+	}
+	return s.MaxVideoBytes
 }
 
 func (a *Activities) now() time.Time {

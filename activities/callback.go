@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"wochit-ingest/internal/safehttp"
@@ -150,21 +149,4 @@ func describeCallbackError(err error) string {
 		err = uerr.Err
 	}
 	return err.Error()
-}
-
-// parseRetryAfter reads delta-seconds or an HTTP date; zero when absent or bad.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

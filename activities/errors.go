@@ -22,9 +22,13 @@ const (
 
 	// Retryable: the next attempt may well succeed.
 	ErrOriginUnavailable = "OriginUnavailable" // 5xx, 408, 429, network errors
-	ErrIncompleteBody    = "IncompleteBody"    // body cut short or longer than announced
-	ErrIntegrity         = "IntegrityMismatch" // GCS stored something other than what we read
-	ErrStorage           = "StorageError"      // GCS request failed
+	ErrOriginMisbehaved  = "OriginMisbehaved"  // wrong Content-Range, changed file between parts
+	// ErrOriginDenied (401/403 before the link's expiry) is retried a few
+	// times, then final; after the expiry it is ErrLinkExpired at once.
+	ErrOriginDenied   = "OriginDenied"
+	ErrIncompleteBody = "IncompleteBody"    // body cut short or longer than announced
+	ErrIntegrity      = "IntegrityMismatch" // GCS stored something other than what we read
+	ErrStorage        = "StorageError"      // GCS request failed
 )
 
 // NonRetryableTransferErrors lists the TransferToGCS failure types that end

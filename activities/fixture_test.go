@@ -3,14 +3,20 @@ package activities_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"cloud.google.com/go/storage"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/api/iterator"
@@ -29,11 +35,14 @@ const testBucket = "test-bucket"
 type fixture struct {
 	t         *testing.T
 	acts      *activities.Activities
+	gcsProxy  *gcsProxy
 	gcs       *storage.Client
 	gcsURL    string
 	origin    *mediaorigin.Origin
 	originURL string
 	env       *testsuite.TestActivityEnvironment
+	// lastHeartbeat holds the details of the latest heartbeat.
+	lastHeartbeat converter.EncodedValues
 }
 
 // localPolicy lets the activities reach the loopback servers of the test.
@@ -53,7 +62,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gcsServer := httptest.NewUnstartedServer(emu.Handler())
+	f.gcsProxy = &gcsProxy{next: emu.Handler(), failUploads: map[int]int{}}
+	gcsServer := httptest.NewUnstartedServer(f.gcsProxy)
 	gcsServer.Listener.Close()
 	gcsServer.Listener = l
 	gcsServer.Start()
@@ -87,6 +97,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.env = (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	f.env.RegisterActivity(f.acts)
+	var mu sync.Mutex
+	f.env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
+		mu.Lock()
+		defer mu.Unlock()
+		f.lastHeartbeat = details
+	})
 	return f
 }
 
@@ -159,5 +175,93 @@ func failure(t *testing.T, err error) (errType string, nonRetryable bool) {
 
 func sha(b []byte) [32]byte { return sha256.Sum256(b) }
 
-// handlerFunc adapts a function to a handler for one-off origins.
-type handlerFunc = http.HandlerFunc
+// gcsProxy sits in front of the emulator. It injects faults into upload
+// requests, and enforces compose preconditions as real GCS does (the
+// emulator ignores them).
+type gcsProxy struct {
+	next        http.Handler
+	mu          sync.Mutex
+	uploads     int         // upload requests seen
+	failUploads map[int]int // 1-based upload request number → status to answer
+	failed      int         // faults injected
+	tamperCRC   int         // upload responses whose crc32c to falsify
+	tampered    int
+	composes    int
+}
+
+func (p *gcsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/upload/"):
+		p.mu.Lock()
+		p.uploads++
+		status, fail := p.failUploads[p.uploads]
+		if fail {
+			p.failed++
+		}
+		p.mu.Unlock()
+		if fail {
+			io.Copy(io.Discard, r.Body)
+			writeGCSError(w, status)
+			return
+		}
+		p.serveMaybeTampered(w, r)
+		return
+	case strings.HasSuffix(r.URL.Path, "/compose"):
+		p.mu.Lock()
+		p.composes++
+		p.mu.Unlock()
+		if r.URL.Query().Get("ifGenerationMatch") == "0" {
+			probe := httptest.NewRequest(http.MethodGet, strings.TrimSuffix(r.URL.EscapedPath(), "/compose"), nil)
+			rec := httptest.NewRecorder()
+			p.next.ServeHTTP(rec, probe)
+			if rec.Code == http.StatusOK {
+				writeGCSError(w, http.StatusPreconditionFailed)
+				return
+			}
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// serveMaybeTampered falsifies the crc32c GCS reports for a finalized
+// object, while tamperCRC says so.
+func (p *gcsProxy) serveMaybeTampered(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	p.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	q := r.URL.Query()
+	initiation := q.Get("uploadType") == "resumable" && q.Get("upload_id") == ""
+	final := rec.Code == http.StatusOK && rec.Header().Get("X-Http-Status-Code-Override") != "308" && !initiation
+	var obj map[string]any
+	if final && json.Unmarshal(body, &obj) == nil && obj["crc32c"] != nil {
+		p.mu.Lock()
+		tamper := p.tamperCRC > p.tampered
+		if tamper {
+			p.tampered++
+		}
+		p.mu.Unlock()
+		if tamper {
+			obj["crc32c"] = "AAAAAA=="
+			body, _ = json.Marshal(obj)
+		}
+	}
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(body)
+}
+
+func (p *gcsProxy) counts() (uploads, failed, tampered int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.uploads, p.failed, p.tampered
+}
+
+func writeGCSError(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":{"code":%d,"message":"injected by the test proxy"}}`, status)
+}

@@ -38,6 +38,7 @@ const (
 	metaWochitVideoID = "wochitVideoId"
 	metaVideoContext  = "videoContext"
 	metaSourceURL     = "sourceUrl"
+	metaSourceETag    = "sourceEtag"
 	metaKind          = "kind"
 	metaSize          = "size"
 	metaCRC32C        = "crc32c"
@@ -116,9 +117,9 @@ func storedObject(attrs *storage.ObjectAttrs) StoredObject {
 		ContentType: attrs.ContentType,
 		CRC32C:      encodeCRC32C(attrs.CRC32C),
 	}
-	if len(attrs.MD5) > 0 {
-		o.MD5 = base64.StdEncoding.EncodeToString(attrs.MD5)
-	}
+	// Only an MD5 we computed ourselves is reported: composite objects (and
+	// so files copied in parts) have none.
+	o.MD5 = attrs.Metadata[metaMD5]
 	return o
 }
 

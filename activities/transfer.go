@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
@@ -17,10 +19,9 @@ import (
 
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
-
-	"wochit-ingest/internal/safehttp"
 )
 
 // TransferInput names one file to copy into GCS.
@@ -29,33 +30,51 @@ type TransferInput struct {
 	SourceURL     string
 	WochitVideoID string
 	VideoContext  string
+	// LinkExpiresAt is when the source URL stops working; a 401/403 after it
+	// means the link expired (final), before it a hiccup (retried).
+	LinkExpiresAt time.Time `json:",omitempty"`
 }
 
 // TransferResult is what the workflow learns about a stored file.
 type TransferResult struct {
 	Object     StoredObject
 	SourceETag string `json:",omitempty"`
+	// Parts is how many ranged parts the file was copied in (0: one stream).
+	Parts int `json:",omitempty"`
 	// Reused is true when an earlier attempt or run had stored the object
 	// already, and this attempt only checked it.
 	Reused bool `json:",omitempty"`
 }
 
 // TransferProgress is the heartbeat detail of a running transfer, shown in the
-// Web UI under the pending activity.
+// Web UI under the pending activity. A retried attempt reads it back to know
+// which parts an earlier attempt finished.
 type TransferProgress struct {
-	Kind  AssetKind
-	Bytes int64
-	Total int64 // -1 while the size is unknown
+	Kind     AssetKind
+	Bytes    int64
+	Total    int64        // -1 while the size is unknown
+	PartSize int64        `json:",omitempty"`
+	Parts    []PartRecord `json:",omitempty"` // finished parts
+}
+
+// PartRecord is one finished part: its index and the CRC32C of its bytes.
+type PartRecord struct {
+	Index  int
+	CRC32C string
 }
 
 var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
 
-// TransferToGCS streams one media file from its origin into GCS under a
-// deterministic name, and only lets the object come into existence if every
-// byte arrived and GCS's checksum matches the one computed while reading.
-// An interrupted attempt leaves no object: the upload is abandoned by
-// cancelling its context, never finalized.
-func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (TransferResult, error) {
+// TransferToGCS copies one media file from its origin into GCS under a
+// deterministic name. The object only comes into existence once every byte
+// arrived and GCS's CRC32C matches the one computed while reading; an
+// interrupted attempt leaves nothing visible (uploads are abandoned by
+// cancelling them, never finalized). Origins that support ranges are copied
+// in parts, so a crash costs at most the parts in flight.
+func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res TransferResult, err error) {
+	started := a.now()
+	defer func() { a.Metrics.attempt(in.Kind, outcomeOf(res, err), a.now().Sub(started).Seconds()) }()
+
 	src, err := in.validate()
 	if err != nil {
 		return TransferResult{}, permanent(ErrInvalidInput, nil, "%v", err)
@@ -70,16 +89,31 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (Trans
 		return res, err
 	}
 
-	resp, err := a.fetch(ctx, in.SourceURL)
+	settings := a.transferSettings()
+	probe, err := a.probe(ctx, in, settings.PartSize)
 	if err != nil {
 		return TransferResult{}, err
 	}
-	defer resp.Body.Close()
+	defer probe.resp.Body.Close()
 
-	contentType := resp.Header.Get("Content-Type")
-	if contentType == "" {
-		contentType = "application/octet-stream"
+	limit := settings.maxBytes(in.Kind)
+	if probe.total > limit {
+		return TransferResult{}, permanent(ErrTooLarge, nil, "the %s is %d bytes; the limit is %d", in.Kind, probe.total, limit)
 	}
+	if ce := probe.resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
+		return TransferResult{}, permanent(ErrUnsupportedContent, nil, "the origin sends the %s with Content-Encoding %q", in.Kind, ce)
+	}
+	body := bufio.NewReaderSize(probe.resp.Body, 64<<10)
+	head, peekErr := body.Peek(sniffLen)
+	if peekErr != nil && peekErr != io.EOF && peekErr != bufio.ErrBufferFull {
+		return TransferResult{}, retryable(ErrIncompleteBody, nil, "reading the first bytes of %s: %v", source, readError(probe.resp, peekErr))
+	}
+	contentType, err := contentTypeOf(in.Kind, probe.resp.Header.Get("Content-Type"), head)
+	if err != nil {
+		return TransferResult{}, err
+	}
+
+	etag := probe.resp.Header.Get("ETag")
 	obj := bucket.Object(a.objectName(in.Kind, in.WochitVideoID, src.Path, contentType))
 	meta := map[string]string{
 		metaWochitVideoID: in.WochitVideoID,
@@ -87,8 +121,26 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (Trans
 		metaSourceURL:     truncate(source, maxMetadataValue),
 		metaKind:          string(in.Kind),
 	}
+	if etag != "" {
+		meta[metaSourceETag] = truncate(etag, maxMetadataValue)
+	}
+	declared := declaredHashes(probe.resp.Header)
 
-	attrs, sums, err := a.stream(ctx, obj, in.Kind, resp, contentType, meta)
+	var attrs *storage.ObjectAttrs
+	var sums digest
+	parts := 0
+	if probe.ranged && probe.total > probe.length {
+		plan := a.planParts(in, probe.total, settings.PartSize, etag, source)
+		parts = plan.count()
+		attrs, sums, err = a.transferParts(ctx, plan, readCloser{body, probe.resp.Body}, obj, contentType, meta, declared)
+		// Verified parts are the resume point of a retry; once the final
+		// object exists, or the transfer cannot succeed, they are litter.
+		if err == nil || isPreconditionFailed(err) || isPermanent(err) {
+			a.deleteParts(ctx, plan.dir)
+		}
+	} else {
+		attrs, sums, err = a.stream(ctx, obj, in.Kind, probe, body, contentType, meta, limit, declared)
+	}
 	if isPreconditionFailed(err) {
 		// The object appeared between our check and our finalize: a
 		// concurrent attempt (an activity whose heartbeat timed out but kept
@@ -102,17 +154,17 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (Trans
 	if attrs.CRC32C != sums.crc32c || attrs.Size != sums.size {
 		// GCS holds other bytes than we read. Remove exactly that generation
 		// (a later, correct one must survive) and let the retry start over.
+		a.Metrics.integrityFailure(in.Kind)
 		delErr := obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
 		return TransferResult{}, retryable(ErrIntegrity, delErr,
 			"stored object %s has crc32c %s and %d bytes, but %s and %d bytes were read from the origin",
 			attrs.Name, encodeCRC32C(attrs.CRC32C), attrs.Size, encodeCRC32C(sums.crc32c), sums.size)
 	}
 
-	attrs, err = recordChecksums(ctx, obj, attrs, sums)
-	if err != nil {
-		return TransferResult{}, retryable(ErrStorage, err, "recording checksums on %s", obj.ObjectName())
+	if attrs, err = recordChecksums(ctx, obj, attrs, sums); err != nil {
+		return TransferResult{}, retryable(ErrStorage, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
 	}
-	return TransferResult{Object: storedObject(attrs), SourceETag: resp.Header.Get("ETag")}, nil
+	return TransferResult{Object: storedObject(attrs), SourceETag: etag, Parts: parts}, nil
 }
 
 func (in TransferInput) validate() (*url.URL, error) {
@@ -129,76 +181,68 @@ func (in TransferInput) validate() (*url.URL, error) {
 	return u, nil
 }
 
-// fetch GETs the source and classifies failures. The returned body fails
-// with an error when the origin stalls for longer than the idle timeout.
-func (a *Activities) fetch(ctx context.Context, rawURL string) (*http.Response, error) {
-	settings := a.transferSettings()
-	reqCtx, cancel := context.WithCancelCause(ctx)
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		cancel(nil)
-		return nil, permanent(ErrInvalidInput, nil, "building request for %s", RedactURL(rawURL))
-	}
-	req.Header.Set("Accept-Encoding", "identity") // store the bytes as served, not a re-encoding
-	// The idle watchdog also covers the wait for headers.
-	idle := newIdleWatchdog(settings.IdleTimeout, cancel)
-	resp, err := a.Origin.Do(req)
-	if err != nil {
-		idle.stop()
-		cause := context.Cause(reqCtx)
-		cancel(nil)
-		return nil, originError(ctx, cause, rawURL, err)
-	}
-	resp.Body = &watchedBody{ReadCloser: resp.Body, idle: idle, cancel: cancel}
-
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return resp, nil
-	case resp.StatusCode == http.StatusNotFound:
-		resp.Body.Close()
-		return nil, permanent(ErrOriginNotFound, nil, "origin answered 404 for %s", RedactURL(rawURL))
-	case resp.StatusCode == http.StatusGone:
-		resp.Body.Close()
-		return nil, permanent(ErrLinkExpired, nil, "origin answered 410 for %s", RedactURL(rawURL))
-	default:
-		resp.Body.Close()
-		return nil, retryable(ErrOriginUnavailable, nil, "origin answered %d for %s", resp.StatusCode, RedactURL(rawURL))
-	}
+// probeResult is the first response from the origin, asked for the first
+// part's range: it tells whether the origin supports ranges and how large
+// the file is, and its body is the start of the file either way.
+type probeResult struct {
+	resp   *http.Response
+	total  int64 // size of the whole file; -1 when unknown
+	ranged bool  // the origin answered 206 for the range
+	length int64 // bytes in this response's body; -1 when unknown
 }
 
-// originError turns a failed request into a typed error whose message holds
-// no query string (url.Error would print the whole signed URL).
-func originError(ctx context.Context, cause error, rawURL string, err error) error {
-	if safehttp.IsBlocked(err) {
-		var blocked *safehttp.BlockedError
-		errors.As(err, &blocked)
-		return permanent(ErrBlockedDestination, nil, "fetching %s: %v", RedactURL(rawURL), blocked)
+func (a *Activities) probe(ctx context.Context, in TransferInput, partSize int64) (probeResult, error) {
+	resp, err := a.get(ctx, in, 0, partSize-1)
+	if err != nil {
+		return probeResult{}, err
 	}
-	if ctx.Err() != nil {
-		return ctx.Err() // the activity itself was cancelled or timed out
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		r, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		switch {
+		case !ok || r.start != 0 || r.end > partSize-1:
+			resp.Body.Close()
+			return probeResult{}, retryable(ErrOriginMisbehaved, nil, "origin answered the range 0-%d with Content-Range %q",
+				partSize-1, resp.Header.Get("Content-Range"))
+		case resp.ContentLength >= 0 && resp.ContentLength != r.end+1:
+			resp.Body.Close()
+			return probeResult{}, retryable(ErrOriginMisbehaved, nil, "origin sent Content-Length %d for the range %d-%d",
+				resp.ContentLength, r.start, r.end)
+		case r.total >= 0:
+			return probeResult{resp: resp, total: r.total, ranged: true, length: r.end + 1}, nil
+		}
+		// A range of unknown total size cannot be planned: ask for it whole.
+		resp.Body.Close()
+	case http.StatusOK:
+		return probeResult{resp: resp, total: resp.ContentLength, length: resp.ContentLength}, nil
+	default: // 416: e.g. an empty file; ask for it whole
+		resp.Body.Close()
 	}
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
+	if resp, err = a.get(ctx, in, 0, -1); err != nil {
+		return probeResult{}, err
 	}
-	if cause != nil {
-		err = cause // e.g. the idle watchdog fired while waiting for headers
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return probeResult{}, retryable(ErrOriginMisbehaved, nil, "origin answered %d to a plain GET", resp.StatusCode)
 	}
-	return retryable(ErrOriginUnavailable, nil, "fetching %s: %v", RedactURL(rawURL), err)
+	return probeResult{resp: resp, total: resp.ContentLength, length: resp.ContentLength}, nil
 }
 
 type digest struct {
 	size   int64
 	crc32c uint32
-	md5    []byte
+	md5    []byte // nil when not computable (composite objects)
 }
 
-// stream copies the response body into a new object. The object only comes
+// stream copies one response body into a new object. The object only comes
 // into existence when Close succeeds, and Close is only reached when the body
-// was read to its announced end without error.
-func (a *Activities) stream(ctx context.Context, obj *storage.ObjectHandle, kind AssetKind, resp *http.Response, contentType string, meta map[string]string) (*storage.ObjectAttrs, digest, error) {
+// was read to its announced end without error and matches any checksum the
+// origin declared.
+func (a *Activities) stream(ctx context.Context, obj *storage.ObjectHandle, kind AssetKind, probe probeResult, body io.Reader,
+	contentType string, meta map[string]string, limit int64, declared sourceHashes,
+) (*storage.ObjectAttrs, digest, error) {
 	settings := a.transferSettings()
-	total := resp.ContentLength
+	total := probe.length
 
 	uploadCtx, abandonUpload := context.WithCancel(ctx)
 	defer abandonUpload() // harmless after a successful Close
@@ -208,7 +252,9 @@ func (a *Activities) stream(ctx context.Context, obj *storage.ObjectHandle, kind
 	w.Metadata = meta
 	w.ChunkSize = chunkSizeFor(total, settings.ChunkSize)
 
-	src := &hashingReader{r: resp.Body, crc: crc32.New(crc32cTable), md5: md5.New()}
+	// Read at most one byte past the limit, so an oversize body without (or
+	// with a false) Content-Length is noticed without downloading the rest.
+	src := newHashingReader(io.LimitReader(body, limit+1), true, func(n int) { a.Metrics.addBytes(kind, int64(n)) })
 	stopHeartbeat := heartbeatEvery(ctx, settings.HeartbeatInterval, func() any {
 		return TransferProgress{Kind: kind, Bytes: src.n.Load(), Total: total}
 	})
@@ -216,27 +262,30 @@ func (a *Activities) stream(ctx context.Context, obj *storage.ObjectHandle, kind
 
 	_, copyErr := io.Copy(w, src)
 	d := src.digest()
+	source := RedactURL(probe.resp.Request.URL.String())
 	switch {
 	case src.err != nil:
 		abandonUpload()
 		if ctx.Err() != nil {
 			return nil, d, ctx.Err()
 		}
-		cause := src.err
-		if c := context.Cause(resp.Request.Context()); c != nil {
-			cause = c
-		}
-		return nil, d, retryable(ErrIncompleteBody, nil, "reading %s failed after %d bytes: %v",
-			RedactURL(resp.Request.URL.String()), d.size, cause)
+		return nil, d, retryable(ErrIncompleteBody, nil, "reading %s failed after %d bytes: %v", source, d.size, readError(probe.resp, src.err))
 	case copyErr != nil:
 		abandonUpload()
-		if isPreconditionFailed(copyErr) {
-			return nil, d, copyErr
+		if isPreconditionFailed(copyErr) || ctx.Err() != nil {
+			return nil, d, errors.Join(copyErr, ctx.Err())
 		}
 		return nil, d, retryable(ErrStorage, nil, "uploading %s: %v", obj.ObjectName(), copyErr)
+	case d.size > limit:
+		abandonUpload()
+		return nil, d, permanent(ErrTooLarge, nil, "the %s is larger than the limit of %d bytes", kind, limit)
 	case total >= 0 && d.size != total:
 		abandonUpload()
 		return nil, d, retryable(ErrIncompleteBody, nil, "origin announced %d bytes but sent %d", total, d.size)
+	case declared.hasCRC32C && declared.crc32c != d.crc32c, declared.md5 != nil && !bytes.Equal(declared.md5, d.md5):
+		abandonUpload()
+		a.Metrics.integrityFailure(kind)
+		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
 	}
 
 	if err := w.Close(); err != nil {
@@ -292,6 +341,11 @@ func (a *Activities) findStored(ctx context.Context, bucket *storage.BucketHandl
 			continue
 		}
 		res, err := a.accept(ctx, bucket.Object(attrs.Name), attrs, in, source)
+		if err == nil {
+			// An attempt that composed the object may have died before
+			// removing its parts.
+			a.deleteParts(ctx, a.partDir(in))
+		}
 		return res, true, err
 	}
 }
@@ -315,15 +369,25 @@ func (a *Activities) accept(ctx context.Context, obj *storage.ObjectHandle, attr
 	}
 	if attrs.Metadata[metaCRC32C] == "" {
 		// The attempt that stored it stopped before recording its checksums.
-		// GCS verified the client's CRC32C of the upload on finalize, so its
-		// own figures describe exactly the bytes that were read.
-		d := digest{size: attrs.Size, crc32c: attrs.CRC32C, md5: attrs.MD5}
+		// GCS verified the upload's CRC32C (sent by the client, or by us for
+		// a compose) before the object came into existence, so its own
+		// figures describe exactly the bytes that were read.
+		d := digest{size: attrs.Size, crc32c: attrs.CRC32C}
+		if attrs.ComponentCount == 0 {
+			d.md5 = attrs.MD5
+		}
 		var err error
 		if attrs, err = recordChecksums(ctx, obj, attrs, d); err != nil {
 			return TransferResult{}, retryable(ErrStorage, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
 		}
 	}
-	return TransferResult{Object: storedObject(attrs), Reused: true}, nil
+	return TransferResult{Object: storedObject(attrs), SourceETag: attrs.Metadata[metaSourceETag], Reused: true}, nil
+}
+
+// readCloser reads through a buffer and closes the underlying body.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 func isPreconditionFailed(err error) bool {
@@ -331,22 +395,55 @@ func isPreconditionFailed(err error) bool {
 	return errors.As(err, &gerr) && gerr.Code == http.StatusPreconditionFailed
 }
 
+func isPermanent(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
+func outcomeOf(res TransferResult, err error) string {
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil && res.Reused:
+		return "reused"
+	case err == nil:
+		return "stored"
+	case errors.As(err, &appErr):
+		return appErr.Type()
+	default:
+		return "cancelled"
+	}
+}
+
 // hashingReader counts and checksums every byte read through it, and
 // remembers a read error so it can be told apart from a write error.
 type hashingReader struct {
-	r   io.Reader
-	crc hash.Hash32
-	md5 hash.Hash
-	n   atomic.Int64
-	err error
+	r      io.Reader
+	crc    hash.Hash32
+	md5    hash.Hash // nil: not computed
+	n      atomic.Int64
+	err    error
+	onRead func(int)
+}
+
+func newHashingReader(r io.Reader, withMD5 bool, onRead func(int)) *hashingReader {
+	h := &hashingReader{r: r, crc: crc32.New(crc32cTable), onRead: onRead}
+	if withMD5 {
+		h.md5 = md5.New()
+	}
+	return h
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	if n > 0 {
 		h.crc.Write(p[:n])
-		h.md5.Write(p[:n])
+		if h.md5 != nil {
+			h.md5.Write(p[:n])
+		}
 		h.n.Add(int64(n))
+		if h.onRead != nil {
+			h.onRead(n)
+		}
 	}
 	if err != nil && err != io.EOF {
 		h.err = err
@@ -355,12 +452,17 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 }
 
 func (h *hashingReader) digest() digest {
-	return digest{size: h.n.Load(), crc32c: h.crc.Sum32(), md5: h.md5.Sum(nil)}
+	d := digest{size: h.n.Load(), crc32c: h.crc.Sum32()}
+	if h.md5 != nil {
+		d.md5 = h.md5.Sum(nil)
+	}
+	return d
 }
 
-// heartbeatEvery records progress now and then every interval until stopped.
-// The SDK throttles heartbeats itself; this loop only keeps the hot read path
-// free of heartbeat calls.
+// heartbeatEvery records progress now, every interval, and once more when
+// stopped, so a failed attempt leaves its final progress (the parts it
+// finished) for the next attempt. The SDK throttles what it sends; this loop
+// only keeps the hot read path free of heartbeat calls.
 func heartbeatEvery(ctx context.Context, interval time.Duration, details func() any) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -372,6 +474,7 @@ func heartbeatEvery(ctx context.Context, interval time.Duration, details func() 
 		for {
 			select {
 			case <-done:
+				activity.RecordHeartbeat(ctx, details())
 				return
 			case <-ctx.Done():
 				return
@@ -381,40 +484,4 @@ func heartbeatEvery(ctx context.Context, interval time.Duration, details func() 
 		}
 	}()
 	return func() { close(done); <-finished }
-}
-
-// idleWatchdog cancels a request when no byte has arrived for a while.
-type idleWatchdog struct {
-	d     time.Duration
-	timer *time.Timer
-}
-
-var errIdle = errors.New("origin sent nothing for too long")
-
-func newIdleWatchdog(d time.Duration, cancel context.CancelCauseFunc) *idleWatchdog {
-	return &idleWatchdog{d: d, timer: time.AfterFunc(d, func() { cancel(fmt.Errorf("%w (%s)", errIdle, d)) })}
-}
-
-func (w *idleWatchdog) kick() { w.timer.Reset(w.d) }
-func (w *idleWatchdog) stop() { w.timer.Stop() }
-
-type watchedBody struct {
-	io.ReadCloser
-	idle   *idleWatchdog
-	cancel context.CancelCauseFunc
-}
-
-func (b *watchedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
-		b.idle.kick()
-	}
-	return n, err
-}
-
-func (b *watchedBody) Close() error {
-	b.idle.stop()
-	err := b.ReadCloser.Close()
-	b.cancel(nil)
-	return err
 }

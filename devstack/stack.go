@@ -52,7 +52,10 @@ type Options struct {
 
 	Transfer          activities.TransferSettings
 	WorkerStopTimeout time.Duration
-	Logger            *slog.Logger
+	// NoWorker leaves the worker out, for tests that run workers as
+	// separate processes.
+	NoWorker bool
+	Logger   *slog.Logger
 }
 
 // Default addresses of `wochit-ingest dev`.
@@ -211,27 +214,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.onStop("Temporal client", func(context.Context) error { c.Close(); return nil })
 
 	// Worker. In dev, media and callbacks may live on this machine.
-	devPolicy := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
-	workerCtx, stopWorker := context.WithCancel(context.Background())
-	s.workerDone = make(chan error, 1)
-	go func() {
-		s.workerDone <- worker.Run(workerCtx, worker.Config{
-			StopTimeout:     opts.WorkerStopTimeout,
-			Bucket:          s.Bucket,
-			Prefix:          s.Prefix,
-			StorageEndpoint: s.GCSURL,
-			CallbackURL:     s.CallbackURL,
-			CallbackSecrets: secrets,
-			Origins:         devPolicy,
-			Callbacks:       devPolicy,
-			Transfer:        opts.Transfer,
-			Logger:          log.With("component", "worker"),
-		}, c)
-	}()
-	s.onStop("worker", func(context.Context) error {
-		stopWorker()
-		return <-s.workerDone
-	})
+	if !opts.NoWorker {
+		s.startWorker(opts, secrets)
+	}
 
 	// Ingress. In dev there is no allowlist and media may be plain http.
 	ingressServer := httpserver.New(ingress.NewServer(ingress.Config{
@@ -253,6 +238,30 @@ type stopper struct {
 
 func (s *Stack) onStop(name string, stop func(context.Context) error) {
 	s.stops = append(s.stops, stopper{name, stop})
+}
+
+func (s *Stack) startWorker(opts Options, secrets []webhook.Secret) {
+	devPolicy := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	s.workerDone = make(chan error, 1)
+	go func() {
+		s.workerDone <- worker.Run(workerCtx, worker.Config{
+			StopTimeout:     opts.WorkerStopTimeout,
+			Bucket:          s.Bucket,
+			Prefix:          s.Prefix,
+			StorageEndpoint: s.GCSURL,
+			CallbackURL:     s.CallbackURL,
+			CallbackSecrets: secrets,
+			Origins:         devPolicy,
+			Callbacks:       devPolicy,
+			Transfer:        opts.Transfer,
+			Logger:          s.log.With("component", "worker"),
+		}, s.Client)
+	}()
+	s.onStop("worker", func(context.Context) error {
+		stopWorker()
+		return <-s.workerDone
+	})
 }
 
 // Stop shuts everything down in reverse order: the ingress stops accepting,

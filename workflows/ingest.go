@@ -14,13 +14,6 @@ import (
 
 // Timeouts and retry policies, named for what they protect.
 const (
-	// LinkLifetime is how long Wochit's media links stay valid after the
-	// notification.
-	LinkLifetime = 24 * time.Hour
-	// DeadlineSafetyMargin is kept free before the links expire: no transfer
-	// attempt is started after receivedAt + LinkLifetime - margin.
-	DeadlineSafetyMargin = 10 * time.Minute
-
 	// A video attempt may stream for hours, but a worker that dies is noticed
 	// within videoHeartbeatTimeout and the transfer is retried elsewhere.
 	videoAttemptTimeout   = 6 * time.Hour
@@ -49,10 +42,12 @@ const (
 	ReasonTransferFailed   = "TransferFailed"
 )
 
-// TransferDeadline is the moment after which no transfer attempt may start:
-// the links' expiry minus the safety margin.
-func TransferDeadline(in IngestInput) time.Time {
-	return in.ReceivedAt.Add(LinkLifetime - DeadlineSafetyMargin)
+// DeadlinesFor computes each file's transfer deadline from the notification.
+func DeadlinesFor(in IngestInput) Deadlines {
+	return Deadlines{
+		Video:     TransferDeadline(in.ReceivedAt, in.Notification.VideoURL),
+		Thumbnail: TransferDeadline(in.ReceivedAt, in.Notification.ThumbnailURL),
+	}
 }
 
 // IngestVideo copies a video and its thumbnail into GCS, in parallel, then
@@ -61,15 +56,16 @@ func TransferDeadline(in IngestInput) time.Time {
 func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	n := in.Notification
 	workflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	deadline := TransferDeadline(in)
+	deadlines := DeadlinesFor(in)
 
-	status := Status{Stage: StageTransferring, Deadline: deadline}
+	status := Status{Stage: StageTransferring, Deadlines: deadlines}
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (Status, error) { return status, nil }); err != nil {
 		return IngestResult{}, err
 	}
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Copying video and thumbnail. Deadline %s.", deadline.UTC().Format(time.RFC3339)))
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Copying video (deadline %s) and thumbnail (deadline %s).",
+		deadlines.Video.UTC().Format(time.RFC3339), deadlines.Thumbnail.UTC().Format(time.RFC3339)))
 
-	video, thumbnail, err := transferBoth(ctx, in, deadline)
+	video, thumbnail, err := transferBoth(ctx, in, deadlines)
 	if err != nil {
 		reason, message := failureReason(err)
 		status.Stage, status.Failure = StageCallingBack, reason+": "+message
@@ -100,7 +96,7 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	}
 	report, err := deliver(ctx, stored, in.CallbackSchedule, &status)
 	status.Callback = report
-	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadline: deadline, Callback: report}
+	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadlines: deadlines, Callback: report}
 	if err != nil {
 		status.Stage, status.Failure = StageFailed, err.Error()
 		workflow.SetCurrentDetails(ctx, "Files stored; callback failed: "+err.Error())
@@ -113,20 +109,26 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 
 // transferBoth runs both transfers in parallel. The first permanent failure
 // cancels the other transfer: the ingest has failed either way.
-func transferBoth(ctx workflow.Context, in IngestInput, deadline time.Time) (video, thumbnail activities.StoredObject, err error) {
+func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines) (video, thumbnail activities.StoredObject, err error) {
 	var a *activities.Activities
 	n := in.Notification
-	remaining := deadline.Sub(workflow.Now(ctx))
-	if remaining <= 0 {
-		return video, thumbnail, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("the links expire at %s; too late to start copying", deadline.Add(DeadlineSafetyMargin).UTC().Format(time.RFC3339)),
-			activities.ErrLinkExpired, nil)
+	now := workflow.Now(ctx)
+	for _, d := range []struct {
+		kind     activities.AssetKind
+		deadline time.Time
+	}{{activities.KindVideo, deadlines.Video}, {activities.KindThumbnail, deadlines.Thumbnail}} {
+		if !d.deadline.After(now) {
+			return video, thumbnail, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("the %s link expires at %s; too late to start copying", d.kind, d.deadline.Add(DeadlineSafetyMargin).UTC().Format(time.RFC3339)),
+				activities.ErrLinkExpired, nil)
+		}
 	}
 
 	transferCtx, cancelTransfers := workflow.WithCancel(ctx)
 	defer cancelTransfers()
 
-	start := func(kind activities.AssetKind, source string) workflow.Future {
+	start := func(kind activities.AssetKind, source string, deadline time.Time) workflow.Future {
+		remaining := deadline.Sub(now)
 		opts := workflow.ActivityOptions{
 			ScheduleToCloseTimeout: remaining,
 			RetryPolicy:            transferRetryPolicy,
@@ -142,21 +144,23 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadline time.Time) (vid
 		}
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
 			Kind: kind, SourceURL: source, WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext,
+			LinkExpiresAt: LinkExpiry(in.ReceivedAt, source),
 		})
 	}
 
 	// A slice, not a map: workflow code must schedule in the same order on replay.
 	transfers := []struct {
-		kind   activities.AssetKind
-		source string
-		result *activities.StoredObject
+		kind     activities.AssetKind
+		source   string
+		deadline time.Time
+		result   *activities.StoredObject
 	}{
-		{activities.KindVideo, n.VideoURL, &video},
-		{activities.KindThumbnail, n.ThumbnailURL, &thumbnail},
+		{activities.KindVideo, n.VideoURL, deadlines.Video, &video},
+		{activities.KindThumbnail, n.ThumbnailURL, deadlines.Thumbnail, &thumbnail},
 	}
 	selector := workflow.NewSelector(ctx)
 	for _, t := range transfers {
-		selector.AddFuture(start(t.kind, t.source), func(f workflow.Future) {
+		selector.AddFuture(start(t.kind, t.source, t.deadline), func(f workflow.Future) {
 			var res activities.TransferResult
 			if e := f.Get(ctx, &res); e != nil {
 				if err == nil {

@@ -152,11 +152,84 @@ func TestIngestVideoActivityOptions(t *testing.T) {
 	}
 }
 
-func TestTransferDeadline(t *testing.T) {
+func TestDeadlinesForPlainURLs(t *testing.T) {
 	in := sampleInput()
 	want := receivedAt.Add(24*time.Hour - workflows.DeadlineSafetyMargin)
-	if got := workflows.TransferDeadline(in); !got.Equal(want) {
-		t.Fatalf("TransferDeadline = %s, want %s", got, want)
+	if got := workflows.DeadlinesFor(in); !got.Video.Equal(want) || !got.Thumbnail.Equal(want) {
+		t.Fatalf("DeadlinesFor = %+v, want both %s", got, want)
+	}
+}
+
+func TestSignedURLExpiry(t *testing.T) {
+	tests := []struct {
+		name string
+		url  string
+		want time.Time // zero: no expiry readable
+	}{
+		{"GCS V4", "https://storage.googleapis.com/b/o.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Date=20261128T090000Z&X-Goog-Expires=3600&X-Goog-Signature=ab",
+			time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)},
+		{"S3 SigV4", "https://b.s3.amazonaws.com/o.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261128T093000Z&X-Amz-Expires=600&X-Amz-Signature=cd",
+			time.Date(2026, 11, 28, 9, 40, 0, 0, time.UTC)},
+		{"S3 lower-case keys", "https://b.s3.amazonaws.com/o.mp4?x-amz-date=20261128T093000Z&x-amz-expires=60",
+			time.Date(2026, 11, 28, 9, 31, 0, 0, time.UTC)},
+		{"CloudFront", "https://d111.cloudfront.net/o.mp4?Expires=1796029200&Signature=x&Key-Pair-Id=K",
+			time.Unix(1796029200, 0).UTC()},
+		{"GCS V2", "https://storage.googleapis.com/b/o.mp4?GoogleAccessId=x&Expires=1796029200&Signature=y",
+			time.Unix(1796029200, 0).UTC()},
+		{"Azure SAS", "https://a.blob.core.windows.net/c/o.mp4?sv=2021-08-06&se=2026-11-28T12:00:00Z&sig=z",
+			time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
+		{"plain URL", "https://media.example.com/v.mp4", time.Time{}},
+		{"garbage expiry", "https://x/v.mp4?X-Goog-Date=yesterday&X-Goog-Expires=10", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := workflows.SignedURLExpiry(tt.url)
+			if ok != !tt.want.IsZero() || !got.Equal(tt.want) {
+				t.Fatalf("SignedURLExpiry = %s, %v; want %s", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeadlineIsTheEarlierOfSignedExpiryAnd24Hours(t *testing.T) {
+	in := sampleInput()
+	// The video's link is signed for one hour after receipt; the thumbnail's
+	// for two days, so its 24 h limit applies.
+	in.Notification.VideoURL = "https://b.s3.amazonaws.com/v.mp4?X-Amz-Date=20261128T090000Z&X-Amz-Expires=3600"
+	in.Notification.ThumbnailURL = "https://b.s3.amazonaws.com/t.jpg?X-Amz-Date=20261128T090000Z&X-Amz-Expires=172800"
+	got := workflows.DeadlinesFor(in)
+	if want := receivedAt.Add(time.Hour - workflows.DeadlineSafetyMargin); !got.Video.Equal(want) {
+		t.Errorf("video deadline = %s, want %s", got.Video, want)
+	}
+	if want := receivedAt.Add(24*time.Hour - workflows.DeadlineSafetyMargin); !got.Thumbnail.Equal(want) {
+		t.Errorf("thumbnail deadline = %s, want %s", got.Thumbnail, want)
+	}
+
+	// The workflow bounds each transfer by its own deadline and tells the
+	// activity when the link expires.
+	env := newEnv(t)
+	var linkExpiry time.Time
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, tin activities.TransferInput) (activities.TransferResult, error) {
+			if tin.Kind == activities.KindVideo {
+				linkExpiry = tin.LinkExpiresAt
+			}
+			return activities.TransferResult{Object: stored(tin.Kind)}, nil
+		})
+	env.acceptCallbacks()
+	env.ExecuteWorkflow(workflows.IngestVideo, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Hour - workflows.DeadlineSafetyMargin - time.Minute; env.infos[activities.KindVideo].ScheduleToCloseTimeout != want {
+		t.Errorf("video ScheduleToClose = %s, want %s", env.infos[activities.KindVideo].ScheduleToCloseTimeout, want)
+	}
+	if want := receivedAt.Add(time.Hour); !linkExpiry.Equal(want) {
+		t.Errorf("LinkExpiresAt = %s, want %s", linkExpiry, want)
+	}
+	var res workflows.IngestResult
+	if err := env.GetWorkflowResult(&res); err != nil || !res.Deadlines.Video.Equal(got.Video) {
+		t.Errorf("result deadlines = %+v (%v), want %+v", res.Deadlines, err, got)
 	}
 }
 

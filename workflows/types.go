@@ -49,8 +49,16 @@ type IngestInput struct {
 type IngestResult struct {
 	Video     activities.StoredObject
 	Thumbnail activities.StoredObject
-	Deadline  time.Time
+	Deadlines Deadlines
 	Callback  CallbackReport
+}
+
+// Deadlines are the last moments a transfer attempt may start, per file:
+// the link's expiry (24 h after the notification, or earlier when the signed
+// URL says so) minus DeadlineSafetyMargin.
+type Deadlines struct {
+	Video     time.Time
+	Thumbnail time.Time
 }
 
 // Stage is where an ingest is; the status query and the Web UI show it.
@@ -69,7 +77,7 @@ const StatusQuery = "status"
 // Status is the answer to the status query.
 type Status struct {
 	Stage     Stage
-	Deadline  time.Time
+	Deadlines Deadlines
 	Video     *activities.StoredObject `json:",omitempty"`
 	Thumbnail *activities.StoredObject `json:",omitempty"`
 	Failure   string                   `json:",omitempty"`

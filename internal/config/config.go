@@ -171,7 +171,11 @@ func (l *loader) workerSettings(w *worker.Config) (finish func()) {
 	l.str(&w.StorageEndpoint, "storage-emulator-host", "STORAGE_EMULATOR_HOST", "", "GCS emulator host:port or URL (empty: real GCS with Application Default Credentials)")
 	l.list(&w.TaskQueues, "task-queues", "WORKER_TASK_QUEUES", strings.Join(worker.AllTaskQueues, ","), "task queues to poll (comma-separated)")
 	l.integer(&w.VideoSlots, "video-slots", "VIDEO_TRANSFER_SLOTS", "4", "video transfers one worker runs at once (memory ≈ slots × chunk size)")
-	l.bytes(&chunk, "chunk-size", "TRANSFER_CHUNK_SIZE", "16MiB", "GCS upload chunk size (memory per transfer)")
+	l.bytes(&chunk, "chunk-size", "TRANSFER_CHUNK_SIZE", "16MiB", "GCS upload chunk size of a single-stream transfer (its memory)")
+	l.bytes(&w.Transfer.PartSize, "part-size", "TRANSFER_PART_SIZE", "64MiB", "part size when the origin supports ranges (a crash re-downloads at most the parts in flight)")
+	l.integer(&w.Transfer.PartConcurrency, "part-concurrency", "TRANSFER_PART_CONCURRENCY", "4", "parts of one file copied at once")
+	l.bytes(&w.Transfer.MaxVideoBytes, "max-video-size", "TRANSFER_MAX_VIDEO_SIZE", "10GiB", "larger videos fail with TooLarge")
+	l.bytes(&w.Transfer.MaxThumbnailBytes, "max-thumbnail-size", "TRANSFER_MAX_THUMBNAIL_SIZE", "50MiB", "larger thumbnails fail with TooLarge")
 	l.duration(&w.Transfer.IdleTimeout, "idle-timeout", "TRANSFER_IDLE_TIMEOUT", "60s", "fail a transfer attempt when the origin sends nothing for this long")
 	l.duration(&w.StopTimeout, "stop-timeout", "WORKER_STOP_TIMEOUT", "30s", "how long in-flight activities may finish after SIGTERM")
 	l.boolean(&w.Origins.AllowPrivate, "origin-allow-private", "ORIGIN_ALLOW_PRIVATE", "false", "let media URLs reach loopback/private addresses (never in production)")
@@ -192,6 +196,18 @@ func (l *loader) workerSettings(w *worker.Config) (finish func()) {
 		}
 		if chunk < 256<<10 || chunk > 1<<30 {
 			l.fail("TRANSFER_CHUNK_SIZE", "must be between 256KiB and 1GiB")
+		}
+		if w.Transfer.PartSize < 256<<10 {
+			l.fail("TRANSFER_PART_SIZE", "must be at least 256KiB")
+		}
+		if w.Transfer.PartConcurrency < 1 {
+			l.fail("TRANSFER_PART_CONCURRENCY", "must be at least 1")
+		}
+		if w.Transfer.MaxVideoBytes < 1 {
+			l.fail("TRANSFER_MAX_VIDEO_SIZE", "must be positive")
+		}
+		if w.Transfer.MaxThumbnailBytes < 1 {
+			l.fail("TRANSFER_MAX_THUMBNAIL_SIZE", "must be positive")
 		}
 		w.Transfer.ChunkSize = int(chunk)
 		for _, p := range ports {

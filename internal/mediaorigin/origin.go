@@ -6,7 +6,11 @@ package mediaorigin
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"strconv"
@@ -38,6 +42,12 @@ type File struct {
 	BytesPerSecond int64
 	// NoRanges ignores Range headers and advertises no range support.
 	NoRanges bool
+	// WrongContentRange answers that many range requests with a
+	// Content-Range shifted by one byte (and the bytes it names).
+	WrongContentRange int
+	// SendHashes sends X-Goog-Hash with the CRC32C and MD5 of the whole
+	// file, as GCS does.
+	SendHashes bool
 	// Hold, when set, is waited on before each request is served.
 	Hold <-chan struct{}
 }
@@ -50,16 +60,23 @@ type Stats struct {
 	BytesSent int64 // body bytes written
 }
 
+// Request is one request the origin received.
+type Request struct {
+	At    time.Time
+	Range string // the Range header, if any
+}
+
 // Origin serves Files by path.
 type Origin struct {
-	mu    sync.Mutex
-	files map[string]*File
-	stats map[string]*Stats
+	mu       sync.Mutex
+	files    map[string]*File
+	stats    map[string]*Stats
+	requests map[string][]Request
 }
 
 // New returns an empty origin.
 func New() *Origin {
-	return &Origin{files: map[string]*File{}, stats: map[string]*Stats{}}
+	return &Origin{files: map[string]*File{}, stats: map[string]*Stats{}, requests: map[string][]Request{}}
 }
 
 // Put serves f at path (which starts with "/"), replacing what was there.
@@ -79,9 +96,17 @@ func (o *Origin) Stats(path string) Stats {
 	return Stats{}
 }
 
-func (o *Origin) begin(path string) (f *File, status int, cut bool, ok bool) {
+// Requests returns the requests received for path, oldest first.
+func (o *Origin) Requests(path string) []Request {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return append([]Request(nil), o.requests[path]...)
+}
+
+func (o *Origin) begin(path, rangeHeader string) (f *File, status int, cut bool, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.requests[path] = append(o.requests[path], Request{At: time.Now(), Range: rangeHeader})
 	f = o.files[path]
 	if f == nil {
 		return nil, 0, false, false
@@ -99,6 +124,17 @@ func (o *Origin) begin(path string) (f *File, status int, cut bool, ok bool) {
 	return f, status, cut, true
 }
 
+// takeWrongRange consumes one wrong-Content-Range answer, if any are left.
+func (o *Origin) takeWrongRange(f *File) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if f.WrongContentRange > 0 {
+		f.WrongContentRange--
+		return true
+	}
+	return false
+}
+
 func (o *Origin) update(path string, fn func(*Stats)) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -111,7 +147,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := r.URL.Path
-	f, status, cut, ok := o.begin(path)
+	f, status, cut, ok := o.begin(path, r.Header.Get("Range"))
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -136,10 +172,19 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.ContentType != "" {
 		w.Header().Set("Content-Type", f.ContentType)
 	}
-	w.Header().Set("ETag", fmt.Sprintf(`"%x"`, len(f.Body)))
+	w.Header().Set("ETag", fmt.Sprintf(`"%08x"`, crc32.ChecksumIEEE(f.Body)))
+	if f.SendHashes {
+		crc := crc32.Checksum(f.Body, crc32.MakeTable(crc32.Castagnoli))
+		sum := md5.Sum(f.Body)
+		w.Header().Set("X-Goog-Hash", fmt.Sprintf("crc32c=%s,md5=%s",
+			base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc)), base64.StdEncoding.EncodeToString(sum[:])))
+	}
 	if !f.NoRanges {
 		w.Header().Set("Accept-Ranges", "bytes")
 		if from, to, ok := parseRange(r.Header.Get("Range"), int64(len(body))); ok {
+			if o.takeWrongRange(f) && to+1 < int64(len(body)) {
+				from, to = from+1, to+1
+			}
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to, len(body)))
 			body, code = body[from:to+1], http.StatusPartialContent
 		}

@@ -1,0 +1,75 @@
+package activities
+
+import (
+	"hash/crc32"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestCRC32CCombineMatchesWholeChecksum(t *testing.T) {
+	table := crc32.MakeTable(crc32.Castagnoli)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, sizes := range [][2]int{{0, 0}, {0, 10}, {10, 0}, {1, 1}, {1000, 3}, {65536, 65537}, {3, 1 << 20}} {
+		a, b := make([]byte, sizes[0]), make([]byte, sizes[1])
+		for i := range a {
+			a[i] = byte(r.Uint32())
+		}
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		want := crc32.Checksum(append(append([]byte(nil), a...), b...), table)
+		got := crc32cCombine(crc32.Checksum(a, table), crc32.Checksum(b, table), int64(len(b)))
+		if got != want {
+			t.Errorf("combine(%d, %d bytes) = %08x, want %08x", sizes[0], sizes[1], got, want)
+		}
+	}
+}
+
+func TestSniff(t *testing.T) {
+	tests := map[string]string{
+		"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00":     "video/mp4",
+		"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00":     "video/quicktime",
+		"\x00\x00\x00\x08wide\x00\x00\x00\x00":         "video/quicktime",
+		"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01webm":     "video/webm",
+		"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01matroska": "video/x-matroska",
+		"RIFF\x00\x00\x00\x00AVI LIST":                 "video/x-msvideo",
+		"RIFF\x00\x00\x00\x00WEBPVP8 ":                 "image/webp",
+		"\xff\xd8\xff\xe0\x00\x10JFIF":                 "image/jpeg",
+		"\x89PNG\r\n\x1a\n\x00\x00":                    "image/png",
+		"GIF89a\x01\x00":                               "image/gif",
+		"<!DOCTYPE html><html>":                        "",
+		"":                                             "",
+	}
+	for in, want := range tests {
+		if got := sniff([]byte(in)); got != want {
+			t.Errorf("sniff(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestContentTypeOf(t *testing.T) {
+	mp4 := []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00")
+	html := []byte("<html><body>Access denied</body></html>")
+	tests := []struct {
+		kind   AssetKind
+		header string
+		head   []byte
+		want   string // "" means an error
+	}{
+		{KindVideo, "video/mp4", mp4, "video/mp4"},
+		{KindVideo, "video/quicktime", mp4, "video/quicktime"},
+		{KindVideo, "application/octet-stream", mp4, "video/mp4"},
+		{KindVideo, "", mp4, "video/mp4"},
+		{KindVideo, "text/html; charset=utf-8", html, ""},
+		{KindVideo, "video/mp4", html, ""},
+		{KindVideo, "image/png", mp4, ""},
+		{KindThumbnail, "image/png", mp4, ""},
+		{KindThumbnail, "image/jpeg", []byte("\xff\xd8\xff\xe0"), "image/jpeg"},
+	}
+	for _, tt := range tests {
+		got, err := contentTypeOf(tt.kind, tt.header, tt.head)
+		if (err != nil) != (tt.want == "") || got != tt.want {
+			t.Errorf("contentTypeOf(%s, %q, %q) = %q, %v; want %q", tt.kind, tt.header, tt.head, got, err, tt.want)
+		}
+	}
+}

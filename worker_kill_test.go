@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"google.golang.org/api/iterator"
+
+	"cloud.google.com/go/storage"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/devstack"
+	"wochit-ingest/internal/gcsemu"
+	"wochit-ingest/internal/mediaorigin"
+)
+
+// workerProcessEnv makes the test binary run `wochit-ingest worker` instead
+// of the tests, so a test can run workers as child processes and kill them.
+const workerProcessEnv = "WOCHIT_TEST_RUN_WORKER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(workerProcessEnv) == "1" {
+		os.Exit(runWorkerProcess())
+	}
+	os.Exit(m.Run())
+}
+
+func runWorkerProcess() int {
+	if err := run(context.Background(), []string{"worker"}, os.Environ(), os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 1
+	}
+	return 0
+}
+
+const killTestSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+
+// A worker process is killed with SIGKILL in the middle of a multi-part
+// video transfer. Another worker resumes it after the heartbeat timeout,
+// fetching again only the part that was in flight, and the stored video is
+// byte-identical with no temporary parts left.
+func TestWorkerKilledMidTransferResumes(t *testing.T) {
+	const partSize = 1 << 20
+	stack, err := devstack.Start(context.Background(), devstack.Options{
+		DataDir:      t.TempDir(),
+		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
+		NoWorker: true,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Stop(context.Background())
+
+	origin := mediaorigin.New()
+	originServer := httptest.NewServer(origin)
+	defer originServer.Close()
+	video := mediaorigin.Video("killed", 12*partSize)
+	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 2 << 20})
+	origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("killed", 32, 32), ContentType: "image/png"})
+	callbacks := newCallbackSink(t)
+
+	env := []string{
+		workerProcessEnv + "=1",
+		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
+		"GCS_BUCKET=" + stack.Bucket, "STORAGE_EMULATOR_HOST=" + stack.GCSURL,
+		"CALLBACK_URL=" + callbacks.url, "CALLBACK_SECRET=" + killTestSecret,
+		"ORIGIN_ALLOW_PRIVATE=true", "CALLBACK_ALLOW_PRIVATE=true",
+		"OUTBOUND_ALLOWED_PORTS=" + port(t, originServer.URL) + "," + port(t, callbacks.url),
+		"TRANSFER_PART_SIZE=1MiB", "TRANSFER_PART_CONCURRENCY=1", "LOG_LEVEL=warn",
+	}
+	first := startWorkerProcess(t, env)
+
+	resp, err := http.Post(stack.IngressURL+"/webhooks/wochit", "application/json", strings.NewReader(fmt.Sprintf(
+		`{"videoContext":"c","wochitVideoId":"killed-1","title":"t","videoUrl":"%s/v.mp4","thumbnailUrl":"%s/t.png"}`,
+		originServer.URL, originServer.URL)))
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST: %v %v", err, resp)
+	}
+	resp.Body.Close()
+
+	// Kill the worker in the middle of part 3.
+	waitUntil(t, time.Minute, "the transfer to reach part 3", func() bool { return origin.Stats("/v.mp4").BytesSent >= 3*partSize+partSize/2 })
+	killedAt := time.Now()
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("the worker was not killed: %v", err)
+	}
+	requestsBefore := len(origin.Requests("/v.mp4"))
+
+	second := startWorkerProcess(t, env)
+	defer func() { second.Process.Kill(); second.Wait() }()
+
+	event := callbacks.next(t, 2*time.Minute)
+	if event.Type != activities.EventVideoStored {
+		t.Fatalf("event = %+v", event)
+	}
+	gcs, err := gcsemu.NewClient(context.Background(), stack.GCSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Close()
+	r, err := gcs.Bucket(stack.Bucket).Object(event.Data.Video.Name).NewReader(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(stored, video) {
+		t.Fatalf("the stored video (%d bytes) differs from the origin's (%d bytes)", len(stored), len(video))
+	}
+
+	after := origin.Requests("/v.mp4")[requestsBefore:]
+	if len(after) == 0 {
+		t.Fatal("the second worker never asked the origin for anything")
+	}
+	if wait := after[0].At.Sub(killedAt); wait > 20*time.Second+5*time.Second {
+		t.Fatalf("the retry started %s after the kill; want within the heartbeat timeout (20s) and a few seconds", wait)
+	}
+	// The probe asks for part 0 (kept: its body is dropped), then parts 3-11.
+	var ranges []string
+	for _, req := range after {
+		ranges = append(ranges, req.Range)
+	}
+	if want := "bytes=0-1048575 bytes=3145728-4194303"; !strings.HasPrefix(strings.Join(ranges, " "), want) {
+		t.Fatalf("after the kill the worker fetched %v; want the probe, then part 3 onwards", ranges)
+	}
+	if sent, limit := origin.Stats("/v.mp4").BytesSent, int64(len(video))+partSize+512<<10; sent > limit {
+		t.Fatalf("the origin sent %d bytes for a %d-byte video; more than one part was downloaded twice", sent, len(video))
+	}
+	it := gcs.Bucket(stack.Bucket).Objects(context.Background(), &storage.Query{Prefix: stack.Prefix + ".parts/"})
+	if attrs, err := it.Next(); err != iterator.Done {
+		t.Fatalf("temporary parts remain: %v %v", attrs, err)
+	}
+}
+
+func startWorkerProcess(t *testing.T, env []string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker process %d output:\n%s", cmd.Process.Pid, out.String())
+		}
+	})
+	return cmd
+}
+
+func port(t *testing.T, rawURL string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(rawURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// callbackSink receives callbacks, verified with the reference library.
+type callbackSink struct {
+	url    string
+	events chan activities.Event
+}
+
+func newCallbackSink(t *testing.T) *callbackSink {
+	wh, err := standardwebhooks.NewWebhook(killTestSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &callbackSink{events: make(chan activities.Event, 10)}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := wh.Verify(body, r.Header); err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var ev activities.Event
+		_ = json.Unmarshal(body, &ev)
+		mu.Lock()
+		defer mu.Unlock()
+		s.events <- ev
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL + "/hooks"
+	return s
+}
+
+func (s *callbackSink) next(t *testing.T, timeout time.Duration) activities.Event {
+	t.Helper()
+	select {
+	case ev := <-s.events:
+		return ev
+	case <-time.After(timeout):
+		t.Fatalf("no callback within %s", timeout)
+		return activities.Event{}
+	}
+}
+
+// waitUntil polls cond until it holds or the timeout passes.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

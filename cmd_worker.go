@@ -4,27 +4,46 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"wochit-ingest/internal/config"
+	"wochit-ingest/internal/httpserver"
+	"wochit-ingest/internal/metrics"
 	"wochit-ingest/worker"
 )
 
-// runWorker polls Temporal until SIGINT/SIGTERM, then drains.
+// runWorker polls Temporal until SIGINT/SIGTERM, then stops polling and lets
+// running activities finish within WORKER_STOP_TIMEOUT.
 func runWorker(ctx context.Context, args, environ []string, _, stderr io.Writer) error {
 	cfg, err := config.LoadWorker(args, environ, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	reg := metrics.NewRegistry()
+	sdkMetrics, closeMetrics := metrics.SDKHandler(reg)
+	defer closeMetrics.Close()
 	cfg.Temporal.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	cfg.Temporal.MetricsHandler = sdkMetrics
 	c, err := client.DialContext(ctx, cfg.Temporal)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.Temporal.HostPort, err)
+		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.Temporal.HostPort, err)
 	}
 	defer c.Close()
+
+	l, err := httpserver.Listen(cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("WORKER_HTTP_ADDR: %w", err)
+	}
+	srv := httpserver.New(worker.NewHTTPHandler(c, reg))
+	httpserver.Serve(srv, l)
+	defer httpserver.Shutdown(srv, 5*time.Second)
+	log.Info("worker metrics and health", "addr", l.Addr().String())
+
 	cfg.Worker.Logger = log
+	cfg.Worker.Metrics = reg
 	return worker.Run(ctx, cfg.Worker, c)
 }

@@ -7,6 +7,7 @@
 //	wochit-ingest ingress   the HTTP front door (production)
 //	wochit-ingest worker    the Temporal worker (production)
 //	wochit-ingest send      post a notification to an ingress
+//	wochit-ingest demo-server  demo media and a verifying callback receiver
 //	wochit-ingest version   print the version
 package main
 
@@ -25,6 +26,12 @@ import (
 )
 
 func main() {
+	os.Exit(runWithSignals(os.Args[1:]))
+}
+
+// runWithSignals runs a command until it ends or SIGINT/SIGTERM asks it to
+// stop cleanly, and returns the exit code.
+func runWithSignals(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, let a second one kill the process the
@@ -32,12 +39,13 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	err := run(ctx, args, os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wochit-ingest:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 type command struct {
@@ -51,6 +59,7 @@ var commands = []command{
 	{"ingress", "serve the webhook endpoint (production)", runIngress},
 	{"worker", "run the Temporal worker (production)", runWorker},
 	{"send", "post a notification to an ingress (--demo for sample media, --wait to follow it)", runSend},
+	{"demo-server", "serve the demo media and a verifying callback receiver on their own", runDemoServer},
 	{"version", "print the version", runVersion},
 }
 
@@ -83,7 +92,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'wochit-ingest <command> --help' for its flags. Every flag has an environment variable.")
@@ -98,4 +107,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 // logQuiet is for clients whose SDK chatter the user does not need.
-var logQuiet = config.Log{Level: slog.LevelError, Format: "text"}
+var (
+	logQuiet = config.Log{Level: slog.LevelError, Format: "text"}
+	logInfo  = config.Log{Level: slog.LevelInfo, Format: "text"}
+)

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -28,23 +28,16 @@ import (
 	"wochit-ingest/internal/mediaorigin"
 )
 
-// workerProcessEnv makes the test binary run `wochit-ingest worker` instead
-// of the tests, so a test can run workers as child processes and kill them.
-const workerProcessEnv = "WOCHIT_TEST_RUN_WORKER"
+// childCommandEnv makes the test binary run a wochit-ingest command (with
+// signal handling, like main) instead of the tests, so a test can run
+// workers and ingresses as child processes, signal them and kill them.
+const childCommandEnv = "WOCHIT_TEST_RUN_COMMAND"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(workerProcessEnv) == "1" {
-		os.Exit(runWorkerProcess())
+	if cmd := os.Getenv(childCommandEnv); cmd != "" {
+		os.Exit(runWithSignals(strings.Fields(cmd)))
 	}
 	os.Exit(m.Run())
-}
-
-func runWorkerProcess() int {
-	if err := run(context.Background(), []string{"worker"}, os.Environ(), os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		return 1
-	}
-	return 0
 }
 
 const killTestSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
@@ -55,16 +48,7 @@ const killTestSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 // byte-identical with no temporary parts left.
 func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	const partSize = 1 << 20
-	stack, err := devstack.Start(context.Background(), devstack.Options{
-		DataDir:      t.TempDir(),
-		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
-		NoWorker: true,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Stop(context.Background())
+	stack := startStackWithoutWorker(t)
 
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
@@ -74,16 +58,9 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("killed", 32, 32), ContentType: "image/png"})
 	callbacks := newCallbackSink(t)
 
-	env := []string{
-		workerProcessEnv + "=1",
-		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
-		"GCS_BUCKET=" + stack.Bucket, "STORAGE_EMULATOR_HOST=" + stack.GCSURL,
-		"CALLBACK_URL=" + callbacks.url, "CALLBACK_SECRET=" + killTestSecret,
-		"ORIGIN_ALLOW_PRIVATE=true", "CALLBACK_ALLOW_PRIVATE=true",
-		"OUTBOUND_ALLOWED_PORTS=" + port(t, originServer.URL) + "," + port(t, callbacks.url),
-		"TRANSFER_PART_SIZE=1MiB", "TRANSFER_PART_CONCURRENCY=1", "LOG_LEVEL=warn",
-	}
-	first := startWorkerProcess(t, env)
+	env := append(workerEnv(stack, originServer.URL, callbacks.url),
+		"TRANSFER_PART_SIZE=1MiB", "TRANSFER_PART_CONCURRENCY=1")
+	first := startChild(t, env)
 
 	resp, err := http.Post(stack.IngressURL+"/webhooks/wochit", "application/json", strings.NewReader(fmt.Sprintf(
 		`{"videoContext":"c","wochitVideoId":"killed-1","title":"t","videoUrl":"%s/v.mp4","thumbnailUrl":"%s/t.png"}`,
@@ -104,7 +81,7 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	}
 	requestsBefore := len(origin.Requests("/v.mp4"))
 
-	second := startWorkerProcess(t, env)
+	second := startChild(t, env)
 	defer func() { second.Process.Kill(); second.Wait() }()
 
 	event := callbacks.next(t, 2*time.Minute)
@@ -150,7 +127,26 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	}
 }
 
-func startWorkerProcess(t *testing.T, env []string) *exec.Cmd {
+// startStackWithoutWorker starts Temporal, the GCS emulator and the ingress
+// on random ports; the test runs workers as child processes.
+func startStackWithoutWorker(t *testing.T) *devstack.Stack {
+	t.Helper()
+	stack, err := devstack.Start(context.Background(), devstack.Options{
+		DataDir:      t.TempDir(),
+		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
+		NoWorker: true,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stack.Stop(context.Background()) })
+	return stack
+}
+
+// startChild runs the command named in env (childCommandEnv) as a child
+// process, and prints its output if the test fails.
+func startChild(t *testing.T, env []string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
@@ -167,13 +163,26 @@ func startWorkerProcess(t *testing.T, env []string) *exec.Cmd {
 	return cmd
 }
 
-func port(t *testing.T, rawURL string) string {
-	t.Helper()
-	_, p, err := net.SplitHostPort(strings.TrimPrefix(rawURL, "http://"))
-	if err != nil {
-		t.Fatal(err)
+// workerEnv configures a child `worker` process against stack, fetching media
+// from originURL and calling back callbackURL.
+func workerEnv(stack *devstack.Stack, originURL, callbackURL string) []string {
+	return []string{
+		childCommandEnv + "=worker",
+		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
+		"GCS_BUCKET=" + stack.Bucket, "STORAGE_EMULATOR_HOST=" + stack.GCSURL,
+		"CALLBACK_URL=" + callbackURL, "CALLBACK_SECRET=" + killTestSecret,
+		"ORIGIN_ALLOW_PRIVATE=true", "CALLBACK_ALLOW_PRIVATE=true",
+		"OUTBOUND_ALLOWED_PORTS=" + portOf(originURL) + "," + portOf(callbackURL),
+		"LOG_LEVEL=warn", "WORKER_HTTP_ADDR=127.0.0.1:0",
 	}
-	return p
+}
+
+func portOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic(err)
+	}
+	return u.Port()
 }
 
 // callbackSink receives callbacks, verified with the reference library.

@@ -30,7 +30,8 @@ type Delivery struct {
 	Event      activities.Event `json:"event"`
 }
 
-func newReceiver(secrets []webhook.Secret, log *slog.Logger) *Receiver {
+// NewReceiver returns a receiver that accepts deliveries signed with any of secrets.
+func NewReceiver(secrets []webhook.Secret, log *slog.Logger) *Receiver {
 	return &Receiver{secrets: secrets, log: log}
 }
 

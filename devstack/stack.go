@@ -161,16 +161,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.onStop("GCS emulator", gcs.stop)
 
 	// Demo media and the callback receiver.
-	s.Media = mediaorigin.New()
-	s.Media.Put(DemoVideoPath, mediaorigin.File{
-		Body: mediaorigin.Video("wochit-ingest demo", demoVideoSize), ContentType: "video/mp4", BytesPerSecond: demoBytesPerSecond,
-	})
-	s.Media.Put(DemoThumbnailPath, mediaorigin.File{Body: mediaorigin.Thumbnail("wochit-ingest demo", 320, 180), ContentType: "image/png"})
-	s.Receiver = newReceiver(secrets, log.With("component", "dev-callback-receiver"))
-	devMux := http.NewServeMux()
-	devMux.Handle("/media/", s.Media)
-	devMux.Handle("/callbacks", s.Receiver)
-	devServer := &http.Server{Handler: devMux, ReadHeaderTimeout: 5 * time.Second}
+	s.Media = DemoMedia()
+	s.Receiver = NewReceiver(secrets, log.With("component", "dev-callback-receiver"))
+	devServer := &http.Server{Handler: DemoHandler(s.Media, s.Receiver), ReadHeaderTimeout: 5 * time.Second}
 	httpserver.Serve(devServer, devListener)
 	s.DevURL = "http://" + devListener.Addr().String()
 	s.onStop("dev server", devServer.Shutdown)

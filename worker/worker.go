@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -54,7 +55,9 @@ type Config struct {
 	Callbacks safehttp.Policy
 
 	Transfer activities.TransferSettings
-	Logger   *slog.Logger
+	// Metrics receives the transfer metrics; nil records none.
+	Metrics prometheus.Registerer
+	Logger  *slog.Logger
 }
 
 // Defaults for zero Config fields.
@@ -164,6 +167,9 @@ func NewActivities(ctx context.Context, cfg Config) (*activities.Activities, fun
 		CallbackURL: cfg.CallbackURL,
 		Signer:      signer,
 		Transfer:    cfg.Transfer,
+	}
+	if cfg.Metrics != nil {
+		acts.Metrics = activities.NewMetrics(cfg.Metrics)
 	}
 	return acts, func() { _ = gcs.Close() }, nil
 }

@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,10 +43,17 @@ func SignedURLExpiry(rawURL string) (time.Time, bool) {
 	if err != nil {
 		return time.Time{}, false
 	}
+	// Match parameter names case-insensitively. The keys are visited in
+	// sorted order so that, should a URL carry two spellings of one name,
+	// the same one wins on every replay.
+	query := u.Query()
+	keys := slices.Sorted(maps.Keys(query)) //workflowcheck:ignore (sorted: order-independent)
 	q := map[string]string{}
-	for k, v := range u.Query() {
-		if len(v) > 0 {
-			q[strings.ToLower(k)] = v[0]
+	for _, k := range keys {
+		if v := query[k]; len(v) > 0 {
+			if _, seen := q[strings.ToLower(k)]; !seen {
+				q[strings.ToLower(k)] = v[0]
+			}
 		}
 	}
 	for _, p := range []struct{ date, expires string }{

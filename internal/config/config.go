@@ -36,6 +36,8 @@ type Worker struct {
 	Log
 	Temporal client.Options
 	Worker   worker.Config
+	// HTTPAddr serves /metrics, /healthz and /readyz.
+	HTTPAddr string
 }
 
 // Dev configures `wochit-ingest dev`.
@@ -133,6 +135,7 @@ func registerWorker(l *loader, c *Worker) (finish func()) {
 	finishLog := l.logSettings(&c.Log)
 	finishTemporal := l.temporalSettings(&c.Temporal)
 	finishWorker := l.workerSettings(w)
+	l.str(&c.HTTPAddr, "http-addr", "WORKER_HTTP_ADDR", ":9090", "address of /metrics, /healthz and /readyz")
 	l.str(&w.Bucket, "gcs-bucket", "GCS_BUCKET", "", "bucket that receives the media (required)")
 	var callbackSecret string
 	l.str(&w.CallbackURL, "callback-url", "CALLBACK_URL", "", "customer backend URL that receives video.stored / video.failed (required)")

@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/iterator"
+
+	"wochit-ingest/internal/crc32c"
 )
 
 // Large files are copied in parts when the origin supports ranges: each part
@@ -178,7 +180,7 @@ func (a *Activities) transferParts(ctx context.Context, plan partPlan, first io.
 		if i == 0 {
 			combined = crc
 		} else {
-			combined = crc32cCombine(combined, crc, length)
+			combined = crc32c.Combine(combined, crc, length)
 		}
 	}
 	d := digest{size: plan.total, crc32c: combined}
@@ -248,7 +250,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 	})
 	defer func() { tracker.read(-read) }() // an unfinished part's bytes no longer count
 
-	_, copyErr := io.Copy(w, src)
+	_, copyErr := copyBuffered(w, src)
 	d := src.digest()
 	switch {
 	case src.err != nil:
@@ -427,7 +429,7 @@ func handles(s []composeSource) []*storage.ObjectHandle {
 func joined(s []composeSource) composeSource {
 	out := composeSource{crc: s[0].crc, size: s[0].size}
 	for _, src := range s[1:] {
-		out.crc = crc32cCombine(out.crc, src.crc, src.size)
+		out.crc = crc32c.Combine(out.crc, src.crc, src.size)
 		out.size += src.size
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -254,14 +255,15 @@ func (a *Activities) stream(ctx context.Context, obj *storage.ObjectHandle, kind
 
 	// Read at most one byte past the limit, so an oversize body without (or
 	// with a false) Content-Length is noticed without downloading the rest.
-	src := newHashingReader(io.LimitReader(body, limit+1), true, func(n int) { a.Metrics.addBytes(kind, int64(n)) })
+	src := newHashingReader(io.LimitReader(body, limit+1), false, func(n int) { a.Metrics.addBytes(kind, int64(n)) })
 	stopHeartbeat := heartbeatEvery(ctx, settings.HeartbeatInterval, func() any {
 		return TransferProgress{Kind: kind, Bytes: src.n.Load(), Total: total}
 	})
 	defer stopHeartbeat()
 
-	_, copyErr := io.Copy(w, src)
+	md5sum, copyErr := copyWithMD5(w, src)
 	d := src.digest()
+	d.md5 = md5sum
 	source := RedactURL(probe.resp.Request.URL.String())
 	switch {
 	case src.err != nil:
@@ -382,6 +384,69 @@ func (a *Activities) accept(ctx context.Context, obj *storage.ObjectHandle, attr
 		}
 	}
 	return TransferResult{Object: storedObject(attrs), SourceETag: attrs.Metadata[metaSourceETag], Reused: true}, nil
+}
+
+// copyBufferSize is the unit a transfer moves from origin to upload: large
+// enough that the hand-offs between the HTTP body, the hashes and the upload
+// pipe cost little per byte.
+const copyBufferSize = 1 << 20
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+func copyBuffered(w io.Writer, r io.Reader) (int64, error) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(w, onlyReader{r}, *buf)
+}
+
+// onlyReader hides any WriterTo, so io.CopyBuffer uses the buffer.
+type onlyReader struct{ io.Reader }
+
+// md5Buffers is how many buffers are in flight between the copy and the MD5
+// goroutine: enough to keep both busy, few enough to bound memory.
+const md5Buffers = 4
+
+// copyWithMD5 copies r to w and returns the MD5 of the bytes copied. MD5 is
+// by far the costliest step of a single-stream transfer (about four times
+// CRC32C and the copy together), so it runs in its own goroutine, one buffer
+// behind the copy, instead of in line.
+func copyWithMD5(w io.Writer, r io.Reader) ([]byte, error) {
+	free := make(chan []byte, md5Buffers)
+	for range md5Buffers {
+		free <- make([]byte, copyBufferSize)
+	}
+	filled := make(chan []byte, md5Buffers)
+	sum := make(chan []byte, 1)
+	go func() {
+		h := md5.New()
+		for b := range filled {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+		sum <- h.Sum(nil)
+	}()
+
+	var err error
+	for {
+		buf := <-free
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			filled <- buf[:n]
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				err = werr
+				break
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	close(filled)
+	return <-sum, err
 }
 
 // readCloser reads through a buffer and closes the underlying body.

@@ -21,7 +21,10 @@ import (
 
 // File is one path the origin serves, with optional faults.
 type File struct {
+	// Body is the file's content; for large files use Source and Size.
 	Body        []byte
+	Source      io.ReaderAt
+	Size        int64
 	ContentType string
 
 	// Statuses are answered, one per request and in order, before the file is
@@ -167,13 +170,18 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body := f.Body
+	src, size := f.content()
+	var from, to int64 = 0, size - 1
 	code := http.StatusOK
 	if f.ContentType != "" {
 		w.Header().Set("Content-Type", f.ContentType)
 	}
-	w.Header().Set("ETag", fmt.Sprintf(`"%08x"`, crc32.ChecksumIEEE(f.Body)))
-	if f.SendHashes {
+	if f.Source != nil {
+		w.Header().Set("ETag", fmt.Sprintf(`"gen-%d"`, size))
+	} else {
+		w.Header().Set("ETag", fmt.Sprintf(`"%08x"`, crc32.ChecksumIEEE(f.Body)))
+	}
+	if f.SendHashes && f.Source == nil {
 		crc := crc32.Checksum(f.Body, crc32.MakeTable(crc32.Castagnoli))
 		sum := md5.Sum(f.Body)
 		w.Header().Set("X-Goog-Hash", fmt.Sprintf("crc32c=%s,md5=%s",
@@ -181,41 +189,42 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !f.NoRanges {
 		w.Header().Set("Accept-Ranges", "bytes")
-		if from, to, ok := parseRange(r.Header.Get("Range"), int64(len(body))); ok {
-			if o.takeWrongRange(f) && to+1 < int64(len(body)) {
-				from, to = from+1, to+1
+		if rf, rt, ok := parseRange(r.Header.Get("Range"), size); ok {
+			if o.takeWrongRange(f) && rt+1 < size {
+				rf, rt = rf+1, rt+1
 			}
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to, len(body)))
-			body, code = body[from:to+1], http.StatusPartialContent
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rf, rt, size))
+			from, to, code = rf, rt, http.StatusPartialContent
 		}
 	}
+	length := to - from + 1
 	switch {
 	case f.NoLength:
 		// No Content-Length: net/http sends the body chunked.
 	case f.DeclaredLength != 0:
 		w.Header().Set("Content-Length", strconv.FormatInt(f.DeclaredLength, 10))
 	default:
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 	}
 	w.WriteHeader(code)
 	if r.Method == http.MethodHead {
 		return
 	}
 
-	limit := int64(len(body))
+	limit := length
 	if f.DeclaredLength != 0 && f.DeclaredLength < limit {
 		limit = f.DeclaredLength // net/http refuses to write past Content-Length
 	}
 	if cut && f.CutAfter < limit {
 		limit = f.CutAfter
 	}
-	n := copyThrottled(w, bytes.NewReader(body[:limit]), f.BytesPerSecond, func(n int) {
+	n := copyThrottled(w, io.NewSectionReader(src, from, limit), f.BytesPerSecond, func(n int) {
 		o.update(path, func(s *Stats) { s.BytesSent += int64(n) })
 	})
 	if n < limit {
 		return // the client went away
 	}
-	if cut && f.CutAfter < int64(len(body)) {
+	if cut && f.CutAfter < length {
 		o.update(path, func(s *Stats) { s.Cut++ })
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
@@ -223,6 +232,14 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // closes the connection mid-body
 	}
 	o.update(path, func(s *Stats) { s.Completed++ })
+}
+
+// content returns the file's bytes as a ReaderAt and their number.
+func (f *File) content() (io.ReaderAt, int64) {
+	if f.Source != nil {
+		return f.Source, f.Size
+	}
+	return bytes.NewReader(f.Body), int64(len(f.Body))
 }
 
 // copyThrottled writes r to w, at most bytesPerSecond when that is positive,

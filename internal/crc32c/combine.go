@@ -1,10 +1,12 @@
-package activities
+// Package crc32c combines CRC32C (Castagnoli) checksums: the CRC32C of A‖B
+// from the checksums of A and B, the way GCS derives a composite object's
+// CRC32C from its components.
+package crc32c
 
-// crc32cCombine returns the CRC32C of A‖B from crc(A), crc(B) and len(B),
-// the way GCS derives a composite object's CRC32C from its components. It is
+// Combine returns the CRC32C of A‖B from crc(A), crc(B) and len(B). It is
 // zlib's crc32_combine for the Castagnoli polynomial: appending len(B) zero
 // bits to A is a linear map over GF(2), applied by repeated squaring.
-func crc32cCombine(crcA, crcB uint32, lenB int64) uint32 {
+func Combine(crcA, crcB uint32, lenB int64) uint32 {
 	if lenB <= 0 {
 		return crcA
 	}

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/internal/gcsemu"
+	"wochit-ingest/internal/safehttp"
+)
+
+// Child mode: the benchmark binary re-runs itself with childEnv set to
+// "transfer" (TransferToGCS) or "relay" (GET → storage writer via io.Copy),
+// copying each of the URLs in BENCH_URLS concurrently into the sink.
+const childEnv = "WOCHIT_BENCH_CHILD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		if err := runChild(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// childResult is what a child reports on stdout.
+type childResult struct {
+	Bytes   int64
+	Seconds float64
+}
+
+func runChild(mode string) error {
+	ctx := context.Background()
+	urls := strings.Fields(os.Getenv("BENCH_URLS"))
+	gcs, err := gcsemu.NewClient(ctx, os.Getenv("BENCH_SINK"))
+	if err != nil {
+		return err
+	}
+	defer gcs.Close()
+	policy := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
+	settings := activities.TransferSettings{
+		ChunkSize:       envInt("BENCH_CHUNK", 16<<20),
+		PartSize:        int64(envInt("BENCH_PART", 64<<20)),
+		PartConcurrency: envInt("BENCH_PARTS", 4),
+		MaxVideoBytes:   1 << 40,
+	}
+	acts := &activities.Activities{
+		Origin:   safehttp.NewClient(policy, safehttp.ClientOptions{MaxRedirects: 3}),
+		Storage:  gcs,
+		Bucket:   "bench",
+		Prefix:   "videos/",
+		Transfer: settings,
+	}
+	suite := &testsuite.WorkflowTestSuite{}
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+
+	start := time.Now()
+	var total int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(urls))
+	for i, u := range urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var n int64
+			var err error
+			if mode == "relay" {
+				n, err = relay(ctx, acts, u, fmt.Sprintf("relay/%d-%d", os.Getpid(), i))
+			} else {
+				n, err = transfer(env, acts, u, fmt.Sprintf("bench-%d-%d", os.Getpid(), i))
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: time.Since(start).Seconds()})
+}
+
+func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, url, id string) (int64, error) {
+	v, err := env.ExecuteActivity(acts.TransferToGCS, activities.TransferInput{Kind: activities.KindVideo, SourceURL: url, WochitVideoID: id})
+	if err != nil {
+		return 0, err
+	}
+	var res activities.TransferResult
+	if err := v.Get(&res); err != nil {
+		return 0, err
+	}
+	return res.Object.Size, nil
+}
+
+// relay is the baseline: the simplest correct copy with the same clients.
+func relay(ctx context.Context, acts *activities.Activities, url, name string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := acts.Origin.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	w := acts.Storage.Bucket(acts.Bucket).Object(name).NewWriter(ctx)
+	w.ChunkSize = acts.Transfer.ChunkSize
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, err
+	}
+	return n, w.Close()
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+// measurement is one child run seen from the parent.
+type measurement struct {
+	bytes      int64
+	seconds    float64 // wall time of the copy, as the child measured it
+	cpuSeconds float64 // user + system time of the whole child process
+	maxRSS     int64   // peak resident set, bytes
+}
+
+func (m measurement) rate() float64 { return float64(m.bytes) / m.seconds }
+
+// runCopy runs a child copying urls into the sink with the given mode and
+// settings (BENCH_* variables).
+func runCopy(b testing.TB, mode, sinkURL string, urls []string, settings ...string) measurement {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, "BENCH_SINK="+sinkURL, "BENCH_URLS="+strings.Join(urls, " "))
+	cmd.Env = append(cmd.Env, settings...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("%s child: %v\n%s", mode, err, stderr.String())
+	}
+	var res childResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		b.Fatalf("%s child printed %q", mode, out)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return measurement{
+		bytes:      res.Bytes,
+		seconds:    res.Seconds,
+		cpuSeconds: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
+		maxRSS:     ru.Maxrss * 1024,
+	}
+}

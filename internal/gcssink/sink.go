@@ -1,0 +1,456 @@
+// Package gcssink is a GCS look-alike for benchmarks: it implements the JSON
+// API calls the storage client makes for uploads (multipart, resumable),
+// compose, object metadata, listing and deletion, computes each object's
+// CRC32C while the bytes stream in, and throws the bytes away. Unlike the
+// emulator, which keeps whole objects in memory and re-hashes them on every
+// chunk, it can take gigabytes at line rate, so it measures the uploader.
+package gcssink
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"wochit-ingest/internal/crc32c"
+)
+
+var table = crc32.MakeTable(crc32.Castagnoli)
+
+type object struct {
+	Bucket         string
+	Name           string
+	ContentType    string
+	Size           int64
+	CRC32C         uint32
+	Generation     int64
+	Metageneration int64
+	Metadata       map[string]string
+	ComponentCount int
+}
+
+type session struct {
+	meta     objectMeta
+	ifGen    *int64
+	received int64
+	crc      uint32
+}
+
+type objectMeta struct {
+	Name        string            `json:"name"`
+	ContentType string            `json:"contentType"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+// Sink is the server; serve it with httptest or any listener.
+type Sink struct {
+	mu       sync.Mutex
+	objects  map[string]*object // bucket/name
+	sessions map[string]*session
+	nextID   int
+	nextGen  int64
+	received int64
+}
+
+// New returns an empty sink; every bucket exists.
+func New() *Sink {
+	return &Sink{objects: map[string]*object{}, sessions: map[string]*session{}, nextGen: time.Now().UnixNano() / 1000}
+}
+
+// Received is the number of object bytes the sink has taken in.
+func (s *Sink) Received() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received
+}
+
+// Object returns the size and CRC32C of an object, if it exists.
+func (s *Sink) Object(bucket, name string) (size int64, crc uint32, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[bucket+"/"+name]
+	if o == nil {
+		return 0, 0, false
+	}
+	return o.Size, o.CRC32C, true
+}
+
+func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	switch {
+	case strings.HasPrefix(path, "/upload/storage/v1/b/"):
+		s.upload(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/upload/storage/v1/b/"), "/o"))
+	case strings.HasPrefix(path, "/storage/v1/b/"):
+		rest := strings.TrimPrefix(path, "/storage/v1/b/")
+		bucket, objPath, _ := strings.Cut(rest, "/o")
+		objPath = strings.TrimPrefix(objPath, "/")
+		name, _ := url.PathUnescape(objPath)
+		switch {
+		case objPath == "" && r.Method == http.MethodGet:
+			s.list(w, r, bucket)
+		case strings.HasSuffix(name, "/compose") && r.Method == http.MethodPost:
+			s.compose(w, r, bucket, strings.TrimSuffix(name, "/compose"))
+		case r.Method == http.MethodGet:
+			s.get(w, bucket, name)
+		case r.Method == http.MethodPatch:
+			s.patch(w, r, bucket, name)
+		case r.Method == http.MethodDelete:
+			s.delete(w, r, bucket, name)
+		default:
+			apiError(w, http.StatusNotImplemented, "not implemented by the sink")
+		}
+	default:
+		apiError(w, http.StatusNotFound, "unknown path")
+	}
+}
+
+func (s *Sink) upload(w http.ResponseWriter, r *http.Request, bucket string) {
+	q := r.URL.Query()
+	if id := q.Get("upload_id"); id != "" {
+		s.chunk(w, r, bucket, id)
+		return
+	}
+	ifGen := generationMatch(q)
+	switch q.Get("uploadType") {
+	case "multipart":
+		s.multipart(w, r, bucket, ifGen)
+	case "resumable":
+		var meta objectMeta
+		if err := json.NewDecoder(r.Body).Decode(&meta); err != nil && err != io.EOF {
+			apiError(w, http.StatusBadRequest, "bad metadata")
+			return
+		}
+		if meta.Name == "" {
+			meta.Name = q.Get("name")
+		}
+		s.mu.Lock()
+		s.nextID++
+		id := strconv.Itoa(s.nextID)
+		s.sessions[id] = &session{meta: meta, ifGen: ifGen}
+		s.mu.Unlock()
+		w.Header().Set("Location", fmt.Sprintf("http://%s/upload/storage/v1/b/%s/o?uploadType=resumable&upload_id=%s", r.Host, bucket, id))
+		w.WriteHeader(http.StatusOK)
+	default:
+		apiError(w, http.StatusBadRequest, "unsupported uploadType")
+	}
+}
+
+func (s *Sink) multipart(w http.ResponseWriter, r *http.Request, bucket string, ifGen *int64) {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "not multipart")
+		return
+	}
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	metaPart, err := mr.NextPart()
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "no metadata part")
+		return
+	}
+	var meta objectMeta
+	if err := json.NewDecoder(metaPart).Decode(&meta); err != nil {
+		apiError(w, http.StatusBadRequest, "bad metadata")
+		return
+	}
+	if meta.Name == "" {
+		meta.Name = r.URL.Query().Get("name")
+	}
+	media, err := mr.NextPart()
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "no media part")
+		return
+	}
+	if meta.ContentType == "" {
+		meta.ContentType = media.Header.Get("Content-Type")
+	}
+	n, crc, err := consume(media, 0)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "reading media: "+err.Error())
+		return
+	}
+	s.finish(w, bucket, meta, ifGen, n, crc)
+}
+
+func (s *Sink) chunk(w http.ResponseWriter, r *http.Request, bucket, id string) {
+	s.mu.Lock()
+	sess := s.sessions[id]
+	s.mu.Unlock()
+	if sess == nil {
+		apiError(w, http.StatusNotFound, "no such upload")
+		return
+	}
+	final, ok := parseChunkRange(r.Header.Get("Content-Range"), sess.received)
+	if !ok {
+		apiError(w, http.StatusBadRequest, "bad Content-Range")
+		return
+	}
+	n, crc, err := consume(r.Body, sess.crc)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "reading chunk")
+		return
+	}
+	sess.received += n
+	sess.crc = crc
+	if !final {
+		w.Header().Set("Range", fmt.Sprintf("bytes=0-%d", sess.received-1))
+		w.Header().Set("X-Http-Status-Code-Override", "308")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	s.mu.Lock()
+	delete(s.sessions, id)
+	s.mu.Unlock()
+	s.finish(w, bucket, sess.meta, sess.ifGen, sess.received, sess.crc)
+}
+
+// parseChunkRange accepts "bytes a-b/*", "bytes a-b/total" and "bytes */total";
+// final is true when the total is known.
+func parseChunkRange(h string, received int64) (final bool, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes ")
+	if !found {
+		return false, false
+	}
+	rng, total, found := strings.Cut(spec, "/")
+	if !found {
+		return false, false
+	}
+	if rng != "*" {
+		from, _, _ := strings.Cut(rng, "-")
+		if f, err := strconv.ParseInt(from, 10, 64); err != nil || f != received {
+			return false, false
+		}
+	}
+	return total != "*", true
+}
+
+func consume(r io.Reader, crc uint32) (int64, uint32, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			crc = crc32.Update(crc, table, buf[:k])
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, crc, nil
+		}
+		if err != nil {
+			return n, crc, err
+		}
+	}
+}
+
+func (s *Sink) finish(w http.ResponseWriter, bucket string, meta objectMeta, ifGen *int64, size int64, crc uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.received += size
+	key := bucket + "/" + meta.Name
+	if !conditionsMet(s.objects[key], ifGen, nil) {
+		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+		return
+	}
+	s.nextGen++
+	o := &object{Bucket: bucket, Name: meta.Name, ContentType: meta.ContentType, Size: size, CRC32C: crc,
+		Generation: s.nextGen, Metageneration: 1, Metadata: meta.Metadata}
+	s.objects[key] = o
+	writeObject(w, o)
+}
+
+func (s *Sink) get(w http.ResponseWriter, bucket, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[bucket+"/"+name]
+	if o == nil {
+		apiError(w, http.StatusNotFound, "no such object")
+		return
+	}
+	writeObject(w, o)
+}
+
+func (s *Sink) list(w http.ResponseWriter, r *http.Request, bucket string) {
+	q := r.URL.Query()
+	prefix, delim := q.Get("prefix"), q.Get("delimiter")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := []map[string]any{}
+	prefixes := map[string]bool{}
+	var names []string
+	for key, o := range s.objects {
+		if strings.HasPrefix(key, bucket+"/") && strings.HasPrefix(o.Name, prefix) {
+			names = append(names, key)
+		}
+	}
+	sort.Strings(names)
+	for _, key := range names {
+		o := s.objects[key]
+		rest := strings.TrimPrefix(o.Name, prefix)
+		if delim != "" {
+			if i := strings.Index(rest, delim); i >= 0 {
+				prefixes[prefix+rest[:i+len(delim)]] = true
+				continue
+			}
+		}
+		items = append(items, objectJSON(o))
+	}
+	var ps []string
+	for p := range prefixes {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	writeJSON(w, http.StatusOK, map[string]any{"kind": "storage#objects", "items": items, "prefixes": ps})
+}
+
+func (s *Sink) patch(w http.ResponseWriter, r *http.Request, bucket, name string) {
+	var body struct {
+		Metadata map[string]*string `json:"metadata"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		apiError(w, http.StatusBadRequest, "bad body")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[bucket+"/"+name]
+	if o == nil {
+		apiError(w, http.StatusNotFound, "no such object")
+		return
+	}
+	q := r.URL.Query()
+	if !conditionsMet(o, generationMatch(q), metagenerationMatch(q)) {
+		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+		return
+	}
+	if o.Metadata == nil {
+		o.Metadata = map[string]string{}
+	}
+	for k, v := range body.Metadata {
+		if v == nil {
+			delete(o.Metadata, k)
+		} else {
+			o.Metadata[k] = *v
+		}
+	}
+	o.Metageneration++
+	writeObject(w, o)
+}
+
+func (s *Sink) delete(w http.ResponseWriter, r *http.Request, bucket, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := bucket + "/" + name
+	o := s.objects[key]
+	if o == nil {
+		apiError(w, http.StatusNotFound, "no such object")
+		return
+	}
+	if !conditionsMet(o, generationMatch(r.URL.Query()), nil) {
+		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+		return
+	}
+	delete(s.objects, key)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest string) {
+	var body struct {
+		SourceObjects []struct{ Name string } `json:"sourceObjects"`
+		Destination   objectMeta              `json:"destination"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.SourceObjects) == 0 || len(body.SourceObjects) > 32 {
+		apiError(w, http.StatusBadRequest, "bad compose request")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var size int64
+	var crc uint32
+	components := 0
+	for i, src := range body.SourceObjects {
+		o := s.objects[bucket+"/"+src.Name]
+		if o == nil {
+			apiError(w, http.StatusNotFound, "no such source "+src.Name)
+			return
+		}
+		if i == 0 {
+			crc = o.CRC32C
+		} else {
+			crc = crc32c.Combine(crc, o.CRC32C, o.Size)
+		}
+		size += o.Size
+		components += max(o.ComponentCount, 1)
+	}
+	key := bucket + "/" + dest
+	if !conditionsMet(s.objects[key], generationMatch(r.URL.Query()), nil) {
+		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+		return
+	}
+	s.nextGen++
+	o := &object{Bucket: bucket, Name: dest, ContentType: body.Destination.ContentType, Size: size, CRC32C: crc,
+		Generation: s.nextGen, Metageneration: 1, Metadata: body.Destination.Metadata, ComponentCount: components}
+	s.objects[key] = o
+	writeObject(w, o)
+}
+
+func generationMatch(q url.Values) *int64 { return intParam(q, "ifGenerationMatch") }
+
+func metagenerationMatch(q url.Values) *int64 { return intParam(q, "ifMetagenerationMatch") }
+
+func intParam(q url.Values, name string) *int64 {
+	v := q.Get(name)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+func conditionsMet(o *object, ifGen, ifMetagen *int64) bool {
+	var gen, metagen int64
+	if o != nil {
+		gen, metagen = o.Generation, o.Metageneration
+	}
+	return (ifGen == nil || *ifGen == gen) && (ifMetagen == nil || *ifMetagen == metagen)
+}
+
+func objectJSON(o *object) map[string]any {
+	var crc [4]byte
+	binary.BigEndian.PutUint32(crc[:], o.CRC32C)
+	m := map[string]any{
+		"kind": "storage#object", "bucket": o.Bucket, "name": o.Name, "id": o.Bucket + "/" + o.Name,
+		"contentType": o.ContentType, "size": strconv.FormatInt(o.Size, 10),
+		"crc32c":     base64.StdEncoding.EncodeToString(crc[:]),
+		"generation": strconv.FormatInt(o.Generation, 10), "metageneration": strconv.FormatInt(o.Metageneration, 10),
+		"metadata": o.Metadata, "timeCreated": time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if o.ComponentCount > 0 {
+		m["componentCount"] = o.ComponentCount
+	}
+	return m
+}
+
+func writeObject(w http.ResponseWriter, o *object) { writeJSON(w, http.StatusOK, objectJSON(o)) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func apiError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": msg}})
+}

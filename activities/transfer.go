@@ -29,6 +29,9 @@ type TransferInput struct {
 	SourceURL     string
 	WochitVideoID string
 	VideoContext  string
+	// ReuseOnly accepts only a file an earlier run stored and never contacts
+	// the origin: the workflow sets it once the links have expired.
+	ReuseOnly bool `json:",omitempty"`
 }
 
 // TransferResult is what the workflow learns about a stored file.
@@ -68,6 +71,10 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (Trans
 	// have expired since.
 	if res, found, err := a.findStored(ctx, bucket, in, source); err != nil || found {
 		return res, err
+	}
+	if in.ReuseOnly {
+		return TransferResult{}, permanent(ErrLinkExpired, nil,
+			"no %s was stored for video %s and its link has expired; the origin was not contacted", in.Kind, in.WochitVideoID)
 	}
 
 	resp, err := a.fetch(ctx, in.SourceURL)

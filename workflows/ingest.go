@@ -29,6 +29,11 @@ const (
 	thumbnailAttemptTimeout   = 10 * time.Minute
 	thumbnailHeartbeatTimeout = 30 * time.Second
 
+	// A reuse-only check after the deadline lists the video's objects and
+	// reads their metadata; it never streams media, so it is short.
+	reuseAttemptTimeout = time.Minute
+	reuseTimeout        = 10 * time.Minute
+
 	// One callback attempt: the HTTP timeout plus room to report back.
 	callbackAttemptTimeout = activities.CallbackTimeout + 15*time.Second
 )
@@ -48,6 +53,11 @@ const (
 	ReasonDeadlineExceeded = "DeadlineExceeded"
 	ReasonTransferFailed   = "TransferFailed"
 )
+
+// reuseAfterDeadlineChange (a workflow.GetVersion change id) lets a run that
+// starts after the deadline reuse files an earlier run stored, instead of
+// failing LinkExpired at once.
+const reuseAfterDeadlineChange = "reuse-after-deadline"
 
 // TransferDeadline is the moment after which no transfer attempt may start:
 // the links' expiry minus the safety margin.
@@ -82,7 +92,7 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 				Reason: reason, Message: message,
 			},
 		}
-		status.Callback, _ = deliver(ctx, failed, in.CallbackSchedule, &status)
+		_, _ = deliver(ctx, failed, in.CallbackSchedule, &status)
 		status.Stage = StageFailed
 		workflow.SetCurrentDetails(ctx, "Failed: "+reason)
 		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, reason, nil)
@@ -99,7 +109,6 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 		},
 	}
 	report, err := deliver(ctx, stored, in.CallbackSchedule, &status)
-	status.Callback = report
 	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadline: deadline, Callback: report}
 	if err != nil {
 		status.Stage, status.Failure = StageFailed, err.Error()
@@ -113,35 +122,60 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 
 // transferBoth runs both transfers in parallel. The first permanent failure
 // cancels the other transfer: the ingest has failed either way.
+//
+// After the deadline the links are dead, but a run may still start then: a
+// redelivery of the callback days later starts a new run with the original
+// notification. Both transfers then only look for the files an earlier run
+// stored and verified, and fail LinkExpired without contacting the origin
+// when one is missing.
 func transferBoth(ctx workflow.Context, in IngestInput, deadline time.Time) (video, thumbnail activities.StoredObject, err error) {
 	var a *activities.Activities
 	n := in.Notification
 	remaining := deadline.Sub(workflow.Now(ctx))
-	if remaining <= 0 {
-		return video, thumbnail, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("the links expire at %s; too late to start copying", deadline.Add(DeadlineSafetyMargin).UTC().Format(time.RFC3339)),
-			activities.ErrLinkExpired, nil)
+	reuseOnly := remaining <= 0
+	if reuseOnly {
+		expired := deadline.Add(DeadlineSafetyMargin).UTC().Format(time.RFC3339)
+		if workflow.GetVersion(ctx, reuseAfterDeadlineChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return video, thumbnail, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("the links expire at %s; too late to start copying", expired), activities.ErrLinkExpired, nil)
+		}
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("The links expired at %s; looking for the files an earlier run stored.", expired))
 	}
 
 	transferCtx, cancelTransfers := workflow.WithCancel(ctx)
 	defer cancelTransfers()
 
 	start := func(kind activities.AssetKind, source string) workflow.Future {
-		opts := workflow.ActivityOptions{
-			ScheduleToCloseTimeout: remaining,
-			RetryPolicy:            transferRetryPolicy,
-			Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
-		}
-		if kind == activities.KindVideo {
-			opts.TaskQueue = VideoTaskQueue
-			opts.StartToCloseTimeout = min(videoAttemptTimeout, remaining)
-			opts.HeartbeatTimeout = videoHeartbeatTimeout
-		} else {
-			opts.StartToCloseTimeout = min(thumbnailAttemptTimeout, remaining)
-			opts.HeartbeatTimeout = thumbnailHeartbeatTimeout
+		var opts workflow.ActivityOptions
+		switch {
+		case reuseOnly:
+			// Light work, on the workflow's own task queue.
+			opts = workflow.ActivityOptions{
+				ScheduleToCloseTimeout: reuseTimeout,
+				StartToCloseTimeout:    reuseAttemptTimeout,
+				RetryPolicy:            transferRetryPolicy,
+				Summary:                fmt.Sprintf("%s: reuse the stored copy", kind),
+			}
+		case kind == activities.KindVideo:
+			opts = workflow.ActivityOptions{
+				TaskQueue:              VideoTaskQueue,
+				ScheduleToCloseTimeout: remaining,
+				StartToCloseTimeout:    min(videoAttemptTimeout, remaining),
+				HeartbeatTimeout:       videoHeartbeatTimeout,
+				RetryPolicy:            transferRetryPolicy,
+				Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
+			}
+		default:
+			opts = workflow.ActivityOptions{
+				ScheduleToCloseTimeout: remaining,
+				StartToCloseTimeout:    min(thumbnailAttemptTimeout, remaining),
+				HeartbeatTimeout:       thumbnailHeartbeatTimeout,
+				RetryPolicy:            transferRetryPolicy,
+				Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
+			}
 		}
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
-			Kind: kind, SourceURL: source, WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext,
+			Kind: kind, SourceURL: source, WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext, ReuseOnly: reuseOnly,
 		})
 	}
 

@@ -85,7 +85,15 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if err := json.Unmarshal(answer, &started); err != nil || started.WorkflowID == "" {
 		started.WorkflowID = workflows.WorkflowID(videoID)
 	}
-	return follow(ctx, o, started.WorkflowID, started.RunID, stdout)
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: o.temporalAddr, Namespace: o.namespace,
+		Logger: sdklog.NewStructuredLogger(newLogger(logQuiet, io.Discard)),
+	})
+	if err != nil {
+		return fmt.Errorf("--wait needs Temporal at %s: %w", o.temporalAddr, err)
+	}
+	defer c.Close()
+	return follow(ctx, c, started.WorkflowID, started.RunID, stdout)
 }
 
 // payload builds the notification body from --file or the flags.
@@ -123,16 +131,7 @@ func (o *sendOptions) payload() (body []byte, videoID string, err error) {
 }
 
 // follow shows the workflow's progress until it closes, then its outcome.
-func follow(ctx context.Context, o sendOptions, workflowID, runID string, stdout io.Writer) error {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort: o.temporalAddr, Namespace: o.namespace,
-		Logger: sdklog.NewStructuredLogger(newLogger(logQuiet, io.Discard)),
-	})
-	if err != nil {
-		return fmt.Errorf("--wait needs Temporal at %s: %w", o.temporalAddr, err)
-	}
-	defer c.Close()
-
+func follow(ctx context.Context, c client.Client, workflowID, runID string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Following %s …\n", workflowID)
 	resultCh := make(chan error, 1)
 	var result workflows.IngestResult

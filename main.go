@@ -7,6 +7,7 @@
 //	wochit-ingest ingress   the HTTP front door (production)
 //	wochit-ingest worker    the Temporal worker (production)
 //	wochit-ingest send      post a notification to an ingress
+//	wochit-ingest redeliver send a video's callback again
 //	wochit-ingest version   print the version
 package main
 
@@ -51,6 +52,7 @@ var commands = []command{
 	{"ingress", "serve the webhook endpoint (production)", runIngress},
 	{"worker", "run the Temporal worker (production)", runWorker},
 	{"send", "post a notification to an ingress (--demo for sample media, --wait to follow it)", runSend},
+	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver},
 	{"version", "print the version", runVersion},
 }
 
@@ -83,7 +85,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'wochit-ingest <command> --help' for its flags. Every flag has an environment variable.")

@@ -172,6 +172,9 @@ func progressLine(ctx context.Context, c client.Client, workflowID, runID string
 	var parts []string
 	for _, pa := range desc.GetPendingActivities() {
 		name := pa.GetActivityType().GetName()
+		if name == "DeliverCallback" {
+			continue // each callback attempt is one activity; callbackLine counts them
+		}
 		if name != "TransferToGCS" {
 			parts = append(parts, fmt.Sprintf("%s (attempt %d)", name, pa.GetAttempt()))
 			continue
@@ -186,7 +189,32 @@ func progressLine(ctx context.Context, c client.Client, workflowID, runID string
 			parts[len(parts)-1] += fmt.Sprintf(" (retry %d: %s)", pa.GetAttempt()-1, pa.GetLastFailure().GetMessage())
 		}
 	}
+	if len(parts) == 0 && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		parts = append(parts, callbackLine(ctx, c, workflowID, runID))
+	}
 	return strings.Join(parts, " | ")
+}
+
+// callbackLine says where the callback stands, from the status query.
+func callbackLine(ctx context.Context, c client.Client, workflowID, runID string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // no worker, no answer
+	defer cancel()
+	v, err := c.QueryWorkflow(ctx, workflowID, runID, workflows.StatusQuery)
+	var s workflows.Status
+	if err != nil || v.Get(&s) != nil || s.Stage != workflows.StageCallingBack {
+		return ""
+	}
+	cb := s.Callback
+	line := "callback " + cb.EventType + ": "
+	next := len(cb.Attempts) + 1
+	if next > 1 {
+		last := cb.Attempts[next-2]
+		line += fmt.Sprintf("attempt %d failed (%s); ", last.Attempt, last.Error)
+	}
+	if !cb.NextAttemptAt.IsZero() {
+		return line + fmt.Sprintf("attempt %d at %s", next, cb.NextAttemptAt.Local().Format(time.TimeOnly))
+	}
+	return line + fmt.Sprintf("sending attempt %d", next)
 }
 
 func formatProgress(p activities.TransferProgress) string {

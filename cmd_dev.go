@@ -19,16 +19,17 @@ func runDev(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	log := newLogger(cfg.Log, stderr)
 	fmt.Fprintf(stdout, "Starting the dev stack (data in %s; the first start creates the database)…\n", cfg.DataDir)
 	stack, err := devstack.Start(ctx, devstack.Options{
-		DataDir:         cfg.DataDir,
-		TemporalAddr:    cfg.TemporalAddr,
-		UIAddr:          cfg.UIAddr,
-		GCSAddr:         cfg.GCSAddr,
-		IngressAddr:     cfg.IngressAddr,
-		DevAddr:         cfg.DevAddr,
-		CallbackURL:     cfg.CallbackURL,
-		CallbackSecrets: cfg.CallbackSecrets,
-		Transfer:        cfg.Transfer,
-		Logger:          log,
+		DataDir:          cfg.DataDir,
+		TemporalAddr:     cfg.TemporalAddr,
+		UIAddr:           cfg.UIAddr,
+		GCSAddr:          cfg.GCSAddr,
+		IngressAddr:      cfg.IngressAddr,
+		DevAddr:          cfg.DevAddr,
+		CallbackURL:      cfg.CallbackURL,
+		CallbackSecrets:  cfg.CallbackSecrets,
+		CallbackSchedule: cfg.CallbackSchedule,
+		Transfer:         cfg.Transfer,
+		Logger:           log,
 	})
 	if err != nil {
 		return err

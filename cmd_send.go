@@ -85,7 +85,15 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if err := json.Unmarshal(answer, &started); err != nil || started.WorkflowID == "" {
 		started.WorkflowID = workflows.WorkflowID(videoID)
 	}
-	return follow(ctx, o, started.WorkflowID, started.RunID, stdout)
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: o.temporalAddr, Namespace: o.namespace,
+		Logger: sdklog.NewStructuredLogger(newLogger(logQuiet, io.Discard)),
+	})
+	if err != nil {
+		return fmt.Errorf("--wait needs Temporal at %s: %w", o.temporalAddr, err)
+	}
+	defer c.Close()
+	return follow(ctx, c, started.WorkflowID, started.RunID, stdout)
 }
 
 // payload builds the notification body from --file or the flags.
@@ -123,16 +131,7 @@ func (o *sendOptions) payload() (body []byte, videoID string, err error) {
 }
 
 // follow shows the workflow's progress until it closes, then its outcome.
-func follow(ctx context.Context, o sendOptions, workflowID, runID string, stdout io.Writer) error {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort: o.temporalAddr, Namespace: o.namespace,
-		Logger: sdklog.NewStructuredLogger(newLogger(logQuiet, io.Discard)),
-	})
-	if err != nil {
-		return fmt.Errorf("--wait needs Temporal at %s: %w", o.temporalAddr, err)
-	}
-	defer c.Close()
-
+func follow(ctx context.Context, c client.Client, workflowID, runID string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Following %s …\n", workflowID)
 	resultCh := make(chan error, 1)
 	var result workflows.IngestResult
@@ -173,6 +172,9 @@ func progressLine(ctx context.Context, c client.Client, workflowID, runID string
 	var parts []string
 	for _, pa := range desc.GetPendingActivities() {
 		name := pa.GetActivityType().GetName()
+		if name == "DeliverCallback" {
+			continue // each callback attempt is one activity; callbackLine counts them
+		}
 		if name != "TransferToGCS" {
 			parts = append(parts, fmt.Sprintf("%s (attempt %d)", name, pa.GetAttempt()))
 			continue
@@ -187,7 +189,32 @@ func progressLine(ctx context.Context, c client.Client, workflowID, runID string
 			parts[len(parts)-1] += fmt.Sprintf(" (retry %d: %s)", pa.GetAttempt()-1, pa.GetLastFailure().GetMessage())
 		}
 	}
+	if len(parts) == 0 && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		parts = append(parts, callbackLine(ctx, c, workflowID, runID))
+	}
 	return strings.Join(parts, " | ")
+}
+
+// callbackLine says where the callback stands, from the status query.
+func callbackLine(ctx context.Context, c client.Client, workflowID, runID string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // no worker, no answer
+	defer cancel()
+	v, err := c.QueryWorkflow(ctx, workflowID, runID, workflows.StatusQuery)
+	var s workflows.Status
+	if err != nil || v.Get(&s) != nil || s.Stage != workflows.StageCallingBack {
+		return ""
+	}
+	cb := s.Callback
+	line := "callback " + cb.EventType + ": "
+	next := len(cb.Attempts) + 1
+	if next > 1 {
+		last := cb.Attempts[next-2]
+		line += fmt.Sprintf("attempt %d failed (%s); ", last.Attempt, last.Error)
+	}
+	if !cb.NextAttemptAt.IsZero() {
+		return line + fmt.Sprintf("attempt %d at %s", next, cb.NextAttemptAt.Local().Format(time.TimeOnly))
+	}
+	return line + fmt.Sprintf("sending attempt %d", next)
 }
 
 func formatProgress(p activities.TransferProgress) string {

@@ -85,7 +85,7 @@ func TestSendDemoWaitAgainstDevStack(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	stdout, stderr, err := runCmd(t, ctx, nil, "send", "--demo", "--wait",
+	stdout, stderr, err := runCmd(t, ctx, nil, "send", "--demo", "--wait", "--video-id", "demo-main-test",
 		"--url", stack.IngressURL+"/webhooks/wochit", "--dev-url", stack.DevURL, "--temporal-address", stack.TemporalAddr)
 	if err != nil {
 		t.Fatalf("send: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
@@ -96,7 +96,25 @@ func TestSendDemoWaitAgainstDevStack(t *testing.T) {
 		}
 	}
 	// The built-in receiver verified the delivery.
-	if got := stack.Receiver.Deliveries(); len(got) != 1 || got[0].Event.Type != "video.stored" {
+	got := stack.Receiver.Deliveries()
+	if len(got) != 1 || got[0].Event.Type != "video.stored" {
 		t.Fatalf("dev receiver got %+v", got)
+	}
+
+	// Redelivering a completed run does nothing and says so.
+	stdout, stderr, err = runCmd(t, ctx, nil, "redeliver", "demo-main-test", "--temporal-address", stack.TemporalAddr)
+	if err != nil {
+		t.Fatalf("redeliver: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	for _, want := range []string{"wochit-video-demo-main-test completed", got[0].WebhookID, "Nothing to do"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("redeliver output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if n := len(stack.Receiver.Deliveries()); n != 1 {
+		t.Fatalf("redelivering a completed run sent %d callbacks in all, want still 1", n)
+	}
+	if _, _, err := runCmd(t, ctx, nil, "redeliver", "no-such-video", "--temporal-address", stack.TemporalAddr); err == nil || !strings.Contains(err.Error(), "no ingest") {
+		t.Fatalf("redeliver of an unknown video: %v, want a \"no ingest\" error", err)
 	}
 }

@@ -1,10 +1,13 @@
 package activities_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 
 	"wochit-ingest/activities"
 	"wochit-ingest/internal/safehttp"
+	"wochit-ingest/internal/webhook"
 )
 
 type capturedRequest struct {
@@ -105,12 +109,18 @@ func TestDeliverCallbackClassifiesResponses(t *testing.T) {
 	}{
 		{"200", http.StatusOK, nil, activities.CallbackDelivered, 0},
 		{"302 is not followed", http.StatusFound, map[string]string{"Location": "/elsewhere"}, activities.CallbackRetry, 0},
+		{"307 is not followed", http.StatusTemporaryRedirect, map[string]string{"Location": "/elsewhere"}, activities.CallbackRetry, 0},
+		{"308 is not followed", http.StatusPermanentRedirect, map[string]string{"Location": "/elsewhere"}, activities.CallbackRetry, 0},
+		{"404 rejected", http.StatusNotFound, nil, activities.CallbackRejected, 0},
+		{"500 retried", http.StatusInternalServerError, nil, activities.CallbackRetry, 0},
 		{"410 gone", http.StatusGone, nil, activities.CallbackGone, 0},
 		{"400 rejected", http.StatusBadRequest, nil, activities.CallbackRejected, 0},
 		{"401 rejected", http.StatusUnauthorized, nil, activities.CallbackRejected, 0},
 		{"408 retried", http.StatusRequestTimeout, nil, activities.CallbackRetry, 0},
 		{"429 with Retry-After", http.StatusTooManyRequests, map[string]string{"Retry-After": "120"}, activities.CallbackRetry, 2 * time.Minute},
 		{"503 retried", http.StatusServiceUnavailable, nil, activities.CallbackRetry, 0},
+		{"503 with Retry-After", http.StatusServiceUnavailable, map[string]string{"Retry-After": "3600"}, activities.CallbackRetry, time.Hour},
+		{"429 with a bad Retry-After", http.StatusTooManyRequests, map[string]string{"Retry-After": "soon"}, activities.CallbackRetry, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,5 +159,77 @@ func TestDeliverCallbackCutsAHangingEndpoint(t *testing.T) {
 	}
 	if res.Latency > 5*time.Second {
 		t.Fatalf("attempt took %s; the timeout did not cut it", res.Latency)
+	}
+}
+
+// Two attempts of one delivery: the same webhook-id, but each carries the
+// time it was made, and its signature covers that time.
+func TestDeliverCallbackSignsEachAttemptAfresh(t *testing.T) {
+	f := newFixture(t)
+	srv, requests := recorder(t, http.StatusServiceUnavailable, nil)
+	f.acts.CallbackURL = srv.URL
+	clock := time.Now()
+	f.acts.Now = func() time.Time { now := clock; clock = clock.Add(time.Minute); return now }
+
+	first := f.deliver(activities.CallbackInput{WebhookID: "msg_same", Event: sampleEvent, Attempt: 1})
+	second := f.deliver(activities.CallbackInput{WebhookID: "msg_same", Event: sampleEvent, Attempt: 2})
+	got := requests()
+	if len(got) != 2 {
+		t.Fatalf("endpoint got %d requests, want 2", len(got))
+	}
+	wh, err := standardwebhooks.NewWebhook(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, attempt := range []activities.CallbackAttempt{first, second} {
+		h := got[i].header
+		if id := h.Get("webhook-id"); id != "msg_same" {
+			t.Errorf("attempt %d: webhook-id = %q, want msg_same", i+1, id)
+		}
+		if ts, want := h.Get("webhook-timestamp"), strconv.FormatInt(attempt.At.Unix(), 10); ts != want {
+			t.Errorf("attempt %d: webhook-timestamp = %s, want %s (the attempt's own time)", i+1, ts, want)
+		}
+		if err := wh.Verify(got[i].body, h); err != nil {
+			t.Errorf("attempt %d: reference library rejects it: %v", i+1, err)
+		}
+	}
+	if !second.At.After(first.At) || got[0].header.Get("webhook-timestamp") == got[1].header.Get("webhook-timestamp") {
+		t.Fatalf("both attempts carry the same timestamp %s", got[0].header.Get("webhook-timestamp"))
+	}
+	if got[0].header.Get("webhook-signature") == got[1].header.Get("webhook-signature") {
+		t.Fatal("both attempts carry the same signature; the second was not signed afresh")
+	}
+	if !bytes.Equal(got[0].body, got[1].body) {
+		t.Fatalf("the body changed between attempts:\n%s\n%s", got[0].body, got[1].body)
+	}
+}
+
+// During a rotation every configured secret signs: a receiver holding either
+// the old or the new secret accepts the delivery.
+func TestDeliverCallbackSignsWithEverySecret(t *testing.T) {
+	f := newFixture(t)
+	srv, requests := recorder(t, http.StatusOK, nil)
+	f.acts.CallbackURL = srv.URL
+	const newSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+	secrets, err := webhook.ParseSecrets(newSecret + " " + testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.acts.Signer, err = webhook.NewSigner(secrets...); err != nil {
+		t.Fatal(err)
+	}
+	f.deliver(activities.CallbackInput{WebhookID: "msg_rot", Event: sampleEvent, Attempt: 1})
+	got := requests()[0]
+	if sigs := strings.Fields(got.header.Get("webhook-signature")); len(sigs) != 2 {
+		t.Fatalf("webhook-signature = %q, want two v1 signatures", got.header.Get("webhook-signature"))
+	}
+	for _, s := range []string{newSecret, testSecret} {
+		wh, err := standardwebhooks.NewWebhook(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wh.Verify(got.body, got.header); err != nil {
+			t.Errorf("a receiver holding %.12s… rejects the delivery: %v", s, err)
+		}
 	}
 }

@@ -34,6 +34,9 @@ type TransferInput struct {
 	// LinkExpiresAt is when the source URL stops working; a 401/403 after it
 	// means the link expired (final), before it a hiccup (retried).
 	LinkExpiresAt time.Time `json:",omitempty"`
+	// ReuseOnly accepts only a file an earlier run stored and never contacts
+	// the origin: the workflow sets it once the links have expired.
+	ReuseOnly bool `json:",omitempty"`
 }
 
 // TransferResult is what the workflow learns about a stored file.
@@ -88,6 +91,10 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	// have expired since.
 	if res, found, err := a.findStored(ctx, bucket, in, source); err != nil || found {
 		return res, err
+	}
+	if in.ReuseOnly {
+		return TransferResult{}, permanent(ErrLinkExpired, nil,
+			"no %s was stored for video %s and its link has expired; the origin was not contacted", in.Kind, in.WochitVideoID)
 	}
 
 	settings := a.transferSettings()

@@ -265,3 +265,39 @@ func TestTransferFailsWhenOriginStalls(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// After the links' deadline the workflow asks only for a stored copy: it is
+// reused when an earlier run stored it, and the origin is never contacted
+// either way.
+func TestTransferReuseOnly(t *testing.T) {
+	f := newFixture(t)
+	body := mediaorigin.Video("reuse", 1<<20)
+	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+	f.origin.Put("/never.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+	stored, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1", ReuseOnly: true})
+	if err != nil {
+		t.Fatalf("reuse-only with a stored copy: %v", err)
+	}
+	if !got.Reused || got.Object != stored.Object {
+		t.Fatalf("reuse-only = %+v, want the stored object %+v reused", got, stored.Object)
+	}
+	if n := f.origin.Stats("/v.mp4").Requests; n != 1 {
+		t.Fatalf("origin saw %d requests for the stored file, want 1 (the first download only)", n)
+	}
+
+	_, err = f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/never.mp4", WochitVideoID: "reuse-2", ReuseOnly: true})
+	if errType, nonRetryable := failure(t, err); errType != activities.ErrLinkExpired || !nonRetryable {
+		t.Fatalf("reuse-only without a stored copy failed with %s (non-retryable %v), want non-retryable %s", errType, nonRetryable, activities.ErrLinkExpired)
+	}
+	if n := f.origin.Stats("/never.mp4").Requests; n != 0 {
+		t.Fatalf("origin saw %d requests, want none", n)
+	}
+	if names := f.objects("videos/reuse-2/"); len(names) != 0 {
+		t.Fatalf("objects %v appeared", names)
+	}
+}

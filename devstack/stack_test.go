@@ -96,13 +96,13 @@ func (r *receiver) all() []delivery {
 // addrs are the stack's addresses; zero ports pick free ones.
 type addrs struct{ temporal, gcs, ingress, dev string }
 
-func startStack(t *testing.T, dir string, a addrs, callbackURL string) *devstack.Stack {
+func startStack(t *testing.T, dir string, a addrs, callbackURL string, tune ...func(*devstack.Options)) *devstack.Stack {
 	t.Helper()
 	s, err := webhook.ParseSecrets(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack, err := devstack.Start(context.Background(), devstack.Options{
+	opts := devstack.Options{
 		DataDir:           dir,
 		TemporalAddr:      a.temporal,
 		GCSAddr:           a.gcs,
@@ -113,7 +113,11 @@ func startStack(t *testing.T, dir string, a addrs, callbackURL string) *devstack
 		WorkerStopTimeout: 200 * time.Millisecond,
 		Transfer:          activities.TransferSettings{ChunkSize: 256 << 10},
 		Logger:            testLogger(t),
-	})
+	}
+	for _, f := range tune {
+		f(&opts)
+	}
+	stack, err := devstack.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,14 +10,27 @@ import (
 	"go.temporal.io/api/serviceerror"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/google/uuid"
 
 	"wochit-ingest/workflows"
 )
 
-// startIngest starts the IngestVideo workflow for a notification, or finds the
-// one already started for the same video.
+// StartOptions say where a workflow is started and by whom.
+type StartOptions struct {
+	Namespace string
+	// DataConverter must match the workers' (default converter when nil).
+	DataConverter converter.DataConverter
+	// Identity is recorded in the run's history as the starter.
+	Identity string
+}
+
+// StartIngest starts the IngestVideo workflow for a notification, or finds
+// the one already started for the same video. The ingress and the redeliver
+// command both start runs through it, so a redelivery obeys the same rules as
+// a notification.
 //
 // It calls StartWorkflowExecution directly rather than client.ExecuteWorkflow
 // because only the raw response says whether this call started the run
@@ -28,23 +41,27 @@ import (
 //   - reuse policy ALLOW_DUPLICATE_FAILED_ONLY: after a run completed, a
 //     duplicate is answered with that run and nothing re-runs; after a run
 //     failed, a redelivery starts a fresh run.
-func (s *Server) startIngest(ctx context.Context, in workflows.IngestInput) (runID string, started bool, err error) {
-	input, err := s.cfg.DataConverter.ToPayloads(in)
+func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in workflows.IngestInput) (runID string, started bool, err error) {
+	dc := opts.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	input, err := dc.ToPayloads(in)
 	if err != nil {
 		return "", false, fmt.Errorf("encoding workflow input: %w", err)
 	}
 	req := &workflowservice.StartWorkflowExecutionRequest{
-		Namespace:                s.cfg.Namespace,
+		Namespace:                opts.Namespace,
 		WorkflowId:               workflows.WorkflowID(in.Notification.WochitVideoID),
 		WorkflowType:             &commonpb.WorkflowType{Name: workflows.IngestVideoName},
 		TaskQueue:                &taskqueuepb.TaskQueue{Name: workflows.TaskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
 		Input:                    input,
-		Identity:                 "wochit-ingest ingress",
+		Identity:                 opts.Identity,
 		RequestId:                uuid.NewString(),
 		WorkflowIdReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 	}
-	resp, err := s.temporal.WorkflowService().StartWorkflowExecution(ctx, req)
+	resp, err := c.WorkflowService().StartWorkflowExecution(ctx, req)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		// A closed run that may not be re-run (it completed): a duplicate.
@@ -54,4 +71,10 @@ func (s *Server) startIngest(ctx context.Context, in workflows.IngestInput) (run
 		return "", false, err
 	}
 	return resp.GetRunId(), resp.GetStarted(), nil
+}
+
+func (s *Server) startIngest(ctx context.Context, in workflows.IngestInput) (runID string, started bool, err error) {
+	return StartIngest(ctx, s.temporal, StartOptions{
+		Namespace: s.cfg.Namespace, DataConverter: s.cfg.DataConverter, Identity: "wochit-ingest ingress",
+	}, in)
 }

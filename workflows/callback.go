@@ -13,14 +13,6 @@ import (
 	"wochit-ingest/activities"
 )
 
-// DefaultCallbackSchedule is the wait before each callback attempt: the first
-// goes out at once, the last about 27.5 hours later. Each wait is stretched by
-// up to callbackJitter so that many callbacks failing together do not retry
-// in lockstep.
-var DefaultCallbackSchedule = []time.Duration{
-	0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
-}
-
 const (
 	callbackJitter = 0.1
 	// maxRetryAfter caps how long a Retry-After header can postpone the next
@@ -36,12 +28,31 @@ const (
 	ReasonCallbackExhausted = "CallbackExhausted" // the whole schedule failed
 )
 
+// CallbackState is where a delivery stands. The status query reports it and
+// the workflow keeps the CallbackStatus search attribute equal to it, so
+// operators can list, say, every run whose callback is retrying.
+type CallbackState string
+
+const (
+	CallbackPending   CallbackState = "pending"   // no attempt has answered yet
+	CallbackRetrying  CallbackState = "retrying"  // an attempt failed; another is scheduled
+	CallbackDelivered CallbackState = "delivered" // the endpoint answered 2xx
+	CallbackGone      CallbackState = "gone"      // 410: stopped for good
+	CallbackRejected  CallbackState = "rejected"  // another 4xx: stopped
+	CallbackExhausted CallbackState = "exhausted" // every attempt of the schedule failed
+)
+
+var callbackStatusKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrCallbackStatus)
+
 // CallbackReport is the history of one delivery.
 type CallbackReport struct {
 	WebhookID string
 	EventType string
+	State     CallbackState `json:",omitempty"`
 	Delivered bool
 	Attempts  []activities.CallbackAttempt
+	// NextAttemptAt is when the next attempt is due, while one is waited for.
+	NextAttemptAt time.Time `json:",omitzero"`
 }
 
 // WebhookID derives the webhook-id of an event from the workflow id, so it is
@@ -53,30 +64,48 @@ func WebhookID(workflowID, eventType string) string {
 }
 
 // deliver runs the callback schedule: one single-attempt activity per entry,
-// durable sleeps in between (a redeliver signal cuts a sleep short).
+// durable sleeps in between (a redeliver signal cuts a sleep short). It keeps
+// status.Callback current for the status query and returns it.
 func deliver(ctx workflow.Context, event activities.Event, schedule []time.Duration, status *Status) (CallbackReport, error) {
 	var a *activities.Activities
 	if len(schedule) == 0 {
 		schedule = DefaultCallbackSchedule
 	}
 	workflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	report := CallbackReport{WebhookID: WebhookID(workflowID, event.Type), EventType: event.Type}
+	status.Callback = CallbackReport{WebhookID: WebhookID(workflowID, event.Type), EventType: event.Type}
+	report := &status.Callback
 	attemptCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: callbackAttemptTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 		Summary:             event.Type + " callback",
 	})
 	redeliver := workflow.GetSignalChannel(ctx, RedeliverSignal)
+	setState := func(s CallbackState) {
+		if report.State == s {
+			return
+		}
+		report.State = s
+		if err := workflow.UpsertTypedSearchAttributes(ctx, callbackStatusKey.ValueSet(string(s))); err != nil {
+			workflow.GetLogger(ctx).Warn("could not set the CallbackStatus search attribute", "error", err)
+		}
+	}
+	setState(CallbackPending)
 
 	var retryAfter time.Duration
 	for i, delay := range schedule {
 		attempt := i + 1
 		wait := max(jittered(delay, workflowID, attempt), min(retryAfter, maxRetryAfter))
 		if wait > 0 {
-			workflow.SetCurrentDetails(ctx, fmt.Sprintf("Callback attempt %d of %d at %s (send the %q signal to retry now).",
-				attempt, len(schedule), workflow.Now(ctx).Add(wait).UTC().Format(time.RFC3339), RedeliverSignal))
+			report.NextAttemptAt = workflow.Now(ctx).Add(wait)
+			workflow.SetCurrentDetails(ctx, waitDetails(*report, event.Data.WochitVideoID, attempt, len(schedule)))
 			sleepUnlessSignalled(ctx, wait, redeliver)
+			report.NextAttemptAt = time.Time{}
 		}
+		// This attempt answers every redeliver signal received so far; a
+		// stale one must not cut the next wait short.
+		for redeliver.ReceiveAsync(nil) {
+		}
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Sending %s callback, attempt %d of %d.", event.Type, attempt, len(schedule)))
 
 		var res activities.CallbackAttempt
 		if err := workflow.ExecuteActivity(attemptCtx, a.DeliverCallback, activities.CallbackInput{
@@ -87,25 +116,40 @@ func deliver(ctx workflow.Context, event activities.Event, schedule []time.Durat
 			res = activities.CallbackAttempt{Attempt: attempt, At: workflow.Now(ctx), Outcome: activities.CallbackRetry, Error: err.Error()}
 		}
 		report.Attempts = append(report.Attempts, res)
-		status.Callback = report
 
 		switch res.Outcome {
 		case activities.CallbackDelivered:
 			report.Delivered = true
-			status.Callback = report
-			return report, nil
+			setState(CallbackDelivered)
+			return *report, nil
 		case activities.CallbackGone:
-			return report, temporal.NewNonRetryableApplicationError(
+			setState(CallbackGone)
+			return *report, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("callback endpoint answered 410 Gone on attempt %d; not retrying", attempt), ReasonCallbackGone, nil)
 		case activities.CallbackRejected:
-			return report, temporal.NewNonRetryableApplicationError(
+			setState(CallbackRejected)
+			return *report, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("callback rejected on attempt %d: %s", attempt, res.Error), ReasonCallbackRejected, nil)
+		}
+		if attempt < len(schedule) {
+			setState(CallbackRetrying)
 		}
 		retryAfter = res.RetryAfter
 	}
+	setState(CallbackExhausted)
 	last := report.Attempts[len(report.Attempts)-1]
-	return report, temporal.NewNonRetryableApplicationError(
+	return *report, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("callback not delivered after %d attempts; last: %s", len(report.Attempts), last.Error), ReasonCallbackExhausted, nil)
+}
+
+// waitDetails is the Web UI's current details while a retry is waited for.
+func waitDetails(r CallbackReport, wochitVideoID string, attempt, attempts int) string {
+	s := fmt.Sprintf("Callback %s: attempt %d of %d at %s", r.EventType, attempt, attempts, r.NextAttemptAt.UTC().Format(time.RFC3339))
+	if n := len(r.Attempts); n > 0 {
+		last := r.Attempts[n-1]
+		s += fmt.Sprintf("; attempt %d failed: %s", last.Attempt, last.Error)
+	}
+	return s + fmt.Sprintf(". To retry now, send the %q signal or run `wochit-ingest redeliver %s`.", RedeliverSignal, wochitVideoID)
 }
 
 // sleepUnlessSignalled waits for d or until a redeliver signal arrives.

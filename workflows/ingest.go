@@ -22,6 +22,11 @@ const (
 	thumbnailAttemptTimeout   = 10 * time.Minute
 	thumbnailHeartbeatTimeout = 30 * time.Second
 
+	// A reuse-only check after the deadline lists the video's objects and
+	// reads their metadata; it never streams media, so it is short.
+	reuseAttemptTimeout = time.Minute
+	reuseTimeout        = 10 * time.Minute
+
 	// One callback attempt: the HTTP timeout plus room to report back.
 	callbackAttemptTimeout = activities.CallbackTimeout + 15*time.Second
 )
@@ -78,7 +83,7 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 				Reason: reason, Message: message,
 			},
 		}
-		status.Callback, _ = deliver(ctx, failed, in.CallbackSchedule, &status)
+		_, _ = deliver(ctx, failed, in.CallbackSchedule, &status)
 		status.Stage = StageFailed
 		workflow.SetCurrentDetails(ctx, "Failed: "+reason)
 		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, reason, nil)
@@ -95,7 +100,6 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 		},
 	}
 	report, err := deliver(ctx, stored, in.CallbackSchedule, &status)
-	status.Callback = report
 	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadlines: deadlines, Callback: report}
 	if err != nil {
 		status.Stage, status.Failure = StageFailed, err.Error()
@@ -109,42 +113,55 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 
 // transferBoth runs both transfers in parallel. The first permanent failure
 // cancels the other transfer: the ingest has failed either way.
+//
+// After a file's deadline its link is dead, but a run may still start then:
+// a redelivery of the callback days later starts a new run with the original
+// notification. Such a transfer only looks for the file an earlier run stored
+// and verified, and fails LinkExpired without contacting the origin when it
+// is missing.
 func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines) (video, thumbnail activities.StoredObject, err error) {
 	var a *activities.Activities
 	n := in.Notification
 	now := workflow.Now(ctx)
-	for _, d := range []struct {
-		kind     activities.AssetKind
-		deadline time.Time
-	}{{activities.KindVideo, deadlines.Video}, {activities.KindThumbnail, deadlines.Thumbnail}} {
-		if !d.deadline.After(now) {
-			return video, thumbnail, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("the %s link expires at %s; too late to start copying", d.kind, d.deadline.Add(DeadlineSafetyMargin).UTC().Format(time.RFC3339)),
-				activities.ErrLinkExpired, nil)
-		}
-	}
 
 	transferCtx, cancelTransfers := workflow.WithCancel(ctx)
 	defer cancelTransfers()
 
 	start := func(kind activities.AssetKind, source string, deadline time.Time) workflow.Future {
 		remaining := deadline.Sub(now)
-		opts := workflow.ActivityOptions{
-			ScheduleToCloseTimeout: remaining,
-			RetryPolicy:            transferRetryPolicy,
-			Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
-		}
-		if kind == activities.KindVideo {
-			opts.TaskQueue = VideoTaskQueue
-			opts.StartToCloseTimeout = min(videoAttemptTimeout, remaining)
-			opts.HeartbeatTimeout = videoHeartbeatTimeout
-		} else {
-			opts.StartToCloseTimeout = min(thumbnailAttemptTimeout, remaining)
-			opts.HeartbeatTimeout = thumbnailHeartbeatTimeout
+		reuseOnly := remaining <= 0
+		var opts workflow.ActivityOptions
+		switch {
+		case reuseOnly:
+			// Light work (a listing and a metadata read), on the workflow's
+			// own task queue.
+			opts = workflow.ActivityOptions{
+				ScheduleToCloseTimeout: reuseTimeout,
+				StartToCloseTimeout:    reuseAttemptTimeout,
+				RetryPolicy:            transferRetryPolicy,
+				Summary:                fmt.Sprintf("%s: reuse the stored copy (link expired)", kind),
+			}
+		case kind == activities.KindVideo:
+			opts = workflow.ActivityOptions{
+				TaskQueue:              VideoTaskQueue,
+				ScheduleToCloseTimeout: remaining,
+				StartToCloseTimeout:    min(videoAttemptTimeout, remaining),
+				HeartbeatTimeout:       videoHeartbeatTimeout,
+				RetryPolicy:            transferRetryPolicy,
+				Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
+			}
+		default:
+			opts = workflow.ActivityOptions{
+				ScheduleToCloseTimeout: remaining,
+				StartToCloseTimeout:    min(thumbnailAttemptTimeout, remaining),
+				HeartbeatTimeout:       thumbnailHeartbeatTimeout,
+				RetryPolicy:            transferRetryPolicy,
+				Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
+			}
 		}
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
 			Kind: kind, SourceURL: source, WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext,
-			LinkExpiresAt: LinkExpiry(in.ReceivedAt, source),
+			LinkExpiresAt: LinkExpiry(in.ReceivedAt, source), ReuseOnly: reuseOnly,
 		})
 	}
 

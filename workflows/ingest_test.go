@@ -80,6 +80,9 @@ func TestIngestVideoTransfersInParallelThenCallsBack(t *testing.T) {
 	go func() { started.Wait(); close(bothStarted) }()
 	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			if in.ReuseOnly {
+				t.Errorf("%s transfer before the deadline is reuse-only: it could not download", in.Kind)
+			}
 			started.Done()
 			select {
 			case <-bothStarted:
@@ -233,17 +236,59 @@ func TestDeadlineIsTheEarlierOfSignedExpiryAnd24Hours(t *testing.T) {
 	}
 }
 
-func TestIngestVideoTooLateFailsWithoutTransferring(t *testing.T) {
+// After the deadline the origin is never contacted: the transfers may only
+// reuse files an earlier run stored, and without them the run fails
+// LinkExpired.
+func TestIngestVideoTooLateWithoutStoredFilesFailsLinkExpired(t *testing.T) {
 	env := newEnv(t)
 	env.SetStartTime(receivedAt.Add(workflows.LinkLifetime))
 	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.TransferInput) (activities.TransferResult, error) {
-			t.Error("a transfer was attempted after the deadline")
-			return activities.TransferResult{}, nil
+		func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			if !in.ReuseOnly {
+				t.Errorf("%s transfer after the deadline may contact the origin (ReuseOnly is false)", in.Kind)
+			}
+			return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("no stored copy", activities.ErrLinkExpired, nil)
 		})
 	env.acceptCallbacks()
 	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
 	assertFailedWith(t, env, activities.ErrLinkExpired)
+}
+
+// The redelivery trap: a new run for a video whose callback failed keeps the
+// original ReceivedAt, so it starts long after the links' deadline. It must
+// still deliver, reusing the stored files.
+func TestIngestVideoAfterDeadlineReusesStoredFiles(t *testing.T) {
+	env := newEnv(t)
+	env.SetStartTime(receivedAt.Add(3 * 24 * time.Hour))
+	var reuseOnly []bool
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			env.mu.Lock()
+			reuseOnly = append(reuseOnly, in.ReuseOnly)
+			env.mu.Unlock()
+			if !in.ReuseOnly {
+				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin contacted after the deadline", activities.ErrLinkExpired, nil)
+			}
+			return activities.TransferResult{Object: stored(in.Kind), Reused: true}, nil
+		})
+	env.acceptCallbacks()
+	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	if len(reuseOnly) != 2 || !reuseOnly[0] || !reuseOnly[1] {
+		t.Fatalf("transfers ran with ReuseOnly = %v, want two reuse-only checks", reuseOnly)
+	}
+	if len(env.callbacks) != 1 || env.callbacks[0].Event.Type != activities.EventVideoStored ||
+		env.callbacks[0].WebhookID != workflows.WebhookID("default-test-workflow-id", activities.EventVideoStored) {
+		t.Fatalf("callbacks = %+v, want one video.stored with the usual webhook-id", env.callbacks)
+	}
+	// A reuse-only check is light work: it stays on the workflow's queue
+	// instead of waiting for a video slot.
+	if q := env.infos[activities.KindVideo].TaskQueue; q != "default-test-taskqueue" {
+		t.Errorf("reuse-only video check ran on %q, want the workflow's task queue", q)
+	}
 }
 
 func TestIngestVideoPermanentTransferFailure(t *testing.T) {

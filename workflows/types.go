@@ -41,7 +41,10 @@ type IngestInput struct {
 	// ReceivedAt is when the ingress accepted the notification: Wochit's links
 	// expire 24 hours after it was sent, and the deadline counts from here.
 	ReceivedAt time.Time
-	// CallbackSchedule overrides DefaultCallbackSchedule (tests, tuning).
+	// CallbackSchedule is the wait before each callback attempt, from the
+	// ingress's CALLBACK_SCHEDULE; empty means DefaultCallbackSchedule. It is
+	// part of the input so a run keeps its schedule across deployments and a
+	// redelivery reuses it.
 	CallbackSchedule []time.Duration `json:",omitempty"`
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"wochit-ingest/ingress"
 	"wochit-ingest/internal/webhook"
 	"wochit-ingest/worker"
+	"wochit-ingest/workflows"
 )
 
 // Log is shared by every command.
@@ -40,18 +42,28 @@ type Worker struct {
 	HTTPAddr string
 }
 
+// Redeliver configures `wochit-ingest redeliver`.
+type Redeliver struct {
+	Temporal client.Options
+	// Wait follows the run until it closes.
+	Wait bool
+	// VideoID is the command's one argument: the wochitVideoId.
+	VideoID string
+}
+
 // Dev configures `wochit-ingest dev`.
 type Dev struct {
 	Log
-	DataDir         string
-	CallbackURL     string
-	CallbackSecrets []webhook.Secret
-	TemporalAddr    string
-	UIAddr          string
-	GCSAddr         string
-	IngressAddr     string
-	DevAddr         string
-	Transfer        activities.TransferSettings
+	DataDir          string
+	CallbackURL      string
+	CallbackSecrets  []webhook.Secret
+	CallbackSchedule []time.Duration
+	TemporalAddr     string
+	UIAddr           string
+	GCSAddr          string
+	IngressAddr      string
+	DevAddr          string
+	Transfer         activities.TransferSettings
 }
 
 func (l *loader) logSettings(dst *Log) (finish func()) {
@@ -111,6 +123,7 @@ func registerIngress(l *loader, c *Ingress) (finish func()) {
 	l.duration(&c.ShutdownTimeout, "shutdown-timeout", "INGRESS_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may finish after SIGTERM")
 	l.boolean(&c.Server.AllowHTTPURLs, "allow-http-urls", "INGRESS_ALLOW_HTTP_URLS", "false", "accept plain-http media URLs (https only otherwise)")
 	l.duration(&c.Server.StartTimeout, "start-timeout", "INGRESS_START_TIMEOUT", "5s", "how long to wait for Temporal to accept a workflow before answering 503")
+	l.callbackSchedule(&c.Server.CallbackSchedule)
 	return func() {
 		finishLog()
 		finishTemporal()
@@ -250,10 +263,64 @@ func registerDev(l *loader, c *Dev) (finish func()) {
 	l.str(&c.IngressAddr, "ingress-addr", "", "127.0.0.1:8080", "ingress address")
 	l.str(&c.DevAddr, "dev-addr", "", "127.0.0.1:8081", "demo media and built-in callback receiver address")
 	l.bytes(&chunk, "chunk-size", "TRANSFER_CHUNK_SIZE", "16MiB", "GCS upload chunk size")
+	l.callbackSchedule(&c.CallbackSchedule)
 	return func() {
 		finishLog()
 		checkDev(l, c, chunk, callbackSecret)
 	}
+}
+
+// callbackSchedule is read by whoever starts workflows (the ingress, and
+// dev's ingress): each run keeps the schedule it was started with.
+func (l *loader) callbackSchedule(dst *[]time.Duration) {
+	l.value((*scheduleValue)(dst), "callback-schedule", "CALLBACK_SCHEDULE", workflows.FormatCallbackSchedule(workflows.DefaultCallbackSchedule),
+		"wait before each callback attempt, comma-separated (each stretched by up to 10% of jitter)")
+}
+
+// LoadRedeliver reads the configuration of `wochit-ingest redeliver
+// [flags] <wochitVideoId>`; flags may also follow the id.
+func LoadRedeliver(args, environ []string, output io.Writer) (Redeliver, error) {
+	var c Redeliver
+	l := newLoader("redeliver", environ, output)
+	finish := registerRedeliver(l, &c)
+	l.fs.Usage = func() {
+		fmt.Fprint(l.fs.Output(), `Usage of wochit-ingest redeliver:
+  wochit-ingest redeliver [flags] <wochitVideoId>
+
+Sends the video's callback again. While its run is open, the run gets the
+"redeliver" signal and makes its next callback attempt now. When the last run
+failed (for example CallbackExhausted), a new run starts with the original
+notification: it reuses the stored files without downloading them again and
+sends the callback with the same webhook-id. When the last run completed, the
+callback was delivered and nothing is done.
+
+Flags:
+`)
+		l.fs.PrintDefaults()
+	}
+	if err := l.parse(args); err != nil {
+		return c, err
+	}
+	if rest := l.fs.Args(); len(rest) > 0 {
+		c.VideoID = rest[0]
+		if err := l.parse(rest[1:]); err != nil {
+			return c, err
+		}
+		if l.fs.NArg() > 0 {
+			l.errs = append(l.errs, fmt.Errorf("one wochitVideoId, please; got also %q", l.fs.Args()))
+		}
+	}
+	if c.VideoID == "" {
+		l.errs = append(l.errs, errors.New("which video? usage: wochit-ingest redeliver [flags] <wochitVideoId>"))
+	}
+	finish()
+	return c, l.err()
+}
+
+func registerRedeliver(l *loader, c *Redeliver) (finish func()) {
+	finishTemporal := l.temporalSettings(&c.Temporal)
+	l.boolean(&c.Wait, "wait", "", "false", "follow the run until it completes and show how the callback went")
+	return finishTemporal
 }
 
 func checkDev(l *loader, c *Dev, chunk int64, callbackSecret string) {

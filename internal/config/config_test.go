@@ -5,9 +5,12 @@ import (
 	"flag"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"wochit-ingest/workflows"
 )
 
 // README's configuration tables must list every setting the code reads.
@@ -68,6 +71,55 @@ func TestParseBytes(t *testing.T) {
 	for _, bad := range []string{"", "x", "-1", "1.5MiB", "9999999999GiB"} {
 		if _, err := ParseBytes(bad); err == nil {
 			t.Errorf("ParseBytes(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestCallbackSchedule(t *testing.T) {
+	c, err := LoadIngress(nil, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Server.CallbackSchedule, workflows.DefaultCallbackSchedule) {
+		t.Fatalf("default schedule = %v, want %v", c.Server.CallbackSchedule, workflows.DefaultCallbackSchedule)
+	}
+	c, err = LoadIngress(nil, []string{"CALLBACK_SCHEDULE=0s, 1m,1h"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{0, time.Minute, time.Hour}; !slices.Equal(c.Server.CallbackSchedule, want) {
+		t.Fatalf("schedule = %v, want %v", c.Server.CallbackSchedule, want)
+	}
+	d, err := LoadDev([]string{"--callback-schedule", "0s,2s"}, []string{"CALLBACK_SCHEDULE=0s,1m"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{0, 2 * time.Second}; !slices.Equal(d.CallbackSchedule, want) {
+		t.Fatalf("dev schedule = %v, want the flag's %v", d.CallbackSchedule, want)
+	}
+
+	for _, bad := range []string{"5m,soon", "-5s", "0s,,1m"} {
+		_, err := LoadIngress(nil, []string{"CALLBACK_SCHEDULE=" + bad}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "CALLBACK_SCHEDULE") {
+			t.Errorf("CALLBACK_SCHEDULE=%s: error %v, want one naming the setting", bad, err)
+		}
+	}
+}
+
+func TestLoadRedeliver(t *testing.T) {
+	env := []string{"TEMPORAL_ADDRESS=temporal.example.com:7233", "TEMPORAL_NAMESPACE=prod"}
+	for _, args := range [][]string{{"vid-1", "--wait"}, {"--wait", "vid-1"}} {
+		c, err := LoadRedeliver(args, env, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if c.VideoID != "vid-1" || !c.Wait || c.Temporal.HostPort != "temporal.example.com:7233" || c.Temporal.Namespace != "prod" {
+			t.Fatalf("%q: config = %+v", args, c)
+		}
+	}
+	for _, args := range [][]string{nil, {"--wait"}, {"vid-1", "vid-2"}} {
+		if _, err := LoadRedeliver(args, env, io.Discard); err == nil {
+			t.Errorf("%q: no error, want one asking for exactly one wochitVideoId", args)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"wochit-ingest/workflows"
 )
 
 // Setting describes one configuration knob: an environment variable and the
@@ -188,6 +190,19 @@ func ParseBytes(v string) (int64, error) {
 	return n * mult, nil
 }
 
+// scheduleValue is a callback schedule such as "0s,5s,5m,30m".
+type scheduleValue []time.Duration
+
+func (s *scheduleValue) Set(v string) error {
+	schedule, err := workflows.ParseCallbackSchedule(v)
+	if err != nil {
+		return err
+	}
+	*s = schedule
+	return nil
+}
+func (s *scheduleValue) String() string { return workflows.FormatCallbackSchedule(*s) }
+
 // listValue is a comma-separated list.
 type listValue []string
 
@@ -216,9 +231,10 @@ func checkHTTPURL(v string) error {
 func Settings() map[string][]Setting {
 	out := map[string][]Setting{}
 	for name, load := range map[string]func(*loader){
-		"ingress": func(l *loader) { var c Ingress; registerIngress(l, &c) },
-		"worker":  func(l *loader) { var c Worker; registerWorker(l, &c) },
-		"dev":     func(l *loader) { var c Dev; registerDev(l, &c) },
+		"ingress":   func(l *loader) { var c Ingress; registerIngress(l, &c) },
+		"worker":    func(l *loader) { var c Worker; registerWorker(l, &c) },
+		"dev":       func(l *loader) { var c Dev; registerDev(l, &c) },
+		"redeliver": func(l *loader) { var c Redeliver; registerRedeliver(l, &c) },
 	} {
 		l := newLoader(name, nil, io.Discard)
 		load(l)

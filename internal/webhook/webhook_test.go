@@ -38,17 +38,40 @@ func reference(t *testing.T, secret string) *standardwebhooks.Webhook {
 }
 
 // A vector computed independently: the example of the Standard Webhooks
-// specification's reference implementations.
+// specification's reference implementations, both as the literal value their
+// test suites expect and as the Go reference library computes it.
 func TestSignatureMatchesReferenceVector(t *testing.T) {
 	s := mustSigner(t, secretA)
 	body := []byte(`{"test": 2432232314}`)
 	got := s.Signature("msg_p5jXN8AQM9LWM0D4loKWxJek", time.Unix(1614265330, 0), body)
+	if want := "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="; got != want {
+		t.Fatalf("signature = %q, the specification's vector is %q", got, want)
+	}
 	want, err := reference(t, secretA).Sign("msg_p5jXN8AQM9LWM0D4loKWxJek", time.Unix(1614265330, 0), body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != want {
 		t.Fatalf("signature = %q, reference = %q", got, want)
+	}
+}
+
+// Several secrets give several signatures, in order, one per secret.
+func TestSignerSignsWithEverySecret(t *testing.T) {
+	at := time.Unix(1614265330, 0)
+	body := []byte(`{"type":"video.stored"}`)
+	sigs := strings.Fields(mustSigner(t, secretB, secretA).Signature("msg_1", at, body))
+	if len(sigs) != 2 {
+		t.Fatalf("got %d signatures %q, want 2", len(sigs), sigs)
+	}
+	for i, secret := range []string{secretB, secretA} {
+		want, err := reference(t, secret).Sign("msg_1", at, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sigs[i] != want {
+			t.Errorf("signature %d = %q, want %q (the reference library's, with secret %d)", i+1, sigs[i], want, i+1)
+		}
 	}
 }
 
@@ -111,5 +134,22 @@ func TestParseSecretErrors(t *testing.T) {
 		if _, err := ParseSecret(bad); err == nil {
 			t.Errorf("ParseSecret(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestParseSecrets(t *testing.T) {
+	for _, list := range []string{secretA + " " + secretB, secretA + "," + secretB, "  " + secretA + " ,  " + secretB + " "} {
+		got, err := ParseSecrets(list)
+		if err != nil || len(got) != 2 || got[0].String() != secretA || got[1].String() != secretB {
+			t.Errorf("ParseSecrets(%q) = %v, %v; want both secrets in order", list, got, err)
+		}
+	}
+	// The error says which secret is wrong, and never echoes a secret.
+	_, err := ParseSecrets(secretA + " whsec_c2hvcnQ=")
+	if err == nil || !strings.Contains(err.Error(), "secret #2") || strings.Contains(err.Error(), "c2hvcnQ") {
+		t.Fatalf("error = %v, want one naming secret #2 without its value", err)
+	}
+	if _, err := ParseSecrets(" , "); err == nil {
+		t.Fatal("an empty list parsed")
 	}
 }

@@ -323,7 +323,7 @@ func devSecret(path string) ([]webhook.Secret, error) {
 		return nil, err
 	}
 	secret := webhook.Secret(key)
-	if err := os.WriteFile(path, []byte(secret.String()+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(secret.Encode()+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("writing dev callback secret: %w", err)
 	}
 	return []webhook.Secret{secret}, nil

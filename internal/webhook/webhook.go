@@ -69,8 +69,12 @@ func ParseSecrets(list string) ([]Secret, error) {
 	return secrets, nil
 }
 
-// String renders the secret back in whsec_ form.
-func (s Secret) String() string { return secretPrefix + base64.StdEncoding.EncodeToString(s) }
+// Encode renders the secret in whsec_ form, for storing it.
+func (s Secret) Encode() string { return secretPrefix + base64.StdEncoding.EncodeToString(s) }
+
+// String keeps a secret printed by mistake (%v, a log attribute) out of
+// logs; use Encode to store it.
+func (s Secret) String() string { return secretPrefix + "(redacted)" }
 
 // sign returns the base64 HMAC-SHA256 of "id.timestamp.body".
 func (s Secret) sign(id string, timestamp int64, body []byte) string {

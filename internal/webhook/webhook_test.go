@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,7 +141,7 @@ func TestParseSecretErrors(t *testing.T) {
 func TestParseSecrets(t *testing.T) {
 	for _, list := range []string{secretA + " " + secretB, secretA + "," + secretB, "  " + secretA + " ,  " + secretB + " "} {
 		got, err := ParseSecrets(list)
-		if err != nil || len(got) != 2 || got[0].String() != secretA || got[1].String() != secretB {
+		if err != nil || len(got) != 2 || got[0].Encode() != secretA || got[1].Encode() != secretB {
 			t.Errorf("ParseSecrets(%q) = %v, %v; want both secrets in order", list, got, err)
 		}
 	}
@@ -151,5 +152,15 @@ func TestParseSecrets(t *testing.T) {
 	}
 	if _, err := ParseSecrets(" , "); err == nil {
 		t.Fatal("an empty list parsed")
+	}
+}
+
+func TestSecretsDoNotPrint(t *testing.T) {
+	s, err := ParseSecret(secretA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(s); strings.Contains(got, strings.TrimPrefix(secretA, "whsec_")) {
+		t.Fatalf("printing a secret shows it: %q", got)
 	}
 }

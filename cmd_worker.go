@@ -45,5 +45,6 @@ func runWorker(ctx context.Context, args, environ []string, _, stderr io.Writer)
 
 	cfg.Worker.Logger = log
 	cfg.Worker.Metrics = reg
+	cfg.Worker.Namespace = cfg.Temporal.Namespace
 	return worker.Run(ctx, cfg.Worker, c)
 }

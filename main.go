@@ -7,6 +7,7 @@
 //	wochit-ingest ingress   the HTTP front door (production)
 //	wochit-ingest worker    the Temporal worker (production)
 //	wochit-ingest send      post a notification to an ingress
+//	wochit-ingest setup     register the search attributes in a namespace
 //	wochit-ingest demo-server  demo media and a verifying callback receiver
 //	wochit-ingest redeliver send a video's callback again
 //	wochit-ingest version   print the version
@@ -60,6 +61,7 @@ var commands = []command{
 	{"ingress", "serve the webhook endpoint (production)", runIngress},
 	{"worker", "run the Temporal worker (production)", runWorker},
 	{"send", "post a notification to an ingress (--demo for sample media, --wait to follow it)", runSend},
+	{"setup", "register the search attributes wochit-ingest sets in a Temporal namespace", runSetup},
 	{"demo-server", "serve the demo media and a verifying callback receiver on their own", runDemoServer},
 	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver},
 	{"version", "print the version", runVersion},

@@ -239,6 +239,7 @@ func (s *Stack) startWorker(opts Options, secrets []webhook.Secret) {
 	s.workerDone = make(chan error, 1)
 	go func() {
 		s.workerDone <- worker.Run(workerCtx, worker.Config{
+			Namespace:       Namespace,
 			StopTimeout:     opts.WorkerStopTimeout,
 			Bucket:          s.Bucket,
 			Prefix:          s.Prefix,

@@ -14,18 +14,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"wochit-ingest/activities"
 	"wochit-ingest/devstack"
 	"wochit-ingest/internal/gcsemu"
 	"wochit-ingest/internal/mediaorigin"
 	"wochit-ingest/internal/webhook"
+	"wochit-ingest/workflows"
 )
 
 const secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
@@ -219,6 +224,62 @@ func TestEndToEnd(t *testing.T) {
 		desc, err = stack.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
 		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	})
+	checkOperatorView(t, stack, started["workflowId"], started["runId"])
+}
+
+// checkOperatorView asserts what an operator finds in the Web UI for a run
+// started through the ingress, as the server reports it: the search
+// attributes, the memo, the one-line summary and the activity summaries.
+func checkOperatorView(t *testing.T, stack *devstack.Stack, workflowID, runID string) {
+	t.Helper()
+	ctx := context.Background()
+	desc, err := stack.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	dc := converter.GetDefaultDataConverter()
+	decode := func(p *commonpb.Payload) string {
+		var v string
+		if p == nil || dc.FromPayload(p, &v) != nil {
+			return "<none>"
+		}
+		return v
+	}
+	want := map[string]string{"WochitVideoId": "e2e-1", "VideoContext": "page-7", "IngestStage": "completed", "CallbackStatus": "delivered"}
+	for name, value := range want {
+		if got := decode(info.GetSearchAttributes().GetIndexedFields()[name]); got != value {
+			t.Errorf("search attribute %s = %q, want %q", name, got, value)
+		}
+	}
+	if got := decode(info.GetMemo().GetFields()["title"]); got != "End to end" {
+		t.Errorf("memo title = %q", got)
+	}
+	if got := decode(desc.GetExecutionConfig().GetUserMetadata().GetSummary()); got != "Ingest “End to end” (e2e-1)" {
+		t.Errorf("summary = %q", got)
+	}
+	// The video transfer's summary says where the file goes.
+	var summaries []string
+	it := stack.Client.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetActivityTaskScheduledEventAttributes() != nil {
+			summaries = append(summaries, decode(ev.GetUserMetadata().GetSummary()))
+		}
+	}
+	if !slices.Contains(summaries, "video → gs://wochit-videos/videos/e2e-1/video") {
+		t.Errorf("activity summaries = %q, want the video's destination among them", summaries)
+	}
+	// Found by video id through visibility, as the Web UI's search does.
+	waitFor(t, 10*time.Second, "the run to be found by WochitVideoId", func() bool {
+		resp, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: devstack.Namespace, Query: `WochitVideoId = "e2e-1"`,
+		})
+		return err == nil && len(resp.GetExecutions()) == 1
+	})
 }
 
 // The whole stack stops while a slow video transfer is in flight; started
@@ -240,6 +301,18 @@ func TestRestartResumesInFlightTransfer(t *testing.T) {
 		"videoUrl": originServer.URL + "/v.mp4", "thumbnailUrl": originServer.URL + "/t.png",
 	})
 	waitFor(t, time.Minute, "the video transfer to be under way", func() bool { return origin.Stats("/v.mp4").BytesSent >= 512<<10 })
+	// The status query answers during the transfer.
+	v, err := first.Client.QueryWorkflow(context.Background(), started["workflowId"], started["runId"], workflows.StatusQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.Status
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Stage != workflows.StageTransferring || st.Destination.URI() != "gs://wochit-videos/videos/restart-1/" || st.Deadlines.Video.IsZero() {
+		t.Fatalf("status during the transfer = %+v", st)
+	}
 	addresses := randomAddrs().of(first)
 	if err := first.Stop(context.Background()); err != nil {
 		t.Fatalf("stopping: %v", err)

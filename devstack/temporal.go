@@ -29,13 +29,14 @@ import (
 // Namespace is the namespace `dev` creates and uses.
 const Namespace = "default"
 
-// SearchAttributes are registered on the dev namespace so operators can find
-// runs by video id or context and see where each run is.
-var SearchAttributes = map[string]enumspb.IndexedValueType{
-	workflows.SearchAttrWochitVideoID:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchAttrVideoContext:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchAttrIngestStage:    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchAttrCallbackStatus: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+// searchAttributes are registered on the dev namespace (all Keyword) so
+// operators can find runs by video id or context and see where each run is.
+func searchAttributes() map[string]enumspb.IndexedValueType {
+	m := map[string]enumspb.IndexedValueType{}
+	for _, name := range workflows.SearchAttributes {
+		m[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	return m
 }
 
 // temporalServer is a complete Temporal server (frontend, history, matching,
@@ -78,7 +79,7 @@ func startTemporal(dbFile, addr string, logger *slog.Logger) (*temporalServer, e
 			return nil, fmt.Errorf("creating Temporal schema in %s: %w", dbFile, err)
 		}
 	}
-	ns, err := sqliteschema.NewNamespaceConfig("active", Namespace, false, SearchAttributes)
+	ns, err := sqliteschema.NewNamespaceConfig("active", Namespace, false, searchAttributes())
 	if err != nil {
 		return nil, err
 	}

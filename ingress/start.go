@@ -7,6 +7,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/api/serviceerror"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -50,7 +51,19 @@ func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in wor
 	if err != nil {
 		return "", false, fmt.Errorf("encoding workflow input: %w", err)
 	}
+	// The title goes into the memo and a one-line summary, so the Web UI's
+	// list of runs says which video each one is.
+	title, err := dc.ToPayload(in.Notification.Title)
+	if err != nil {
+		return "", false, fmt.Errorf("encoding the memo: %w", err)
+	}
+	summary, err := dc.ToPayload(workflows.StaticSummary(in.Notification))
+	if err != nil {
+		return "", false, fmt.Errorf("encoding the summary: %w", err)
+	}
 	req := &workflowservice.StartWorkflowExecutionRequest{
+		Memo:                     &commonpb.Memo{Fields: map[string]*commonpb.Payload{workflows.MemoTitle: title}},
+		UserMetadata:             &sdkpb.UserMetadata{Summary: summary},
 		Namespace:                opts.Namespace,
 		WorkflowId:               workflows.WorkflowID(in.Notification.WochitVideoID),
 		WorkflowType:             &commonpb.WorkflowType{Name: workflows.IngestVideoName},

@@ -28,6 +28,9 @@ import (
 
 // Config is everything a worker process needs besides the Temporal client.
 type Config struct {
+	// Namespace the client is connected to; the worker checks at start that
+	// it has the search attributes the workflow sets.
+	Namespace string
 	// TaskQueues to poll; empty means both workflows.TaskQueue and
 	// workflows.VideoTaskQueue.
 	TaskQueues []string
@@ -72,6 +75,11 @@ var AllTaskQueues = []string{workflows.TaskQueue, workflows.VideoTaskQueue}
 // Run registers the workflow and activities and polls until ctx is done,
 // then stops polling and gives in-flight activities StopTimeout to finish.
 func Run(ctx context.Context, cfg Config, c client.Client) error {
+	if cfg.Namespace != "" {
+		if err := CheckSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+			return err
+		}
+	}
 	acts, closeDeps, err := NewActivities(ctx, cfg)
 	if err != nil {
 		return err

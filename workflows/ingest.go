@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -26,6 +25,9 @@ const (
 	// reads their metadata; it never streams media, so it is short.
 	reuseAttemptTimeout = time.Minute
 	reuseTimeout        = 10 * time.Minute
+
+	// Looking up where files go reads the worker's configuration.
+	destinationTimeout = 5 * time.Second
 
 	// One callback attempt: the HTTP timeout plus room to report back.
 	callbackAttemptTimeout = activities.CallbackTimeout + 15*time.Second
@@ -63,18 +65,33 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	workflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	deadlines := DeadlinesFor(in)
 
-	status := Status{Stage: StageTransferring, Deadlines: deadlines}
+	status := Status{Deadlines: deadlines}
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (Status, error) { return status, nil }); err != nil {
 		return IngestResult{}, err
 	}
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Copying video (deadline %s) and thumbnail (deadline %s).",
-		deadlines.Video.UTC().Format(time.RFC3339), deadlines.Thumbnail.UTC().Format(time.RFC3339)))
+	// Make the run findable by video and context in the Web UI.
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		wochitVideoIDKey.ValueSet(n.WochitVideoID), videoContextKey.ValueSet(truncateRunes(n.VideoContext, maxKeywordLen))); err != nil {
+		return IngestResult{}, err
+	}
+	ops := operatorView{ctx: ctx, status: &status}
 
-	video, thumbnail, err := transferBoth(ctx, in, deadlines)
+	var a *activities.Activities
+	dest := Destination{}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: destinationTimeout})
+	if err := workflow.ExecuteLocalActivity(lctx, a.Destination, activities.DestinationInput{WochitVideoID: n.WochitVideoID}).Get(ctx, &dest); err != nil {
+		return IngestResult{}, err
+	}
+	status.Destination = dest
+	ops.stage(StageTransferring, fmt.Sprintf("Copying the video (deadline %s) and the thumbnail (deadline %s) to %s. "+
+		"Bytes and parts: see the pending activities' heartbeat details.",
+		deadlines.Video.UTC().Format(time.RFC3339), deadlines.Thumbnail.UTC().Format(time.RFC3339), dest.URI()))
+
+	video, thumbnail, err := transferBoth(ctx, in, deadlines, dest)
 	if err != nil {
 		reason, message := failureReason(err)
-		status.Stage, status.Failure = StageCallingBack, reason+": "+message
-		workflow.SetCurrentDetails(ctx, "Transfer failed ("+reason+"). Telling the backend.")
+		status.Failure = reason + ": " + message
+		ops.stage(StageCallingBack, "Transfer failed ("+reason+"). Telling the backend.")
 		failed := activities.Event{
 			Type:      activities.EventVideoFailed,
 			Timestamp: workflow.Now(ctx).UTC(),
@@ -84,13 +101,12 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 			},
 		}
 		_, _ = deliver(ctx, failed, in.CallbackSchedule, &status)
-		status.Stage = StageFailed
-		workflow.SetCurrentDetails(ctx, "Failed: "+reason)
+		ops.stage(StageFailed, "Failed: "+status.Failure)
 		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, reason, nil)
 	}
 
-	status.Video, status.Thumbnail, status.Stage = &video, &thumbnail, StageCallingBack
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Stored %s and %s. Calling back.", video.URI, thumbnail.URI))
+	status.Video, status.Thumbnail = &video, &thumbnail
+	ops.stage(StageCallingBack, fmt.Sprintf("Stored %s and %s. Calling back.", video.URI, thumbnail.URI))
 	stored := activities.Event{
 		Type:      activities.EventVideoStored,
 		Timestamp: workflow.Now(ctx).UTC(),
@@ -102,13 +118,29 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	report, err := deliver(ctx, stored, in.CallbackSchedule, &status)
 	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadlines: deadlines, Callback: report}
 	if err != nil {
-		status.Stage, status.Failure = StageFailed, err.Error()
-		workflow.SetCurrentDetails(ctx, "Files stored; callback failed: "+err.Error())
+		status.Failure = err.Error()
+		ops.stage(StageFailed, "Files stored; callback failed: "+err.Error())
 		return result, err
 	}
-	status.Stage = StageCompleted
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Stored %s and %s; backend notified.", video.URI, thumbnail.URI))
+	ops.stage(StageCompleted, fmt.Sprintf("Stored %s and %s; backend notified.", video.URI, thumbnail.URI))
 	return result, nil
+}
+
+// operatorView keeps what operators see in step: the status query, the
+// IngestStage search attribute and the Web UI's current details.
+type operatorView struct {
+	ctx    workflow.Context
+	status *Status
+}
+
+func (v operatorView) stage(s Stage, details string) {
+	if v.status.Stage != s {
+		v.status.Stage = s
+		if err := workflow.UpsertTypedSearchAttributes(v.ctx, ingestStageKey.ValueSet(string(s))); err != nil {
+			workflow.GetLogger(v.ctx).Warn("could not set the IngestStage search attribute", "error", err)
+		}
+	}
+	workflow.SetCurrentDetails(v.ctx, details)
 }
 
 // transferBoth runs both transfers in parallel. The first permanent failure
@@ -119,7 +151,7 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 // notification. Such a transfer only looks for the file an earlier run stored
 // and verified, and fails LinkExpired without contacting the origin when it
 // is missing.
-func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines) (video, thumbnail activities.StoredObject, err error) {
+func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, dest Destination) (video, thumbnail activities.StoredObject, err error) {
 	var a *activities.Activities
 	n := in.Notification
 	now := workflow.Now(ctx)
@@ -148,7 +180,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines) (vi
 				StartToCloseTimeout:    min(videoAttemptTimeout, remaining),
 				HeartbeatTimeout:       videoHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
+				Summary:                fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind),
 			}
 		default:
 			opts = workflow.ActivityOptions{
@@ -156,7 +188,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines) (vi
 				StartToCloseTimeout:    min(thumbnailAttemptTimeout, remaining),
 				HeartbeatTimeout:       thumbnailHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                fmt.Sprintf("%s ← %s", kind, hostOf(source)),
+				Summary:                fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind),
 			}
 		}
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
@@ -212,12 +244,4 @@ func failureReason(err error) (reason, message string) {
 		return appErr.Type(), appErr.Error()
 	}
 	return ReasonTransferFailed, err.Error()
-}
-
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "?"
-	}
-	return u.Host
 }

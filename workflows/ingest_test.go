@@ -21,6 +21,8 @@ var a *activities.Activities
 
 var receivedAt = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
+var testDestination = activities.Destination{Bucket: "b", Dir: "videos/vid-1/"}
+
 func sampleInput() workflows.IngestInput {
 	return workflows.IngestInput{
 		Notification: workflows.Notification{
@@ -48,6 +50,7 @@ func newEnv(t *testing.T) *testEnv {
 	env := &testEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(), infos: map[activities.AssetKind]activity.Info{}}
 	env.SetStartTime(receivedAt.Add(time.Minute))
 	env.RegisterActivity(a)
+	env.OnActivity(a.Destination, mock.Anything, mock.Anything).Return(testDestination, nil)
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		var in activities.TransferInput
 		if args.Get(&in) == nil && in.Kind != "" {

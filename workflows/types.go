@@ -4,7 +4,10 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"wochit-ingest/activities"
 )
@@ -79,12 +82,13 @@ const StatusQuery = "status"
 
 // Status is the answer to the status query.
 type Status struct {
-	Stage     Stage
-	Deadlines Deadlines
-	Video     *activities.StoredObject `json:",omitempty"`
-	Thumbnail *activities.StoredObject `json:",omitempty"`
-	Failure   string                   `json:",omitempty"`
-	Callback  CallbackReport
+	Stage       Stage
+	Deadlines   Deadlines
+	Destination Destination
+	Video       *activities.StoredObject `json:",omitempty"`
+	Thumbnail   *activities.StoredObject `json:",omitempty"`
+	Failure     string                   `json:",omitempty"`
+	Callback    CallbackReport
 }
 
 // RedeliverSignal cuts the wait before the next callback attempt short.
@@ -98,3 +102,40 @@ const (
 	SearchAttrIngestStage    = "IngestStage"
 	SearchAttrCallbackStatus = "CallbackStatus"
 )
+
+// SearchAttributes lists the search attributes IngestVideo sets; all are
+// Keyword.
+var SearchAttributes = []string{SearchAttrWochitVideoID, SearchAttrVideoContext, SearchAttrIngestStage, SearchAttrCallbackStatus}
+
+var (
+	wochitVideoIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrWochitVideoID)
+	videoContextKey  = temporal.NewSearchAttributeKeyKeyword(SearchAttrVideoContext)
+	ingestStageKey   = temporal.NewSearchAttributeKeyKeyword(SearchAttrIngestStage)
+)
+
+// maxKeywordLen keeps a free-text value well inside Temporal's size limit
+// for a search attribute.
+const maxKeywordLen = 512
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+// Destination is where a video's files are stored (gs://Bucket/Dir...).
+type Destination = activities.Destination
+
+// MemoTitle is the memo key holding the video's title.
+const MemoTitle = "title"
+
+// StaticSummary is the run's one-line summary in the Web UI.
+func StaticSummary(n Notification) string {
+	title := n.Title
+	if title == "" {
+		title = "untitled"
+	}
+	return fmt.Sprintf("Ingest “%s” (%s)", truncateRunes(title, 120), n.WochitVideoID)
+}

@@ -356,3 +356,27 @@ func (e envLookup) Environ() []string {
 	}
 	return out
 }
+
+// Setup configures `wochit-ingest setup`.
+type Setup struct {
+	Log
+	Temporal client.Options
+}
+
+// LoadSetup reads the configuration of `wochit-ingest setup`.
+func LoadSetup(args, environ []string, output io.Writer) (Setup, error) {
+	var c Setup
+	l := newLoader("setup", environ, output)
+	finish := registerSetup(l, &c)
+	if err := l.parse(args); err != nil {
+		return c, err
+	}
+	finish()
+	return c, l.err()
+}
+
+func registerSetup(l *loader, c *Setup) (finish func()) {
+	finishLog := l.logSettings(&c.Log)
+	finishTemporal := l.temporalSettings(&c.Temporal)
+	return func() { finishLog(); finishTemporal() }
+}

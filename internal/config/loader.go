@@ -235,6 +235,7 @@ func Settings() map[string][]Setting {
 		"worker":    func(l *loader) { var c Worker; registerWorker(l, &c) },
 		"dev":       func(l *loader) { var c Dev; registerDev(l, &c) },
 		"redeliver": func(l *loader) { var c Redeliver; registerRedeliver(l, &c) },
+		"setup":     func(l *loader) { var c Setup; registerSetup(l, &c) },
 	} {
 		l := newLoader(name, nil, io.Discard)
 		load(l)

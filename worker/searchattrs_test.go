@@ -1,0 +1,45 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"go.temporal.io/server/temporaltest"
+
+	"wochit-ingest/worker"
+	"wochit-ingest/workflows"
+)
+
+// A worker refuses to start on a namespace that lacks the search attributes
+// (its runs would fail every workflow task); setup registers them, once.
+func TestSearchAttributesCheckAndSetup(t *testing.T) {
+	t.Parallel()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c, ns, ctx := ts.GetDefaultClient(), ts.GetDefaultNamespace(), context.Background()
+
+	err := worker.CheckSearchAttributes(ctx, c, ns)
+	if !errors.Is(err, worker.ErrSearchAttributesMissing) {
+		t.Fatalf("check on a bare namespace = %v, want ErrSearchAttributesMissing", err)
+	}
+	if err := worker.Run(ctx, worker.Config{Namespace: ns, Bucket: "b"}, c); !errors.Is(err, worker.ErrSearchAttributesMissing) {
+		t.Fatalf("Run on a bare namespace = %v, want it to refuse to start", err)
+	}
+
+	added, err := worker.RegisterSearchAttributes(ctx, c, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(added)
+	want := slices.Sorted(slices.Values(workflows.SearchAttributes))
+	if !slices.Equal(added, want) {
+		t.Fatalf("setup added %v, want %v", added, want)
+	}
+	if err := worker.CheckSearchAttributes(ctx, c, ns); err != nil {
+		t.Fatalf("check after setup: %v", err)
+	}
+	if again, err := worker.RegisterSearchAttributes(ctx, c, ns); err != nil || len(again) != 0 {
+		t.Fatalf("second setup added %v (%v), want nothing", again, err)
+	}
+}

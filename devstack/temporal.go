@@ -159,6 +159,12 @@ func startTemporal(dbFile, addr string, logger *slog.Logger) (*temporalServer, e
 			// Search attributes registered a moment ago must be usable at once.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
 			dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+			// One process, one host: a single task queue partition saves the
+			// fan-out of polls, and eager activities save a round trip per
+			// activity scheduled on the workflow's own queue.
+			dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+			dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+			dynamicconfig.EnableActivityEagerExecution.Key():        true,
 		}),
 	)
 	if err != nil {

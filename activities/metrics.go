@@ -30,6 +30,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind"}),
 	}
 	reg.MustRegister(m.Bytes, m.Duration, m.Transfers, m.IntegrityFailures)
+	// Export zeros from the start, so a dashboard or alert sees the series
+	// before the first event.
+	for _, kind := range []AssetKind{KindVideo, KindThumbnail} {
+		m.Bytes.WithLabelValues(string(kind))
+		m.IntegrityFailures.WithLabelValues(string(kind))
+	}
 	return m
 }
 

@@ -233,10 +233,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return <-s.workerDone
 	})
 
-	// Ingress. In dev there is no allowlist and media may be plain http.
+	// Ingress. In dev there is no allowlist and no token, and media may be
+	// plain http on this machine; the input rules and limits are production's.
 	ingressServer := httpserver.New(ingress.NewServer(ingress.Config{
 		Namespace:        Namespace,
 		AllowHTTPURLs:    true,
+		OriginPolicy:     devPolicy,
+		RateLimit:        ingress.DefaultRateLimit,
+		RateBurst:        ingress.DefaultRateBurst,
 		CallbackSchedule: opts.CallbackSchedule,
 		Logger:           log.With("component", "ingress"),
 	}, c))

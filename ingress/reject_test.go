@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -33,27 +34,37 @@ type request struct {
 
 func do(t *testing.T, base string, req request) answer {
 	t.Helper()
+	a, err := tryDo(base, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// tryDo is do for goroutines other than the test's, which must not call
+// t.Fatal.
+func tryDo(base string, req request) (answer, error) {
 	if req.method == "" {
 		req.method = http.MethodPost
 	}
 	r, err := http.NewRequest(req.method, base+req.path, bytes.NewReader(req.body))
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	for k, vs := range req.header {
 		r.Header[k] = vs
 	}
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, header: resp.Header}
 	if err := json.Unmarshal(raw, &a.body); err != nil {
-		t.Fatalf("answer %d is not a JSON object: %q", resp.StatusCode, raw)
+		return a, fmt.Errorf("answer %d is not a JSON object: %q", resp.StatusCode, raw)
 	}
-	return a
+	return a, nil
 }
 
 // assertNotStarted checks with the Temporal server that no workflow exists

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"time"
 )
 
 func (p Policy) resolver() Resolver {
@@ -40,8 +41,9 @@ func (p Policy) dialContext(d *net.Dialer) func(ctx context.Context, network, ad
 		// The destination is blocked only when every address is; a transient
 		// failure on an allowed address stays retryable.
 		var firstBlocked, firstOther error
-		for _, ip := range ips {
-			conn, err := d.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		deadline := dialDeadline(ctx, d)
+		for i, ip := range ips {
+			conn, err := dialPartial(ctx, d, network, net.JoinHostPort(ip.Unmap().String(), port), deadline, len(ips)-i)
 			if err == nil {
 				return conn, nil
 			}
@@ -61,6 +63,35 @@ func (p Policy) dialContext(d *net.Dialer) func(ctx context.Context, network, ad
 		}
 		return nil, firstBlocked
 	}
+}
+
+// dialDeadline is when the whole dial, over every address, must be done
+// (zero: no deadline).
+func dialDeadline(ctx context.Context, d *net.Dialer) time.Time {
+	ctxDeadline, hasCtxDeadline := ctx.Deadline()
+	switch {
+	case d.Timeout == 0:
+		return ctxDeadline
+	case hasCtxDeadline && ctxDeadline.Before(time.Now().Add(d.Timeout)):
+		return ctxDeadline
+	}
+	return time.Now().Add(d.Timeout)
+}
+
+// dialPartial dials one of several addresses with its share of the time
+// left (at least 2 s), as net.Dialer does itself, so an address that does not
+// answer (a black-holed IPv6 route) cannot use up the time of the next ones.
+func dialPartial(ctx context.Context, d *net.Dialer, network, address string, deadline time.Time, left int) (net.Conn, error) {
+	if left > 1 && !deadline.IsZero() {
+		end := time.Now().Add(max(time.Until(deadline)/time.Duration(left), 2*time.Second))
+		if deadline.Before(end) {
+			end = deadline
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, end)
+		defer cancel()
+	}
+	return d.DialContext(ctx, network, address)
 }
 
 // ipNetwork maps a dial network to the matching lookup network.

@@ -40,6 +40,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, now time.Time) bo
 		reject(w, &apiError{Code: codeUnsupportedMedia, Message: "the body must be application/json"})
 		return false
 	}
+	// A compressed body would be judged (and size-limited) compressed.
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		reject(w, &apiError{Code: codeUnsupportedMedia, Message: "the body must not be content-encoded"})
+		return false
+	}
 	// A declared length over the limit is refused before reading a byte;
 	// an undeclared (chunked) one is cut at the limit by MaxBytesReader.
 	if r.ContentLength > MaxBodyBytes {

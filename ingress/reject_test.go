@@ -143,6 +143,7 @@ func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
 		{name: "text/plain", header: auth("Content-Type", "text/plain"), body: valid, wantStatus: 415, wantCode: "unsupported_media_type"},
 		{name: "no content type", header: http.Header{"Authorization": {"Bearer " + tokenA}}, body: valid, wantStatus: 415, wantCode: "unsupported_media_type"},
 		{name: "form", header: auth("Content-Type", "application/x-www-form-urlencoded"), body: valid, wantStatus: 415, wantCode: "unsupported_media_type"},
+		{name: "gzip-encoded", header: auth("Content-Encoding", "gzip"), body: valid, wantStatus: 415, wantCode: "unsupported_media_type"},
 		{name: "JSON in latin1", header: auth("Content-Type", "application/json; charset=iso-8859-1"), body: valid, wantStatus: 415, wantCode: "unsupported_media_type"},
 		// Size.
 		{name: "body over 64 KiB", header: auth(), body: func(id string) []byte { return withField(t, id, "padding", strings.Repeat("x", 70<<10)) }, wantStatus: 413, wantCode: "payload_too_large"},

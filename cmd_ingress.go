@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -38,6 +39,7 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 	}
 	done := httpserver.Serve(srv, l)
 	log.Info("ingress listening", "addr", l.Addr().String(), "temporal", cfg.Temporal.HostPort, "namespace", cfg.Temporal.Namespace)
+	logSecurity(log, cfg.Server)
 	select {
 	case err := <-done:
 		return err
@@ -45,4 +47,23 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 	}
 	log.Info("ingress shutting down", "timeout", cfg.ShutdownTimeout)
 	return httpserver.Shutdown(srv, cfg.ShutdownTimeout)
+}
+
+// logSecurity states at start who may post, so a deployment that is more
+// open than intended shows it in its first lines of log. Tokens are counted,
+// never shown.
+func logSecurity(log *slog.Logger, c ingress.Config) {
+	allowlist := "off: every source may post"
+	if len(c.AllowedSources) > 0 {
+		allowlist = fmt.Sprint(c.AllowedSources)
+	}
+	log.Info("ingress admission", "allowlist", allowlist, "trustedProxies", fmt.Sprint(c.TrustedProxies),
+		"tokens", len(c.Tokens), "mediaHosts", fmt.Sprint(c.MediaHosts),
+		"rateLimit", float64(c.RateLimit), "rateBurst", c.RateBurst, "maxConcurrentStarts", c.MaxConcurrentStarts)
+	if len(c.AllowedSources) == 0 {
+		log.Warn("INGRESS_ALLOWLIST is off: anyone who can reach this port can post notifications")
+	}
+	if len(c.Tokens) == 0 {
+		log.Warn("no INGRESS_TOKENS set: notifications are not authenticated beyond the source address (a token is recommended)")
+	}
 }

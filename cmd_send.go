@@ -27,6 +27,7 @@ import (
 
 type sendOptions struct {
 	url          string
+	token        string
 	file         string
 	demo         bool
 	devURL       string
@@ -44,6 +45,7 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	fs := flag.NewFlagSet("wochit-ingest send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.url, "url", envOr(env, "SEND_URL", "http://127.0.0.1:8080/webhooks/wochit"), "ingress webhook URL [$SEND_URL]")
+	fs.StringVar(&o.token, "token", envOr(env, "SEND_TOKEN", ""), "ingress token, sent as Authorization: Bearer [$SEND_TOKEN]")
 	fs.StringVar(&o.file, "file", "", "read the notification JSON from this file ('-' for stdin)")
 	fs.BoolVar(&o.demo, "demo", false, "use the sample media that `dev` serves, and a fresh video id")
 	fs.StringVar(&o.devURL, "dev-url", "http://"+devstack.DefaultDevAddr, "where `dev` serves its sample media (with --demo)")
@@ -68,6 +70,9 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fmt.Errorf("--url: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if o.token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.token)
+	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return fmt.Errorf("posting to %s: %w", o.url, err)

@@ -211,10 +211,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.startWorker(opts, secrets)
 	}
 
-	// Ingress. In dev there is no allowlist and media may be plain http.
+	// Ingress. In dev there is no allowlist and no token, and media may be
+	// plain http on this machine; the input rules and limits are production's.
 	ingressServer := httpserver.New(ingress.NewServer(ingress.Config{
 		Namespace:        Namespace,
 		AllowHTTPURLs:    true,
+		OriginPolicy:     devPolicy,
+		RateLimit:        ingress.DefaultRateLimit,
+		RateBurst:        ingress.DefaultRateBurst,
 		CallbackSchedule: opts.CallbackSchedule,
 		Logger:           log.With("component", "ingress"),
 	}, c))
@@ -233,8 +237,11 @@ func (s *Stack) onStop(name string, stop func(context.Context) error) {
 	s.stops = append(s.stops, stopper{name, stop})
 }
 
+// devPolicy lets dev's worker and ingress use media and callbacks on this
+// machine (loopback, private addresses, any port).
+var devPolicy = safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
+
 func (s *Stack) startWorker(opts Options, secrets []webhook.Secret) {
-	devPolicy := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	s.workerDone = make(chan error, 1)
 	go func() {

@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -58,10 +59,20 @@ func (e *apiError) status() int {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	noteCode(w, e.Code)
 	if e.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(e.retryAfter.Round(time.Second)/time.Second)))
+		// Whole seconds, rounded up: "0" would invite an immediate retry.
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.retryAfter.Seconds())))))
 	}
 	writeJSON(w, e.status(), e)
+}
+
+// reject answers a request whose body was not read, and closes the
+// connection afterwards: otherwise the server would read (up to 256 KiB of)
+// the unwanted body to keep the connection alive.
+func reject(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Connection", "close")
+	writeError(w, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

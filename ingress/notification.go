@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"unicode/utf8"
 
@@ -28,6 +27,22 @@ const (
 
 var videoIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// field describes one known field of the notification.
+type field struct {
+	name     string
+	required bool
+	maxLen   int // in characters
+	get      func(*workflows.Notification) *string
+}
+
+var fields = []field{
+	{"wochitVideoId", true, maxVideoIDLen, func(n *workflows.Notification) *string { return &n.WochitVideoID }},
+	{"videoUrl", true, maxURLLen, func(n *workflows.Notification) *string { return &n.VideoURL }},
+	{"thumbnailUrl", true, maxURLLen, func(n *workflows.Notification) *string { return &n.ThumbnailURL }},
+	{"videoContext", true, maxVideoContextLen, func(n *workflows.Notification) *string { return &n.VideoContext }},
+	{"title", false, maxTitleLen, func(n *workflows.Notification) *string { return &n.Title }},
+}
+
 // decodeNotification reads and validates a notification body. Unknown fields
 // are accepted (Wochit may add some) and returned so they can be counted.
 func decodeNotification(body io.Reader, urls urlRules) (n workflows.Notification, unknown []string, apiErr *apiError) {
@@ -35,85 +50,100 @@ func decodeNotification(body io.Reader, urls urlRules) (n workflows.Notification
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return n, nil, &apiError{Code: codePayloadTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
+			return n, nil, errTooLarge()
 		}
 		return n, nil, &apiError{Code: codeInvalidJSON, Message: "the body could not be read"}
 	}
-
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return n, nil, &apiError{Code: codeInvalidJSON, Message: "the body is not a JSON object"}
+	if !utf8.Valid(raw) {
+		return n, nil, &apiError{Code: codeInvalidJSON, Message: "the body is not valid UTF-8"}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return n, nil, &apiError{Code: codeInvalidJSON, Message: "unexpected data after the JSON object"}
+	members, apiErr := parseObject(raw)
+	if apiErr != nil {
+		return n, nil, apiErr
 	}
 
-	targets := []struct {
-		name     string
-		dst      *string
-		required bool
-		maxLen   int
-	}{
-		{"wochitVideoId", &n.WochitVideoID, true, maxVideoIDLen},
-		{"videoUrl", &n.VideoURL, true, maxURLLen},
-		{"thumbnailUrl", &n.ThumbnailURL, true, maxURLLen},
-		{"videoContext", &n.VideoContext, true, maxVideoContextLen},
-		{"title", &n.Title, false, maxTitleLen},
-	}
-	known := make(map[string]bool, len(targets))
-	for _, t := range targets {
-		known[t.name] = true
-		v, present := fields[t.name]
+	known := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		known[f.name] = true
+		v, present := members[f.name]
 		if present && string(v) != "null" {
-			if err := json.Unmarshal(v, t.dst); err != nil {
-				return n, nil, &apiError{Code: codeInvalidJSON, Field: t.name, Message: fmt.Sprintf("%s must be a string", t.name)}
+			if err := json.Unmarshal(v, f.get(&n)); err != nil {
+				return n, nil, &apiError{Code: codeInvalidJSON, Field: f.name, Message: fmt.Sprintf("%s must be a string", f.name)}
 			}
 		}
-		if t.required && *t.dst == "" {
-			return n, nil, &apiError{Code: codeMissingField, Field: t.name, Message: fmt.Sprintf("%s is required and must not be empty", t.name)}
-		}
-		if utf8.RuneCountInString(*t.dst) > t.maxLen {
-			return n, nil, &apiError{Code: codeInvalidField, Field: t.name, Message: fmt.Sprintf("%s is longer than %d characters", t.name, t.maxLen)}
-		}
 	}
-	for name := range fields {
+	for name := range members {
 		if !known[name] {
 			unknown = append(unknown, name)
 		}
 	}
-
-	if !videoIDPattern.MatchString(n.WochitVideoID) {
-		return n, nil, &apiError{Code: codeInvalidField, Field: "wochitVideoId", Message: "wochitVideoId may contain only letters, digits, '-' and '_'"}
-	}
-	for _, f := range []struct{ name, value string }{{"videoUrl", n.VideoURL}, {"thumbnailUrl", n.ThumbnailURL}} {
-		if err := urls.check(f.value); err != nil {
-			return n, nil, &apiError{Code: codeInvalidField, Field: f.name, Message: fmt.Sprintf("%s %v", f.name, err)}
-		}
+	if apiErr := validate(n, urls); apiErr != nil {
+		return n, nil, apiErr
 	}
 	return n, unknown, nil
 }
 
-// urlRules says which media URLs the ingress accepts.
-type urlRules struct {
-	allowHTTP bool // plain http (dev); production accepts https only
+// parseObject splits a JSON object into its members. Anything else — another
+// JSON type, a repeated key (which parsers resolve differently, so two
+// readers could see two different notifications), data after the object —
+// is invalid_json.
+func parseObject(raw []byte) (map[string]json.RawMessage, *apiError) {
+	notObject := &apiError{Code: codeInvalidJSON, Message: "the body is not a JSON object"}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
+	}
+	members := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return nil, notObject
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, notObject
+		}
+		if _, dup := members[name]; dup {
+			return nil, &apiError{Code: codeInvalidJSON, Message: "the body repeats a field"}
+		}
+		members[name] = v
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, notObject
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &apiError{Code: codeInvalidJSON, Message: "unexpected data after the JSON object"}
+	}
+	return members, nil
 }
 
-func (r urlRules) check(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("is not a valid URL")
-	}
-	switch {
-	case !u.IsAbs() || u.Host == "":
-		return errors.New("must be an absolute URL")
-	case u.Scheme != "https" && !(r.allowHTTP && u.Scheme == "http"):
-		if r.allowHTTP {
-			return errors.New("must use http or https")
+// validate checks a decoded notification. Messages name the field and the
+// rule, never the value.
+func validate(n workflows.Notification, urls urlRules) *apiError {
+	for _, f := range fields {
+		v := *f.get(&n)
+		if f.required && v == "" {
+			return &apiError{Code: codeMissingField, Field: f.name, Message: fmt.Sprintf("%s is required and must not be empty", f.name)}
 		}
-		return errors.New("must use https")
-	case u.User != nil:
-		return errors.New("must not contain credentials")
+		if utf8.RuneCountInString(v) > f.maxLen {
+			return &apiError{Code: codeInvalidField, Field: f.name, Message: fmt.Sprintf("%s is longer than %d characters", f.name, f.maxLen)}
+		}
+	}
+	if !videoIDPattern.MatchString(n.WochitVideoID) {
+		return &apiError{Code: codeInvalidField, Field: "wochitVideoId", Message: "wochitVideoId may contain only letters, digits, '-' and '_'"}
+	}
+	for _, f := range []struct{ name, value string }{{"videoUrl", n.VideoURL}, {"thumbnailUrl", n.ThumbnailURL}} {
+		if err := urls.check(f.value); err != nil {
+			return &apiError{Code: codeInvalidField, Field: f.name, Message: fmt.Sprintf("%s %v", f.name, err)}
+		}
 	}
 	return nil
+}
+
+func errTooLarge() *apiError {
+	return &apiError{Code: codePayloadTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
 }

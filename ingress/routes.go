@@ -2,21 +2,47 @@ package ingress
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Route templates; the access log names routes by these, never by the path.
+const (
+	routeWebhook      = "/webhooks/wochit"
+	routeWebhookToken = "/webhooks/wochit/{token}"
+	routeUnmatched    = "(unmatched)"
 )
 
 // routes lists every endpoint of the ingress.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
-	r.HandleFunc("/webhooks/wochit", s.handleNotification).Methods(http.MethodPost)
-	r.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", s.handleReadyz).Methods(http.MethodGet, http.MethodHead)
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	// No redirects to "cleaned" paths: they would echo a token-bearing path.
+	r.SkipClean(true)
+	notification := http.HandlerFunc(s.handleNotification) // checks the method itself, after auth
+	r.Handle(routeWebhook, s.access(routeWebhook, true, notification))
+	r.Handle(routeWebhookToken, s.access(routeWebhookToken, true, notification))
+	r.Handle("/healthz", s.access("/healthz", false, methods(http.HandlerFunc(s.handleHealthz), http.MethodGet, http.MethodHead)))
+	r.Handle("/readyz", s.access("/readyz", false, methods(http.HandlerFunc(s.handleReadyz), http.MethodGet, http.MethodHead)))
+	metrics := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+	r.Handle("/metrics", s.access("/metrics", false, methods(metrics, http.MethodGet, http.MethodHead)))
+	r.NotFoundHandler = s.access(routeUnmatched, false, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, &apiError{Code: codeNotFound, Message: "no such endpoint"})
+	}))
+	return r
+}
+
+// methods answers 405, with Allow, to any method but the given ones.
+func methods(h http.Handler, allowed ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range allowed {
+			if r.Method == m {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeError(w, &apiError{Code: codeMethodNotAllowed, Message: "method not allowed"})
 	})
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, &apiError{Code: codeNotFound, Message: "no such endpoint"})
-	})
-	return r
 }

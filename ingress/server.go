@@ -2,26 +2,67 @@
 // and answers 2xx only once Temporal has durably accepted the workflow that
 // will ingest the video. It keeps no state of its own, so any number of
 // replicas can run behind a load balancer.
+//
+// A notification passes, in order: the source allowlist (403), the
+// per-source rate limit (429), the token (401), the method (405), the content
+// type (415), the size limit (413), decoding and validation (400), the cap on
+// workflow starts in flight (429), and finally the start itself (202/200, or
+// 503 when Temporal does not accept it in time).
 package ingress
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"golang.org/x/time/rate"
 
+	"wochit-ingest/internal/safehttp"
 	"wochit-ingest/workflows"
 )
 
-// Config tunes the ingress.
+// Config tunes the ingress. Its zero value is an open door (no allowlist, no
+// token, no rate limit) for tests; `wochit-ingest ingress` fills it from the
+// configuration, whose defaults are closed.
 type Config struct {
 	// Namespace the workflows are started in (the client's namespace).
 	Namespace string
+
 	// AllowHTTPURLs accepts plain-http media URLs (dev); otherwise https only.
 	AllowHTTPURLs bool
+	// OriginPolicy is the policy the workers fetch media under. A media URL
+	// it refuses by its spelling alone (an IP literal in a blocked range, an
+	// internal name, a port not allowed) is refused here already. The zero
+	// value is production's.
+	OriginPolicy safehttp.Policy
+	// MediaHosts, when not empty, limits media URLs to these hosts:
+	// "cdn.example.com" exactly, ".example.com" any subdomain of example.com.
+	MediaHosts []string
+
+	// AllowedSources, when not empty, are the only client addresses that may
+	// post notifications (production: WochitSources).
+	AllowedSources []netip.Prefix
+	// TrustedProxies are load balancers whose X-Forwarded-For entries are
+	// believed when determining the client address.
+	TrustedProxies []netip.Prefix
+	// Tokens, when not empty, are the shared secrets of which a notification
+	// must present one; several at once allow rotation.
+	Tokens []Token
+
+	// RateLimit is the sustained notifications per second allowed per source,
+	// with bursts of RateBurst; 0 means no per-source limit.
+	RateLimit rate.Limit
+	RateBurst int
+	// MaxConcurrentStarts caps the workflow starts in flight; beyond it
+	// notifications are answered 429. Defaults to DefaultMaxConcurrentStarts.
+	MaxConcurrentStarts int
+
 	// StartTimeout bounds the wait for Temporal to accept a workflow start;
 	// after it the caller gets 503 and should retry. Defaults to 5 s.
 	StartTimeout time.Duration
@@ -29,7 +70,10 @@ type Config struct {
 	CallbackSchedule []time.Duration
 	// DataConverter must match the workers' (default converter when nil).
 	DataConverter converter.DataConverter
-	Logger        *slog.Logger
+	// Registry receives the ingress metrics and is served on /metrics; nil
+	// means a registry of the server's own.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -40,6 +84,13 @@ type Server struct {
 	temporal client.Client
 	log      *slog.Logger
 	handler  http.Handler
+
+	sources sources
+	tokens  tokens
+	urls    urlRules
+	limiter *sourceLimiter
+	slots   startSlots
+	metrics *metrics
 }
 
 // NewServer returns the ingress HTTP handler.
@@ -56,12 +107,37 @@ func NewServer(cfg Config, c client.Client) *Server {
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
-	s := &Server{cfg: cfg, temporal: c, log: cfg.Logger}
+	if cfg.MaxConcurrentStarts <= 0 {
+		cfg.MaxConcurrentStarts = DefaultMaxConcurrentStarts
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = newRegistry()
+	}
+	s := &Server{
+		cfg:      cfg,
+		temporal: c,
+		log:      cfg.Logger,
+		sources:  sources{allow: cfg.AllowedSources, trusted: cfg.TrustedProxies},
+		tokens:   newTokens(cfg.Tokens),
+		urls:     urlRules{allowHTTP: cfg.AllowHTTPURLs, policy: cfg.OriginPolicy, mediaHosts: normalizeHosts(cfg.MediaHosts)},
+		limiter:  newSourceLimiter(cfg.RateLimit, cfg.RateBurst),
+		slots:    make(startSlots, cfg.MaxConcurrentStarts),
+		metrics:  newMetrics(cfg.Registry),
+	}
+	s.cfg.Tokens = nil // only their hashes are kept
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	s.handler = s.routes()
 	return s
+}
+
+func normalizeHosts(hosts []string) []string {
+	out := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		out = append(out, strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), ".")))
+	}
+	return out
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -74,21 +150,40 @@ type startResponse struct {
 
 func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 	receivedAt := s.cfg.Now()
+	if !s.admit(w, r, receivedAt) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	n, unknown, apiErr := decodeNotification(r.Body, urlRules{allowHTTP: s.cfg.AllowHTTPURLs})
+	n, unknown, apiErr := decodeNotification(r.Body, s.urls)
 	if apiErr != nil {
-		s.log.Info("notification rejected", "code", apiErr.Code, "field", apiErr.Field, "remote", r.RemoteAddr)
+		s.log.Info("notification rejected", "code", apiErr.Code, "field", apiErr.Field)
+		if apiErr.Code == codePayloadTooLarge {
+			reject(w, apiErr) // the rest of the body stays unread
+			return
+		}
 		writeError(w, apiErr)
 		return
 	}
 	if len(unknown) > 0 {
-		s.log.Info("notification has unknown fields", "fields", unknown, "wochitVideoId", n.WochitVideoID)
+		s.metrics.unknownFields.Add(float64(len(unknown)))
+		s.log.Info("notification has unknown fields", "count", len(unknown), "fields", sample(unknown), "wochitVideoId", n.WochitVideoID)
 	}
+
+	if !s.slots.tryAcquire() {
+		s.metrics.rateLimited.WithLabelValues("starts").Inc()
+		writeError(w, &apiError{Code: codeRateLimited, Message: "too many notifications at once; retry later", retryAfter: time.Second})
+		return
+	}
+	defer s.slots.release()
+	s.metrics.startsInFlight.Inc()
+	defer s.metrics.startsInFlight.Dec()
 
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StartTimeout)
 	defer cancel()
 	in := workflows.IngestInput{Notification: n, ReceivedAt: receivedAt.UTC(), CallbackSchedule: s.cfg.CallbackSchedule}
+	startedAt := time.Now()
 	runID, started, err := s.startIngest(ctx, in)
+	s.metrics.startDuration.WithLabelValues(startResult(started, err)).Observe(time.Since(startedAt).Seconds())
 	if err != nil {
 		s.log.Error("could not start workflow", "wochitVideoId", n.WochitVideoID, "error", err)
 		writeError(w, startFailure(err))
@@ -96,12 +191,37 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := startResponse{WorkflowID: workflows.WorkflowID(n.WochitVideoID), RunID: runID}
 	if !started {
+		s.metrics.duplicates.Inc()
 		s.log.Info("duplicate notification", "workflowId", resp.WorkflowID, "runId", runID)
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
 	s.log.Info("workflow started", "workflowId", resp.WorkflowID, "runId", runID)
 	writeJSON(w, http.StatusAccepted, resp)
+}
+
+func startResult(started bool, err error) string {
+	switch {
+	case err != nil:
+		return "error"
+	case started:
+		return "started"
+	}
+	return "duplicate"
+}
+
+// sample keeps a few unknown field names, shortened: they come from the
+// sender and are logged only to tell operators what Wochit added.
+func sample(names []string) []string {
+	const maxNames, maxLen = 5, 64
+	out := make([]string, 0, min(len(names), maxNames))
+	for _, n := range names[:min(len(names), maxNames)] {
+		if len(n) > maxLen {
+			n = n[:maxLen] + "…"
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // startFailure is the answer when Temporal did not durably accept the start:

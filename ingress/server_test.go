@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -238,52 +237,6 @@ func TestDuplicateAfterCompletionDoesNotRerun(t *testing.T) {
 	again := post(t, f.url+"/webhooks/wochit", "application/json", body)
 	if again.status != http.StatusOK || again.body["runId"] != first.body["runId"] {
 		t.Fatalf("duplicate after completion answered %d %v, want 200 with the completed run %s", again.status, again.body, first.body["runId"])
-	}
-}
-
-func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
-	tests := []struct {
-		name        string
-		contentType string
-		body        func(id string) []byte
-		wantStatus  int
-		wantCode    string
-		wantField   string
-	}{
-		{"malformed JSON", "application/json", func(string) []byte { return []byte(`{"wochitVideoId": `) }, 400, "invalid_json", ""},
-		{"not an object", "application/json", func(string) []byte { return []byte(`[1,2]`) }, 400, "invalid_json", ""},
-		{"trailing data", "application/json", func(id string) []byte { return append(jsonBody(t, notification(id)), []byte(`{}`)...) }, 400, "invalid_json", ""},
-		{"wrong type", "application/json", func(id string) []byte { n := notification(id); n["videoUrl"] = 42; return jsonBody(t, n) }, 400, "invalid_json", "videoUrl"},
-		{"missing wochitVideoId", "application/json", func(id string) []byte { n := notification(id); delete(n, "wochitVideoId"); return jsonBody(t, n) }, 400, "missing_field", "wochitVideoId"},
-		{"empty videoUrl", "application/json", func(id string) []byte { n := notification(id); n["videoUrl"] = ""; return jsonBody(t, n) }, 400, "missing_field", "videoUrl"},
-		{"missing thumbnailUrl", "application/json", func(id string) []byte { n := notification(id); delete(n, "thumbnailUrl"); return jsonBody(t, n) }, 400, "missing_field", "thumbnailUrl"},
-		{"relative URL", "application/json", func(id string) []byte { n := notification(id); n["videoUrl"] = "/v.mp4"; return jsonBody(t, n) }, 400, "invalid_field", "videoUrl"},
-		{"ftp URL", "application/json", func(id string) []byte {
-			n := notification(id)
-			n["thumbnailUrl"] = "ftp://x/t.jpg"
-			return jsonBody(t, n)
-		}, 400, "invalid_field", "thumbnailUrl"},
-		{"unsafe video id", "application/json", func(string) []byte { return jsonBody(t, notification("../../etc")) }, 400, "invalid_field", "wochitVideoId"},
-		{"body over 64 KiB", "application/json", func(id string) []byte {
-			n := notification(id)
-			n["padding"] = strings.Repeat("x", 70<<10)
-			return jsonBody(t, n)
-		}, 413, "payload_too_large", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			id := uniqueID(t)
-			got := post(t, f.url+"/webhooks/wochit", tt.contentType, tt.body(id))
-			if got.status != tt.wantStatus || got.body["error"] != tt.wantCode || got.body["field"] != tt.wantField || got.body["message"] == "" {
-				t.Fatalf("answer = %d %v, want %d %s (field %q) with a message", got.status, got.body, tt.wantStatus, tt.wantCode, tt.wantField)
-			}
-			_, err := f.temporal.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(id), "")
-			var notFound *serviceerror.NotFound
-			if !errors.As(err, &notFound) {
-				t.Fatalf("a workflow exists after a rejected notification (describe: %v)", err)
-			}
-		})
 	}
 }
 

@@ -124,9 +124,11 @@ func registerIngress(l *loader, c *Ingress) (finish func()) {
 	l.boolean(&c.Server.AllowHTTPURLs, "allow-http-urls", "INGRESS_ALLOW_HTTP_URLS", "false", "accept plain-http media URLs (https only otherwise)")
 	l.duration(&c.Server.StartTimeout, "start-timeout", "INGRESS_START_TIMEOUT", "5s", "how long to wait for Temporal to accept a workflow before answering 503")
 	l.callbackSchedule(&c.Server.CallbackSchedule)
+	finishSecurity := l.ingressSecurity(&c.Server)
 	return func() {
 		finishLog()
 		finishTemporal()
+		finishSecurity()
 		c.Server.Namespace = c.Temporal.Namespace
 	}
 }
@@ -226,15 +228,8 @@ func (l *loader) workerSettings(w *worker.Config) (finish func()) {
 			l.fail("TRANSFER_MAX_THUMBNAIL_SIZE", "must be positive")
 		}
 		w.Transfer.ChunkSize = int(chunk)
-		for _, p := range ports {
-			var port int
-			if _, err := fmt.Sscan(p, &port); err != nil || port < 1 || port > 65535 {
-				l.fail("OUTBOUND_ALLOWED_PORTS", "%q is not a port", p)
-				continue
-			}
-			w.Origins.Ports = append(w.Origins.Ports, port)
-			w.Callbacks.Ports = append(w.Callbacks.Ports, port)
-		}
+		w.Origins.Ports = l.ports("OUTBOUND_ALLOWED_PORTS", ports)
+		w.Callbacks.Ports = w.Origins.Ports
 	}
 }
 

@@ -23,8 +23,10 @@ type ClientOptions struct {
 }
 
 // NewTransport returns a transport whose every connection is checked against
-// the policy at dial time. Proxies from the environment are ignored: a proxy
-// would make the dial-time check see the proxy's address instead of the target.
+// the policy at dial time: host names by CheckHost before they are resolved,
+// the resolved address and port by the dialer's Control function just before
+// connect. Proxies from the environment are ignored: a proxy would make the
+// dial-time check see the proxy's address instead of the target.
 func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
 	if headerTimeout == 0 {
 		headerTimeout = 30 * time.Second
@@ -36,7 +38,7 @@ func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
 	}
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
+		DialContext:           p.dialContext(dialer),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   16,

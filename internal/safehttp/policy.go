@@ -7,6 +7,7 @@
 package safehttp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,15 @@ type Policy struct {
 	AllowAnyPort bool
 	// Ports are allowed in addition to 80 and 443.
 	Ports []int
+	// Resolver looks host names up; nil means net.DefaultResolver. Tests
+	// replace it to map public-looking names to internal addresses: whatever
+	// it answers is still checked at dial time.
+	Resolver Resolver
+}
+
+// Resolver is the part of *net.Resolver the dialer uses.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // BlockedError reports a destination the policy refuses. It is never worth
@@ -110,6 +120,11 @@ var blockedRanges = func() []blockedRange {
 	}{
 		{"0.0.0.0/8", "unspecified / this network", false},
 		{"10.0.0.0/8", "private network", true},
+		// Metadata services that live inside ranges AllowPrivate opens
+		// (Alibaba Cloud in CGNAT space, EC2's IPv6 endpoint in ULA space);
+		// listed first so they stay blocked.
+		{"100.100.100.200/32", "cloud metadata", false},
+		{"fd00:ec2::254/128", "cloud metadata", false},
 		{"100.64.0.0/10", "carrier-grade NAT", true},
 		{"127.0.0.0/8", "loopback", true},
 		{"169.254.0.0/16", "link-local (cloud metadata)", false},

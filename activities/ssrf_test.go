@@ -1,0 +1,116 @@
+package activities_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/internal/mediaorigin"
+	"wochit-ingest/internal/safehttp"
+)
+
+// toLoopback resolves every name to 127.0.0.1, where the canary listens: a
+// name check that wrongly passes becomes a connection the canary counts.
+type toLoopback struct{}
+
+func (toLoopback) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// TransferToGCS, with the production policy, refuses every SSRF attempt as a
+// non-retryable BlockedDestination, stores nothing, and never connects to
+// the canary the URLs aim at. The canary's ports are allowed, so each refusal
+// is about the destination; a control transfer under dev's policy does reach
+// the canary.
+func TestTransferRefusesSSRFCorpus(t *testing.T) {
+	f := newFixture(t)
+	canary, err := mediaorigin.NewCanary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(canary.Close)
+	p := strconv.Itoa(canary.Port)
+	p6 := p
+	if canary.Port6 != 0 {
+		p6 = strconv.Itoa(canary.Port6)
+	}
+	production := safehttp.Policy{Ports: []int{canary.Port, canary.Port6}, Resolver: toLoopback{}}
+	dev := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true, Resolver: toLoopback{}}
+
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+	redirect := func(to string) string {
+		// A public-looking origin (resolved to the redirector) that redirects.
+		return fmt.Sprintf("http://media.example.com:%d/v.mp4?to=%s", redirector.Listener.Addr().(*net.TCPAddr).Port, url.QueryEscape(to))
+	}
+
+	tests := []struct {
+		url    string
+		policy safehttp.Policy
+	}{
+		{"http://127.0.0.1:" + p + "/v.mp4", production},
+		{"http://[::1]:" + p6 + "/v.mp4", production},
+		{"http://[::ffff:127.0.0.1]:" + p + "/v.mp4", production},
+		{"http://169.254.169.254:" + p + "/latest/meta-data/", production},
+		{"http://metadata.google.internal:" + p + "/computeMetadata/v1/", production},
+		{"http://10.0.0.1:" + p + "/v.mp4", production},
+		{"http://172.16.0.1:" + p + "/v.mp4", production},
+		{"http://192.168.0.1:" + p + "/v.mp4", production},
+		{"http://100.64.0.1:" + p + "/v.mp4", production},
+		{"http://0.0.0.0:" + p + "/v.mp4", production},
+		{"http://2130706433:" + p + "/v.mp4", production},
+		{"http://0x7f.1:" + p + "/v.mp4", production},
+		{"http://0177.0.0.1:" + p + "/v.mp4", production},
+		{"http://127.1:" + p + "/v.mp4", production},
+		{"http://localhost:" + p + "/v.mp4", production},
+		{"http://private.example.com:" + p + "/v.mp4", production},                // resolves to loopback
+		{"http://127.0.0.1:" + p + "/v.mp4", safehttp.Policy{AllowPrivate: true}}, // port not allowed
+		{redirect("http://0.0.0.0:" + p + "/v.mp4"), dev},
+		{redirect("http://[::ffff:127.0.0.1]:" + p + "/v.mp4"), dev},
+		{redirect("http://metadata.google.internal:" + p + "/v.mp4"), dev},
+		{redirect("http://169.254.169.254:" + p + "/v.mp4"), dev},
+	}
+	for i, tt := range tests {
+		f.acts.Origin = safehttp.NewClient(tt.policy, safehttp.ClientOptions{MaxRedirects: 3})
+		id := fmt.Sprintf("ssrf-%d", i)
+		_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: tt.url, WochitVideoID: id})
+		if err == nil {
+			t.Errorf("%s: transfer succeeded", tt.url)
+			continue
+		}
+		if errType, nonRetryable := failure(t, err); errType != activities.ErrBlockedDestination || !nonRetryable {
+			t.Errorf("%s: error = %v (%s, nonRetryable=%v), want a non-retryable %s", tt.url, err, errType, nonRetryable, activities.ErrBlockedDestination)
+		}
+		if objs := f.objects("videos/" + id + "/"); len(objs) != 0 {
+			t.Errorf("%s: objects stored: %v", tt.url, objs)
+		}
+	}
+	if n := canary.Connections(); n != 0 {
+		t.Fatalf("the canary accepted %d connections, want 0", n)
+	}
+
+	// Control: allowed, the same activity fetches from the canary, directly
+	// and through the redirect.
+	for i, u := range []string{"http://127.0.0.1:" + p + "/v.mp4", redirect("http://127.0.0.1:" + p + "/v.mp4")} {
+		f.acts.Origin = safehttp.NewClient(dev, safehttp.ClientOptions{MaxRedirects: 3}) // a fresh connection each
+		res, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: u, WochitVideoID: fmt.Sprintf("control-%d", i)})
+		if err != nil {
+			t.Fatalf("control transfer from %s: %v", u, err)
+		}
+		if got := string(f.read(res.Object.Name)); got != string(mediaorigin.CanaryBody) {
+			t.Fatalf("control stored %q, want the canary's body", got)
+		}
+	}
+	if n := canary.Connections(); n != 2 {
+		t.Fatalf("the canary accepted %d connections after two control transfers, want 2", n)
+	}
+}

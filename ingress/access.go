@@ -1,0 +1,88 @@
+package ingress
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// recorder remembers what a handler answered, for the access log and the
+// metrics.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	code   string // error code, when the answer was an apiError
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// noteCode records the error code writeError sends, if w is a recorder.
+func noteCode(w http.ResponseWriter, code string) {
+	if r, ok := w.(*recorder); ok {
+		r.code = code
+	}
+}
+
+type clientIPKey struct{}
+
+// noteClientIP remembers the client address the source check settled on,
+// so the access log reports it.
+func noteClientIP(r *http.Request, ip netip.Addr) {
+	if holder, ok := r.Context().Value(clientIPKey{}).(*netip.Addr); ok {
+		*holder = ip
+	}
+}
+
+// access logs one line per request and feeds the notification metrics. It
+// logs the route *template*, never the request path: the path may carry a
+// token (/webhooks/wochit/{token}), and nothing else of the request that
+// could hold a secret (query, headers) is logged either.
+func (s *Server) access(route string, notification bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		var client netip.Addr
+		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, &client))
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		if notification {
+			s.metrics.observeRequest(rec.status, rec.code)
+		}
+		level := slog.LevelDebug // probes and scrapes would drown the log
+		if notification || route == routeUnmatched {
+			level = slog.LevelInfo
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("peer", r.RemoteAddr),
+		}
+		if client.IsValid() {
+			attrs = append(attrs, slog.String("client", client.String()))
+		}
+		if rec.code != "" {
+			attrs = append(attrs, slog.String("code", rec.code))
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	})
+}

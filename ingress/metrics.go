@@ -1,0 +1,88 @@
+package ingress
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Outcomes of a notification, the "outcome" label of
+// wochit_ingress_requests_total.
+const (
+	outcomeStarted     = "started"     // 202: a workflow was started
+	outcomeDuplicate   = "duplicate"   // 200: the notification's workflow already existed
+	outcomeRejected    = "rejected"    // 4xx: bad input, auth, limits
+	outcomeUnavailable = "unavailable" // 5xx: Temporal did not accept it
+)
+
+// metrics are the ingress's Prometheus series. Every label value comes from a
+// fixed set (outcomes, error codes), never from the request, so a hostile
+// client cannot blow up their cardinality.
+type metrics struct {
+	requests       *prometheus.CounterVec
+	startDuration  *prometheus.HistogramVec
+	duplicates     prometheus.Counter
+	rateLimited    *prometheus.CounterVec
+	unknownFields  prometheus.Counter
+	startsInFlight prometheus.Gauge
+}
+
+// newRegistry is the registry of a Server that was given none: its own, so
+// that several servers (in tests) never collide, with the Go runtime and
+// process collectors a scrape usually expects.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wochit_ingress_requests_total",
+			Help: "Notifications received, by outcome (started, duplicate, rejected, unavailable) and error code (none on success).",
+		}, []string{"outcome", "code"}),
+		startDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wochit_ingress_workflow_start_duration_seconds",
+			Help:    "Time Temporal took to accept (or refuse) a workflow start, by result (started, duplicate, error).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"result"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wochit_ingress_duplicates_total",
+			Help: "Notifications for a video whose workflow already existed (answered 200 with that run).",
+		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wochit_ingress_rate_limited_total",
+			Help: "Notifications answered 429, by reason: source (the per-source token bucket) or starts (too many workflow starts in flight).",
+		}, []string{"reason"}),
+		unknownFields: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wochit_ingress_unknown_fields_total",
+			Help: "Unknown JSON fields seen in accepted notifications (Wochit added something this version ignores).",
+		}),
+		startsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "wochit_ingress_workflow_starts_in_flight",
+			Help: "Workflow starts waiting for Temporal right now.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.startDuration, m.duplicates, m.rateLimited, m.unknownFields, m.startsInFlight)
+	for _, reason := range []string{"source", "starts"} {
+		m.rateLimited.WithLabelValues(reason) // export zeros, so rate() works from the first scrape
+	}
+	return m
+}
+
+// observeRequest counts one answered notification.
+func (m *metrics) observeRequest(status int, code string) {
+	outcome := outcomeRejected
+	switch {
+	case status == 202:
+		outcome = outcomeStarted
+	case status == 200:
+		outcome = outcomeDuplicate
+	case status >= 500:
+		outcome = outcomeUnavailable
+	}
+	if code == "" {
+		code = "none"
+	}
+	m.requests.WithLabelValues(outcome, code).Inc()
+}

@@ -12,6 +12,7 @@ import (
 	"wochit-ingest/ingress"
 	"wochit-ingest/internal/config"
 	"wochit-ingest/internal/httpserver"
+	"wochit-ingest/internal/metrics"
 )
 
 // runIngress serves the webhook endpoint until SIGINT/SIGTERM, then stops
@@ -22,7 +23,11 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	reg := metrics.NewRegistry()
+	sdkMetrics, closeMetrics := metrics.SDKHandler(reg)
+	defer closeMetrics.Close()
 	cfg.Temporal.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	cfg.Temporal.MetricsHandler = sdkMetrics // the client's request metrics, on the same /metrics
 	// Lazy: the ingress starts (and reports not ready) while Temporal is down;
 	// each notification then gets a 503 it can retry.
 	c, err := client.NewLazyClient(cfg.Temporal)
@@ -32,6 +37,7 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 	defer c.Close()
 
 	cfg.Server.Logger = log
+	cfg.Server.Registry = reg
 	srv := httpserver.New(ingress.NewServer(cfg.Server, c))
 	l, err := httpserver.Listen(cfg.Addr)
 	if err != nil {

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"wochit-ingest/activities"
+	"wochit-ingest/devstack"
 	"wochit-ingest/internal/mediaorigin"
 )
 
@@ -78,4 +82,97 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 	if n := origin.Stats("/v.mp4").Requests; n != 1 {
 		t.Fatalf("the origin served the video %d times, want once", n)
 	}
+}
+
+// SIGTERM to an ingress under load: it stops accepting, finishes what is in
+// flight and exits 0, and every notification it answered 2xx has its
+// workflow in Temporal.
+func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
+	stack := startStackWithoutWorker(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ingress := startChild(t, []string{
+		childCommandEnv + "=ingress",
+		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
+		"INGRESS_ADDR=" + addr, "INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true", "ORIGIN_ALLOW_PRIVATE=true",
+		"INGRESS_RATE_LIMIT=0", "INGRESS_MAX_CONCURRENT_STARTS=1000", "LOG_LEVEL=warn",
+	})
+	waitUntil(t, 30*time.Second, "the ingress to be ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	// A new connection per request, so a closed listener shows as refused
+	// rather than as a kept-alive connection closing under a request.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	var (
+		mu       sync.Mutex
+		accepted []string
+		answered atomic.Int64
+		n        atomic.Int64
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("load-%d", n.Add(1))
+				resp, err := client.Post("http://"+addr+"/webhooks/wochit", "application/json", strings.NewReader(fmt.Sprintf(
+					`{"videoContext":"c","wochitVideoId":"%s","videoUrl":"https://media.example.com/v.mp4","thumbnailUrl":"https://media.example.com/t.png"}`, id)))
+				if err != nil {
+					continue // refused once the listener is closed
+				}
+				resp.Body.Close()
+				answered.Add(1)
+				if resp.StatusCode/100 == 2 {
+					mu.Lock()
+					accepted = append(accepted, id)
+					mu.Unlock()
+				} else {
+					t.Errorf("notification %s answered %d", id, resp.StatusCode)
+				}
+			}
+		}()
+	}
+	waitUntil(t, time.Minute, "load on the ingress", func() bool { return answered.Load() >= 50 })
+	if err := ingress.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- ingress.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the ingress exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the ingress did not exit after SIGTERM")
+	}
+	close(stop)
+	wg.Wait()
+
+	for _, id := range accepted {
+		if _, err := stack.Client.DescribeWorkflowExecution(context.Background(), "wochit-video-"+id, ""); err != nil {
+			t.Fatalf("notification %s was answered 2xx but its workflow does not exist: %v", id, err)
+		}
+	}
+	if len(accepted) < 50 {
+		t.Fatalf("only %d notifications were accepted; the test did not load the ingress", len(accepted))
+	}
+	t.Logf("%d notifications accepted, every one durable", len(accepted))
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -24,6 +25,7 @@ import (
 	"wochit-ingest/ingress"
 	"wochit-ingest/internal/httpserver"
 	"wochit-ingest/internal/mediaorigin"
+	"wochit-ingest/internal/metrics"
 	"wochit-ingest/internal/safehttp"
 	"wochit-ingest/internal/webhook"
 	"wochit-ingest/worker"
@@ -97,6 +99,9 @@ type Stack struct {
 	Receiver *Receiver
 	// Media serves the demo files; tests may Put more.
 	Media *mediaorigin.Origin
+	// Metrics holds every metric of the stack, served on the ingress's
+	// /metrics.
+	Metrics *prometheus.Registry
 
 	log        *slog.Logger
 	stops      []stopper // in start order; Stop runs them in reverse
@@ -195,10 +200,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	dialCtx, cancelDial := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelDial()
+	// One registry for the whole process: dev's ingress serves it on
+	// /metrics, with the worker's transfer metrics and the SDK's.
+	s.Metrics = metrics.NewRegistry()
+	sdkMetrics, closeMetrics := metrics.SDKHandler(s.Metrics)
+	s.onStop("SDK metrics", func(context.Context) error { return closeMetrics.Close() })
 	c, err := client.DialContext(dialCtx, client.Options{
-		HostPort:  temporalAddr,
-		Namespace: Namespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		HostPort:       temporalAddr,
+		Namespace:      Namespace,
+		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		MetricsHandler: sdkMetrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the embedded Temporal server: %w", err)
@@ -220,6 +231,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		RateLimit:        ingress.DefaultRateLimit,
 		RateBurst:        ingress.DefaultRateBurst,
 		CallbackSchedule: opts.CallbackSchedule,
+		Registry:         s.Metrics,
 		Logger:           log.With("component", "ingress"),
 	}, c))
 	httpserver.Serve(ingressServer, ingressListener)
@@ -256,6 +268,7 @@ func (s *Stack) startWorker(opts Options, secrets []webhook.Secret) {
 			Origins:         devPolicy,
 			Callbacks:       devPolicy,
 			Transfer:        opts.Transfer,
+			Metrics:         s.Metrics,
 			Logger:          s.log.With("component", "worker"),
 		}, s.Client)
 	}()

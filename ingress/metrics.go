@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Outcomes of a notification, the "outcome" label of
@@ -24,15 +23,6 @@ type metrics struct {
 	rateLimited    *prometheus.CounterVec
 	unknownFields  prometheus.Counter
 	startsInFlight prometheus.Gauge
-}
-
-// newRegistry is the registry of a Server that was given none: its own, so
-// that several servers (in tests) never collide, with the Go runtime and
-// process collectors a scrape usually expects.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
 
+	prommetrics "wochit-ingest/internal/metrics"
 	"wochit-ingest/internal/safehttp"
 	"wochit-ingest/workflows"
 )
@@ -111,7 +112,8 @@ func NewServer(cfg Config, c client.Client) *Server {
 		cfg.MaxConcurrentStarts = DefaultMaxConcurrentStarts
 	}
 	if cfg.Registry == nil {
-		cfg.Registry = newRegistry()
+		// Its own registry, so several servers (in tests) never collide.
+		cfg.Registry = prommetrics.NewRegistry()
 	}
 	s := &Server{
 		cfg:      cfg,

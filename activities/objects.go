@@ -106,14 +106,23 @@ var extensionByType = map[string]string{
 }
 
 func extension(kind AssetKind, sourcePath, contentType string) string {
+	if ext := pathExtension(kind, sourcePath); ext != "" {
+		return ext
+	}
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		return extensionByType[mt]
+	}
+	return ""
+}
+
+// pathExtension is the URL path's extension if it is a known media
+// extension for kind; then the object name does not depend on the response.
+func pathExtension(kind AssetKind, sourcePath string) string {
 	ext := strings.ToLower(path.Ext(sourcePath))
 	for _, known := range knownExtensions[kind] {
 		if ext == known {
 			return ext
 		}
-	}
-	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
-		return extensionByType[mt]
 	}
 	return ""
 }

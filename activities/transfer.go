@@ -89,7 +89,7 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	// An earlier attempt, or an earlier run for the same video, may have stored
 	// the file already. Reuse it without touching the origin, whose link may
 	// have expired since.
-	if res, found, err := a.findStored(ctx, bucket, in, source); err != nil || found {
+	if res, found, err := a.findStored(ctx, bucket, in, src, source); err != nil || found {
 		return res, err
 	}
 	if in.ReuseOnly {
@@ -146,6 +146,8 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 		if err == nil || isPreconditionFailed(err) || isPermanent(err) {
 			a.deleteParts(ctx, plan.dir)
 		}
+	} else if probe.length >= 0 && probe.length <= int64(settings.ChunkSize) {
+		attrs, sums, err = a.storeSmall(ctx, obj, in.Kind, probe, body, contentType, meta, declared)
 	} else {
 		attrs, sums, err = a.stream(ctx, obj, in.Kind, probe, body, contentType, meta, limit, declared)
 	}
@@ -169,8 +171,10 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 			attrs.Name, encodeCRC32C(attrs.CRC32C), attrs.Size, encodeCRC32C(sums.crc32c), sums.size)
 	}
 
-	if attrs, err = recordChecksums(ctx, obj, attrs, sums); err != nil {
-		return TransferResult{}, retryable(ErrStorage, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+	if attrs.Metadata[metaCRC32C] == "" {
+		if attrs, err = recordChecksums(ctx, obj, attrs, sums); err != nil {
+			return TransferResult{}, retryable(ErrStorage, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+		}
 	}
 	return TransferResult{Object: storedObject(attrs), SourceETag: etag, Parts: parts}, nil
 }
@@ -306,6 +310,68 @@ func (a *Activities) stream(ctx context.Context, obj *storage.ObjectHandle, kind
 	return w.Attrs(), d, nil
 }
 
+// storeSmall copies a file that fits in one upload chunk. The upload would
+// buffer it whole anyway, so it is read first: then its checksums go with
+// the upload — GCS verifies the CRC32C and MD5 before the object exists — and
+// into its metadata, in one request instead of an upload and an update.
+func (a *Activities) storeSmall(ctx context.Context, obj *storage.ObjectHandle, kind AssetKind, probe probeResult, body io.Reader,
+	contentType string, meta map[string]string, declared sourceHashes,
+) (*storage.ObjectAttrs, digest, error) {
+	source := RedactURL(probe.resp.Request.URL.String())
+	data := make([]byte, probe.length)
+	n, err := io.ReadFull(body, data)
+	a.Metrics.addBytes(kind, int64(n))
+	if err == nil {
+		// Nothing may follow the announced length.
+		var extra [1]byte
+		if k, _ := body.Read(extra[:]); k > 0 {
+			err = fmt.Errorf("more bytes than the announced %d", probe.length)
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, digest{}, ctx.Err()
+		}
+		return nil, digest{}, retryable(ErrIncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, n, probe.length, readError(probe.resp, err))
+	}
+	sum := md5.Sum(data)
+	d := digest{size: int64(n), crc32c: crc32.Checksum(data, crc32cTable), md5: sum[:]}
+	if (declared.hasCRC32C && declared.crc32c != d.crc32c) || (declared.md5 != nil && !bytes.Equal(declared.md5, d.md5)) {
+		a.Metrics.integrityFailure(kind)
+		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
+	}
+
+	verified := make(map[string]string, len(meta)+3)
+	for k, v := range meta {
+		verified[k] = v
+	}
+	verified[metaSize] = strconv.FormatInt(d.size, 10)
+	verified[metaCRC32C] = encodeCRC32C(d.crc32c)
+	verified[metaMD5] = base64.StdEncoding.EncodeToString(d.md5)
+
+	uploadCtx, abandonUpload := context.WithCancel(ctx)
+	defer abandonUpload()
+	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(uploadCtx)
+	w.ContentType = contentType
+	w.Metadata = verified
+	w.CRC32C, w.SendCRC32C, w.MD5 = d.crc32c, true, d.md5
+	w.ChunkSize = chunkSizeFor(d.size, len(data)+1)
+	if _, err := w.Write(data); err != nil {
+		abandonUpload()
+		if isPreconditionFailed(err) {
+			return nil, d, err
+		}
+		return nil, d, retryable(ErrStorage, nil, "uploading %s: %v", obj.ObjectName(), err)
+	}
+	if err := w.Close(); err != nil {
+		if isPreconditionFailed(err) {
+			return nil, d, err
+		}
+		return nil, d, retryable(ErrStorage, nil, "finalizing %s: %v", obj.ObjectName(), err)
+	}
+	return w.Attrs(), d, nil
+}
+
 // chunkSizeFor keeps small files (thumbnails) from allocating a full chunk:
 // a file that fits in one chunk is sent in one request anyway.
 func chunkSizeFor(total int64, max int) int {
@@ -335,28 +401,42 @@ func recordChecksums(ctx context.Context, obj *storage.ObjectHandle, attrs *stor
 }
 
 // findStored looks for an object an earlier attempt stored for this asset.
-func (a *Activities) findStored(ctx context.Context, bucket *storage.BucketHandle, in TransferInput, source string) (TransferResult, bool, error) {
+func (a *Activities) findStored(ctx context.Context, bucket *storage.BucketHandle, in TransferInput, src *url.URL, source string) (TransferResult, bool, error) {
 	dir := a.objectDir(in.WochitVideoID)
-	it := bucket.Objects(ctx, &storage.Query{Prefix: dir + string(in.Kind), Delimiter: "/"})
-	for {
-		attrs, err := it.Next()
-		if errors.Is(err, iterator.Done) {
+	var attrs *storage.ObjectAttrs
+	if ext := pathExtension(in.Kind, src.Path); ext != "" {
+		// The name is known without asking the origin: one lookup.
+		var err error
+		attrs, err = bucket.Object(dir + string(in.Kind) + ext).Attrs(ctx)
+		if errors.Is(err, storage.ErrObjectNotExist) {
 			return TransferResult{}, false, nil
 		}
 		if err != nil {
-			return TransferResult{}, false, retryable(ErrStorage, nil, "listing %s: %v", dir, err)
+			return TransferResult{}, false, retryable(ErrStorage, nil, "looking up %s: %v", dir, err)
 		}
-		if attrs.Name == "" || !isOurObjectName(attrs.Name, dir, in.Kind) {
-			continue
+	} else {
+		// The extension came from the content type: look for any.
+		it := bucket.Objects(ctx, &storage.Query{Prefix: dir + string(in.Kind), Delimiter: "/"})
+		for attrs == nil {
+			next, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return TransferResult{}, false, nil
+			}
+			if err != nil {
+				return TransferResult{}, false, retryable(ErrStorage, nil, "listing %s: %v", dir, err)
+			}
+			if next.Name != "" && isOurObjectName(next.Name, dir, in.Kind) {
+				attrs = next
+			}
 		}
-		res, err := a.accept(ctx, bucket.Object(attrs.Name), attrs, in, source)
-		if err == nil {
-			// An attempt that composed the object may have died before
-			// removing its parts.
-			a.deleteParts(ctx, a.partDir(in))
-		}
-		return res, true, err
 	}
+	res, err := a.accept(ctx, bucket.Object(attrs.Name), attrs, in, source)
+	if err == nil {
+		// An attempt that composed the object may have died before removing
+		// its parts.
+		a.deleteParts(ctx, a.partDir(in))
+	}
+	return res, true, err
 }
 
 // acceptExisting handles a failed DoesNotExist precondition.

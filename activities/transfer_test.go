@@ -154,13 +154,16 @@ func TestTransferPreconditionFailure(t *testing.T) {
 		name       string
 		ownerID    string // wochitVideoId the concurrent writer records
 		wantReused bool
+		size       int // above the fixture's 256 KiB chunk: streamed; below: read first
 	}{
-		{"same video and source: accepted", "race-1", true},
-		{"someone else's object: conflict", "other-video", false},
+		{"streamed, same video and source: accepted", "race-1", true, 512 << 10},
+		{"streamed, someone else's object: conflict", "other-video", false, 512 << 10},
+		{"small, same video and source: accepted", "race-1", true, 100 << 10},
+		{"small, someone else's object: conflict", "other-video", false, 100 << 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			body := mediaorigin.Video("race", 512<<10)
+			body := mediaorigin.Video("race", tt.size)
 			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
 			const name = "videos/race-1/video.mp4"
 			var concurrentGen int64

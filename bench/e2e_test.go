@@ -53,7 +53,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	stack, err := devstack.Start(context.Background(), devstack.Options{
 		DataDir:      b.TempDir(),
 		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
-		NoWorker: true, CallbackURL: receiver.URL, CallbackSecrets: secrets,
+		NoWorker: true, NoRateLimit: true, CallbackURL: receiver.URL, CallbackSecrets: secrets,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"golang.org/x/time/rate"
 
 	"wochit-ingest/activities"
 	"wochit-ingest/ingress"
@@ -57,7 +58,10 @@ type Options struct {
 	// NoWorker leaves the worker out, for tests that run workers as
 	// separate processes.
 	NoWorker bool
-	Logger   *slog.Logger
+	// NoRateLimit turns the ingress's per-source rate limit off, for
+	// benchmarks that push one source far beyond any real sender.
+	NoRateLimit bool
+	Logger      *slog.Logger
 }
 
 // Default addresses of `wochit-ingest dev`.
@@ -228,7 +232,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Namespace:        Namespace,
 		AllowHTTPURLs:    true,
 		OriginPolicy:     devPolicy,
-		RateLimit:        ingress.DefaultRateLimit,
+		RateLimit:        ingressRateLimit(opts),
 		RateBurst:        ingress.DefaultRateBurst,
 		CallbackSchedule: opts.CallbackSchedule,
 		Registry:         s.Metrics,
@@ -247,6 +251,13 @@ type stopper struct {
 
 func (s *Stack) onStop(name string, stop func(context.Context) error) {
 	s.stops = append(s.stops, stopper{name, stop})
+}
+
+func ingressRateLimit(opts Options) rate.Limit {
+	if opts.NoRateLimit {
+		return 0
+	}
+	return ingress.DefaultRateLimit
 }
 
 // devPolicy lets dev's worker and ingress use media and callbacks on this

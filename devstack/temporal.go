@@ -70,6 +70,8 @@ func startTemporal(dbFile, addr string, logger *slog.Logger) (*temporalServer, e
 			"synchronous":  "1",
 			"busy_timeout": "10000",
 		},
+		// One connection: with SQLite's single writer, more connections only
+		// wait on each other (measured: 4 halved throughput; BENCHMARKS.md).
 	}
 	if _, err := os.Stat(dbFile); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(dbFile), 0o755); err != nil {

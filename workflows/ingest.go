@@ -69,9 +69,12 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (Status, error) { return status, nil }); err != nil {
 		return IngestResult{}, err
 	}
-	// Make the run findable by video and context in the Web UI.
+	// Make the run findable by video and context in the Web UI (one upsert:
+	// each is a write to the visibility store).
+	status.Stage = StageTransferring
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		wochitVideoIDKey.ValueSet(n.WochitVideoID), videoContextKey.ValueSet(truncateRunes(n.VideoContext, maxKeywordLen))); err != nil {
+		wochitVideoIDKey.ValueSet(n.WochitVideoID), videoContextKey.ValueSet(truncateRunes(n.VideoContext, maxKeywordLen)),
+		ingestStageKey.ValueSet(string(StageTransferring))); err != nil {
 		return IngestResult{}, err
 	}
 	ops := operatorView{ctx: ctx, status: &status}

@@ -435,10 +435,13 @@ func joined(s []composeSource) composeSource {
 	return out
 }
 
-// deleteParts removes a file's temporary objects. Failing to is not fatal:
-// a later attempt or the bucket's lifecycle rule removes them.
+// deleteParts removes a file's temporary objects, several at a time.
+// Failing to is not fatal: a later attempt or the bucket's lifecycle rule
+// removes them.
 func (a *Activities) deleteParts(ctx context.Context, dir string) {
 	bucket := a.Storage.Bucket(a.Bucket)
+	var g errgroup.Group
+	g.SetLimit(8)
 	it := bucket.Objects(ctx, &storage.Query{Prefix: dir})
 	for {
 		attrs, err := it.Next()
@@ -446,10 +449,14 @@ func (a *Activities) deleteParts(ctx context.Context, dir string) {
 			if !errors.Is(err, iterator.Done) && activity.IsActivity(ctx) {
 				activity.GetLogger(ctx).Warn("could not list temporary parts", "dir", dir, "error", err)
 			}
-			return
+			break
 		}
-		if err := bucket.Object(attrs.Name).Delete(ctx); err != nil && activity.IsActivity(ctx) {
-			activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", err)
-		}
+		g.Go(func() error {
+			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil && activity.IsActivity(ctx) {
+				activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", err)
+			}
+			return nil
+		})
 	}
+	_ = g.Wait()
 }

@@ -13,7 +13,8 @@ import (
 type recorder struct {
 	http.ResponseWriter
 	status int
-	code   string // error code, when the answer was an apiError
+	code   string      // error code, when the answer was an apiError
+	attrs  []slog.Attr // what the handler adds to the access log line
 }
 
 func (r *recorder) WriteHeader(status int) {
@@ -36,6 +37,14 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 func noteCode(w http.ResponseWriter, code string) {
 	if r, ok := w.(*recorder); ok {
 		r.code = code
+	}
+}
+
+// noteAttrs adds attributes to the request's access log line, if w is a
+// recorder: one line per notification says everything about it.
+func noteAttrs(w http.ResponseWriter, attrs ...slog.Attr) {
+	if r, ok := w.(*recorder); ok {
+		r.attrs = append(r.attrs, attrs...)
 	}
 }
 
@@ -83,6 +92,7 @@ func (s *Server) access(route string, notification bool, next http.Handler) http
 		if rec.code != "" {
 			attrs = append(attrs, slog.String("code", rec.code))
 		}
+		attrs = append(attrs, rec.attrs...)
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }

@@ -158,7 +158,9 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	n, unknown, apiErr := decodeNotification(r.Body, s.urls)
 	if apiErr != nil {
-		s.log.Info("notification rejected", "code", apiErr.Code, "field", apiErr.Field)
+		if apiErr.Field != "" {
+			noteAttrs(w, slog.String("field", apiErr.Field))
+		}
 		if apiErr.Code == codePayloadTooLarge {
 			reject(w, apiErr) // the rest of the body stays unread
 			return
@@ -192,13 +194,13 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := startResponse{WorkflowID: workflows.WorkflowID(n.WochitVideoID), RunID: runID}
+	// The access log line says which run the notification started or found.
+	noteAttrs(w, slog.String("workflowId", resp.WorkflowID), slog.String("runId", runID))
 	if !started {
 		s.metrics.duplicates.Inc()
-		s.log.Info("duplicate notification", "workflowId", resp.WorkflowID, "runId", runID)
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	s.log.Info("workflow started", "workflowId", resp.WorkflowID, "runId", runID)
 	writeJSON(w, http.StatusAccepted, resp)
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"wochit-ingest/ingress"
 	"wochit-ingest/internal/config"
@@ -24,10 +23,7 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 	}
 	log := newLogger(cfg.Log, stderr)
 	reg := metrics.NewRegistry()
-	sdkMetrics, closeMetrics := metrics.SDKHandler(reg)
-	defer closeMetrics.Close()
-	cfg.Temporal.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
-	cfg.Temporal.MetricsHandler = sdkMetrics // the client's request metrics, on the same /metrics
+	defer instrument(&cfg.Temporal, log, reg)() // the client's request metrics, on the same /metrics
 	// Lazy: the ingress starts (and reports not ready) while Temporal is down;
 	// each notification then gets a 503 it can retry.
 	c, err := client.NewLazyClient(cfg.Temporal)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -123,10 +124,10 @@ func (o *sendOptions) payload() (body []byte, videoID string, err error) {
 			n.WochitVideoID = "demo-" + randomHex(6)
 		}
 		base := strings.TrimSuffix(o.devURL, "/")
-		n.VideoURL = or(n.VideoURL, base+devstack.DemoVideoPath)
-		n.ThumbnailURL = or(n.ThumbnailURL, base+devstack.DemoThumbnailPath)
-		n.Title = or(n.Title, "Demo video")
-		n.VideoContext = or(n.VideoContext, "demo-user")
+		n.VideoURL = cmp.Or(n.VideoURL, base+devstack.DemoVideoPath)
+		n.ThumbnailURL = cmp.Or(n.ThumbnailURL, base+devstack.DemoThumbnailPath)
+		n.Title = cmp.Or(n.Title, "Demo video")
+		n.VideoContext = cmp.Or(n.VideoContext, "demo-user")
 	}
 	if n.WochitVideoID == "" && n.VideoURL == "" {
 		return nil, "", errors.New("give --demo, --file, or the notification fields (--video-id, --video-url, --thumbnail-url, --context, --title)")
@@ -255,11 +256,4 @@ func envOr(env map[string]string, key, fallback string) string {
 		return v
 	}
 	return fallback
-}
-
-func or(v, fallback string) string {
-	if v == "" {
-		return fallback
-	}
-	return v
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"wochit-ingest/internal/config"
 	"wochit-ingest/internal/httpserver"
@@ -24,10 +23,7 @@ func runWorker(ctx context.Context, args, environ []string, _, stderr io.Writer)
 	}
 	log := newLogger(cfg.Log, stderr)
 	reg := metrics.NewRegistry()
-	sdkMetrics, closeMetrics := metrics.SDKHandler(reg)
-	defer closeMetrics.Close()
-	cfg.Temporal.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
-	cfg.Temporal.MetricsHandler = sdkMetrics
+	defer instrument(&cfg.Temporal, log, reg)()
 	c, err := client.DialContext(ctx, cfg.Temporal)
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.Temporal.HostPort, err)

@@ -24,7 +24,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
 	"wochit-ingest/internal/config"
+	"wochit-ingest/internal/metrics"
 )
 
 func main() {
@@ -100,6 +105,15 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'wochit-ingest <command> --help' for its flags. Every flag has an environment variable.")
+}
+
+// instrument sends a Temporal client's logs to log and its metrics to reg;
+// call the returned func when the client is closed.
+func instrument(opts *client.Options, log *slog.Logger, reg prometheus.Registerer) (stop func()) {
+	sdkMetrics, closer := metrics.SDKHandler(reg)
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	opts.MetricsHandler = sdkMetrics
+	return func() { _ = closer.Close() }
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -9,6 +9,7 @@
 package activities
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -73,28 +74,14 @@ var DefaultTransferSettings = TransferSettings{
 }
 
 func (a *Activities) transferSettings() TransferSettings {
-	s := a.Transfer
-	if s.ChunkSize == 0 {
-		s.ChunkSize = DefaultTransferSettings.ChunkSize
-	}
-	if s.IdleTimeout == 0 {
-		s.IdleTimeout = DefaultTransferSettings.IdleTimeout
-	}
-	if s.HeartbeatInterval == 0 {
-		s.HeartbeatInterval = DefaultTransferSettings.HeartbeatInterval
-	}
-	if s.PartSize == 0 {
-		s.PartSize = DefaultTransferSettings.PartSize
-	}
-	if s.PartConcurrency == 0 {
-		s.PartConcurrency = DefaultTransferSettings.PartConcurrency
-	}
-	if s.MaxVideoBytes == 0 {
-		s.MaxVideoBytes = DefaultTransferSettings.MaxVideoBytes
-	}
-	if s.MaxThumbnailBytes == 0 {
-		s.MaxThumbnailBytes = DefaultTransferSettings.MaxThumbnailBytes
-	}
+	s, d := a.Transfer, DefaultTransferSettings
+	s.ChunkSize = cmp.Or(s.ChunkSize, d.ChunkSize)
+	s.PartSize = cmp.Or(s.PartSize, d.PartSize)
+	s.PartConcurrency = cmp.Or(s.PartConcurrency, d.PartConcurrency)
+	s.MaxVideoBytes = cmp.Or(s.MaxVideoBytes, d.MaxVideoBytes)
+	s.MaxThumbnailBytes = cmp.Or(s.MaxThumbnailBytes, d.MaxThumbnailBytes)
+	s.IdleTimeout = cmp.Or(s.IdleTimeout, d.IdleTimeout)
+	s.HeartbeatInterval = cmp.Or(s.HeartbeatInterval, d.HeartbeatInterval)
 	return s
 }
 

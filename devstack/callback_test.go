@@ -2,9 +2,7 @@ package devstack_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,15 +49,9 @@ func newBackend(t *testing.T) *backend {
 	}
 	b := &backend{t: t, answer: map[string]func(int) int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		if err := wh.Verify(body, req.Header); err != nil {
-			t.Errorf("callback failed verification by the reference library: %v", err)
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		_, ev, ok := verifiedEvent(t, wh, w, req)
+		if !ok {
 			return
-		}
-		var ev activities.Event
-		if err := json.Unmarshal(body, &ev); err != nil {
-			t.Errorf("callback body is not an event: %s", body)
 		}
 		b.mu.Lock()
 		n := 1

@@ -5,6 +5,7 @@
 package devstack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -128,7 +129,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
-	s := &Stack{log: log, Bucket: or(opts.Bucket, DefaultBucket), Prefix: or(opts.Prefix, DefaultPrefix)}
+	s := &Stack{log: log, Bucket: cmp.Or(opts.Bucket, DefaultBucket), Prefix: cmp.Or(opts.Prefix, DefaultPrefix)}
 	defer func() {
 		if err != nil {
 			_ = s.Stop(context.Background())
@@ -143,16 +144,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	// Bind every listener first, so a taken port fails now and clearly.
-	gcsListener, err := listen("GCS emulator", or(opts.GCSAddr, DefaultGCSAddr))
+	gcsListener, err := listen("GCS emulator", cmp.Or(opts.GCSAddr, DefaultGCSAddr))
 	if err != nil {
 		return nil, err
 	}
-	ingressListener, err := listen("ingress", or(opts.IngressAddr, DefaultIngressAddr))
+	ingressListener, err := listen("ingress", cmp.Or(opts.IngressAddr, DefaultIngressAddr))
 	if err != nil {
 		gcsListener.Close()
 		return nil, err
 	}
-	devListener, err := listen("dev server", or(opts.DevAddr, DefaultDevAddr))
+	devListener, err := listen("dev server", cmp.Or(opts.DevAddr, DefaultDevAddr))
 	if err != nil {
 		gcsListener.Close()
 		ingressListener.Close()
@@ -176,10 +177,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	httpserver.Serve(devServer, devListener)
 	s.DevURL = "http://" + devListener.Addr().String()
 	s.onStop("dev server", devServer.Shutdown)
-	s.CallbackURL = or(opts.CallbackURL, s.DevURL+"/callbacks")
+	s.CallbackURL = cmp.Or(opts.CallbackURL, s.DevURL+"/callbacks")
 
 	// Temporal server and Web UI.
-	temporalAddr := or(opts.TemporalAddr, DefaultTemporalAddr)
+	temporalAddr := cmp.Or(opts.TemporalAddr, DefaultTemporalAddr)
 	if temporalAddr, err = resolvePort(temporalAddr); err != nil {
 		return nil, err
 	}
@@ -359,11 +360,4 @@ func devSecret(path string) ([]webhook.Secret, error) {
 		return nil, fmt.Errorf("writing dev callback secret: %w", err)
 	}
 	return []webhook.Secret{secret}, nil
-}
-
-func or(v, fallback string) string {
-	if v == "" {
-		return fallback
-	}
-	return v
 }

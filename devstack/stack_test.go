@@ -58,15 +58,9 @@ func newReceiver(t *testing.T) *receiver {
 	}
 	r := &receiver{t: t, arrived: make(chan struct{}, 100)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		if err := wh.Verify(body, req.Header); err != nil {
-			t.Errorf("callback failed verification by the reference library: %v", err)
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		body, ev, ok := verifiedEvent(t, wh, w, req)
+		if !ok {
 			return
-		}
-		var ev activities.Event
-		if err := json.Unmarshal(body, &ev); err != nil {
-			t.Errorf("callback body is not an event: %s", body)
 		}
 		r.mu.Lock()
 		r.deliveries = append(r.deliveries, delivery{id: req.Header.Get("webhook-id"), body: body, event: ev})
@@ -77,6 +71,23 @@ func newReceiver(t *testing.T) *receiver {
 	t.Cleanup(srv.Close)
 	r.url = srv.URL + "/hooks"
 	return r
+}
+
+// verifiedEvent reads a delivery and checks it with the reference Standard
+// Webhooks library, answering 401 (and failing the test) when it does not
+// verify.
+func verifiedEvent(t *testing.T, wh *standardwebhooks.Webhook, w http.ResponseWriter, req *http.Request) ([]byte, activities.Event, bool) {
+	body, _ := io.ReadAll(req.Body)
+	if err := wh.Verify(body, req.Header); err != nil {
+		t.Errorf("callback failed verification by the reference library: %v", err)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return nil, activities.Event{}, false
+	}
+	var ev activities.Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		t.Errorf("callback body is not an event: %s", body)
+	}
+	return body, ev, true
 }
 
 // next waits for the next delivery.

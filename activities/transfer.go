@@ -161,14 +161,15 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 		return TransferResult{}, err
 	}
 
-	if attrs.CRC32C != sums.crc32c || attrs.Size != sums.size {
+	md5Differs := sums.md5 != nil && len(attrs.MD5) > 0 && !bytes.Equal(attrs.MD5, sums.md5)
+	if attrs.CRC32C != sums.crc32c || attrs.Size != sums.size || md5Differs {
 		// GCS holds other bytes than we read. Remove exactly that generation
 		// (a later, correct one must survive) and let the retry start over.
 		a.Metrics.integrityFailure(in.Kind)
 		delErr := obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
 		return TransferResult{}, retryable(ErrIntegrity, delErr,
-			"stored object %s has crc32c %s and %d bytes, but %s and %d bytes were read from the origin",
-			attrs.Name, encodeCRC32C(attrs.CRC32C), attrs.Size, encodeCRC32C(sums.crc32c), sums.size)
+			"stored object %s has crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
+			attrs.Name, encodeCRC32C(attrs.CRC32C), attrs.MD5, attrs.Size, encodeCRC32C(sums.crc32c), sums.md5, sums.size)
 	}
 
 	if attrs.Metadata[metaCRC32C] == "" {

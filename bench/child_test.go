@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,7 +50,17 @@ type childResult struct {
 func runChild(mode string) error {
 	ctx := context.Background()
 	urls := strings.Fields(os.Getenv("BENCH_URLS"))
-	gcs, err := gcsemu.NewClient(ctx, os.Getenv("BENCH_SINK"))
+	sinkURL := os.Getenv("BENCH_SINK")
+	if root, ok := strings.CutPrefix(sinkURL, emulatorSink); ok {
+		// dev's GCS emulator, in this process so its memory is measured too.
+		stop, url, err := serveEmulator(root)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		sinkURL = url
+	}
+	gcs, err := gcsemu.NewClient(ctx, sinkURL)
 	if err != nil {
 		return err
 	}
@@ -111,6 +122,26 @@ func runChild(mode string) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: time.Since(start).Seconds()})
+}
+
+// emulatorSink, followed by a directory, as BENCH_SINK makes the child serve
+// dev's disk-backed GCS emulator itself instead of using a sink.
+const emulatorSink = "emulator:"
+
+func serveEmulator(root string) (stop func(), url string, err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	url = "http://" + l.Addr().String()
+	emu, err := gcsemu.New(root, url, "bench")
+	if err != nil {
+		l.Close()
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: emu.Handler()}
+	go srv.Serve(l)
+	return func() { srv.Close(); emu.Stop() }, url, nil
 }
 
 func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, url, id string) (int64, error) {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"testing"
 
 	"wochit-ingest/internal/mediaorigin"
@@ -81,6 +82,50 @@ func BenchmarkMemory(b *testing.B) {
 			b.ReportMetric(rssSmall/n/mib, "rss-256MiB-MiB")
 			b.ReportMetric(growth/n/mib, "rss-growth-2GiB-vs-256MiB-MiB")
 			b.ReportMetric(perTransfer/n/mib, "rss-per-extra-transfer-MiB")
+		})
+	}
+}
+
+// BenchmarkEmulatorMemory is BenchmarkMemory with dev's GCS emulator — the
+// disk-backed fake-gcs-server — serving inside the measured process, as in
+// `go run . dev`: peak RSS copying 256 MiB and 2 GiB.
+func BenchmarkEmulatorMemory(b *testing.B) {
+	f := newFixtures(b)
+	for _, tt := range []struct {
+		name string
+		file mediaorigin.File
+	}{
+		{"ranges", mediaorigin.File{}},
+		{"single-stream", mediaorigin.File{NoRanges: true}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			small := f.serve(tt.name+"-emu-256m.mp4", 256*mib, tt.file)
+			large := f.serve(tt.name+"-emu-2g.mp4", 2*gib, tt.file)
+			// Each copy gets an empty store, removed after it: 2 GiB copies
+			// would otherwise pile up on disk.
+			copyInto := func(url string) measurement {
+				dir, err := os.MkdirTemp("", "bench-emulator-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer os.RemoveAll(dir)
+				return runCopy(b, "transfer", emulatorSink+dir, []string{url})
+			}
+			var growth, rssSmall, rateLarge float64
+			for b.Loop() {
+				s := copyInto(small)
+				l := copyInto(large)
+				if s.bytes != 256*mib || l.bytes != 2*gib {
+					b.Fatalf("copied %d and %d bytes", s.bytes, l.bytes)
+				}
+				growth += float64(l.maxRSS - s.maxRSS)
+				rssSmall += float64(s.maxRSS)
+				rateLarge += l.rate()
+			}
+			n := float64(b.N)
+			b.ReportMetric(rssSmall/n/mib, "rss-256MiB-MiB")
+			b.ReportMetric(growth/n/mib, "rss-growth-2GiB-vs-256MiB-MiB")
+			b.ReportMetric(rateLarge/n/mib, "2GiB-MiB/s")
 		})
 	}
 }

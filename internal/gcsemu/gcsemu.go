@@ -1,6 +1,7 @@
 // Package gcsemu wraps fake-gcs-server, the GCS emulator that `dev` and the
 // tests use, so the real cloud.google.com/go/storage client runs against it
-// exactly as it runs against Google Cloud Storage.
+// exactly as it runs against Google Cloud Storage. On disk it streams writes
+// itself (diskWrites), so the emulator's memory does not grow with objects.
 package gcsemu
 
 import (
@@ -17,12 +18,14 @@ import (
 
 // Emulator is an in-process GCS emulator; serve its Handler on any listener.
 type Emulator struct {
-	fake *fakestorage.Server
+	fake    *fakestorage.Server
+	handler http.Handler
 }
 
 // New creates an emulator with the given buckets. With root set, objects are
-// kept on disk under it and survive restarts; otherwise they live in memory.
-// externalURL is the base URL clients will reach it at.
+// kept on disk under it and survive restarts, and uploads stream to disk, so
+// memory does not grow with object size (see diskWrites); otherwise objects
+// live in memory. externalURL is the base URL clients will reach it at.
 func New(root, externalURL string, buckets ...string) (*Emulator, error) {
 	if root != "" {
 		if err := os.MkdirAll(root, 0o755); err != nil {
@@ -48,11 +51,22 @@ func New(root, externalURL string, buckets ...string) (*Emulator, error) {
 	for _, b := range buckets {
 		fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
 	}
-	return &Emulator{fake: fake}, nil
+	e := &Emulator{fake: fake, handler: fake.HTTPHandler()}
+	if root != "" {
+		writes, err := newDiskWrites(e.handler, root)
+		if err != nil {
+			fake.Stop()
+			return nil, err
+		}
+		if writes != nil {
+			e.handler = writes
+		}
+	}
+	return e, nil
 }
 
 // Handler serves the GCS JSON and XML APIs.
-func (e *Emulator) Handler() http.Handler { return e.fake.HTTPHandler() }
+func (e *Emulator) Handler() http.Handler { return e.handler }
 
 // Stop releases the emulator's resources.
 func (e *Emulator) Stop() { e.fake.Stop() }

@@ -1,9 +1,10 @@
 // Package gcssink is a GCS look-alike for benchmarks: it implements the JSON
 // API calls the storage client makes for uploads (multipart, resumable),
 // compose, object metadata, listing and deletion, computes each object's
-// CRC32C while the bytes stream in, and throws the bytes away. Unlike the
-// emulator, which keeps whole objects in memory and re-hashes them on every
-// chunk, it can take gigabytes at line rate, so it measures the uploader.
+// CRC32C while the bytes stream in, and throws the bytes away. Unlike
+// fake-gcs-server, which keeps whole objects in memory and re-hashes them on
+// every chunk, or dev's emulator, which writes to disk, it can take gigabytes
+// at line rate, so it measures the uploader.
 package gcssink
 
 import (

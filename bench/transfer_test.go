@@ -8,6 +8,16 @@ import (
 	"wochit-ingest/internal/mediaorigin"
 )
 
+// origins are the two kinds of media origin: one that serves ranges, as CDNs
+// and object stores do, and one that does not.
+var origins = []struct {
+	name string
+	file mediaorigin.File
+}{
+	{"ranges", mediaorigin.File{}},
+	{"single-stream", mediaorigin.File{NoRanges: true}},
+}
+
 // BenchmarkTransferVsRelay copies a 1 GiB file with TransferToGCS and with a
 // plain relay (GET → storage writer, io.Copy) through the same clients into
 // the same sink, alternately, and reports ours/relay for throughput and CPU
@@ -16,13 +26,7 @@ import (
 // fallback for origins without ranges (CRC32C and MD5 computed on the way).
 func BenchmarkTransferVsRelay(b *testing.B) {
 	f := newFixtures(b)
-	for _, tt := range []struct {
-		name string
-		file mediaorigin.File
-	}{
-		{"ranges", mediaorigin.File{}},
-		{"single-stream", mediaorigin.File{NoRanges: true}},
-	} {
+	for _, tt := range origins {
 		b.Run(tt.name, func(b *testing.B) {
 			url := f.serve("bench-"+tt.name+".mp4", 1*gib, tt.file)
 			var rateRatio, cpuRatio, oursRate, relayRate, oursCPU, relayCPU float64
@@ -55,13 +59,7 @@ func BenchmarkTransferVsRelay(b *testing.B) {
 // one and four concurrent transfers (the slope is the memory per transfer).
 func BenchmarkMemory(b *testing.B) {
 	f := newFixtures(b)
-	for _, tt := range []struct {
-		name string
-		file mediaorigin.File
-	}{
-		{"ranges", mediaorigin.File{}},
-		{"single-stream", mediaorigin.File{NoRanges: true}},
-	} {
+	for _, tt := range origins {
 		b.Run(tt.name, func(b *testing.B) {
 			small := f.serve(tt.name+"-256m.mp4", 256*mib, tt.file)
 			large := f.serve(tt.name+"-2g.mp4", 2*gib, tt.file)
@@ -91,13 +89,7 @@ func BenchmarkMemory(b *testing.B) {
 // `go run . dev`: peak RSS copying 256 MiB and 2 GiB.
 func BenchmarkEmulatorMemory(b *testing.B) {
 	f := newFixtures(b)
-	for _, tt := range []struct {
-		name string
-		file mediaorigin.File
-	}{
-		{"ranges", mediaorigin.File{}},
-		{"single-stream", mediaorigin.File{NoRanges: true}},
-	} {
+	for _, tt := range origins {
 		b.Run(tt.name, func(b *testing.B) {
 			small := f.serve(tt.name+"-emu-256m.mp4", 256*mib, tt.file)
 			large := f.serve(tt.name+"-emu-2g.mp4", 2*gib, tt.file)

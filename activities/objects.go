@@ -2,14 +2,14 @@ package activities
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"mime"
 	"net/url"
 	"path"
 	"strings"
 
 	"cloud.google.com/go/storage"
+
+	"wochit-ingest/internal/crc32c"
 )
 
 // AssetKind names the two files of a Wochit video.
@@ -133,12 +133,6 @@ func isOurObjectName(name, dir string, kind AssetKind) bool {
 	return ok && (rest == "" || (strings.HasPrefix(rest, ".") && !strings.ContainsAny(rest, "/")))
 }
 
-func encodeCRC32C(c uint32) string {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], c)
-	return base64.StdEncoding.EncodeToString(b[:])
-}
-
 func storedObject(attrs *storage.ObjectAttrs) StoredObject {
 	o := StoredObject{
 		Bucket:      attrs.Bucket,
@@ -146,7 +140,7 @@ func storedObject(attrs *storage.ObjectAttrs) StoredObject {
 		URI:         "gs://" + attrs.Bucket + "/" + attrs.Name,
 		Size:        attrs.Size,
 		ContentType: attrs.ContentType,
-		CRC32C:      encodeCRC32C(attrs.CRC32C),
+		CRC32C:      crc32c.Encode(attrs.CRC32C),
 	}
 	// Only an MD5 we computed ourselves is reported: composite objects (and
 	// so files copied in parts) have none.

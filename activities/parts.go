@@ -98,7 +98,7 @@ func (t *partTracker) progress() TransferProgress {
 	for i, crc := range t.done {
 		_, length := t.plan.bounds(i)
 		p.Bytes += length
-		p.Parts = append(p.Parts, PartRecord{Index: i, CRC32C: encodeCRC32C(crc)})
+		p.Parts = append(p.Parts, PartRecord{Index: i, CRC32C: crc32c.Encode(crc)})
 	}
 	slices.SortFunc(p.Parts, func(x, y PartRecord) int { return x.Index - y.Index })
 	return p
@@ -283,14 +283,14 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 		a.Metrics.integrityFailure(plan.in.Kind)
 		_ = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
 		return retryable(ErrIntegrity, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
-			i, encodeCRC32C(attrs.CRC32C), attrs.Size, encodeCRC32C(d.crc32c), length)
+			i, crc32c.Encode(attrs.CRC32C), attrs.Size, crc32c.Encode(d.crc32c), length)
 	}
 	// Mark the part verified; a part without the mark is never reused.
 	marked := make(map[string]string, len(attrs.Metadata)+1)
 	for k, v := range attrs.Metadata {
 		marked[k] = v
 	}
-	marked[metaCRC32C] = encodeCRC32C(d.crc32c)
+	marked[metaCRC32C] = crc32c.Encode(d.crc32c)
 	if _, err := obj.If(storage.Conditions{GenerationMatch: attrs.Generation, MetagenerationMatch: attrs.Metageneration}).
 		Update(ctx, storage.ObjectAttrsToUpdate{Metadata: marked}); err != nil {
 		return retryable(ErrStorage, nil, "marking part %d verified: %v", i, err)
@@ -351,7 +351,7 @@ func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHa
 			offset, length := plan.bounds(i)
 			m := attrs.Metadata
 			rec, listed := recorded[i]
-			ok = attrs.Size == length && m[metaCRC32C] == encodeCRC32C(attrs.CRC32C) &&
+			ok = attrs.Size == length && m[metaCRC32C] == crc32c.Encode(attrs.CRC32C) &&
 				m[metaPartOffset] == strconv.FormatInt(offset, 10) && m[metaSourceURL] == truncate(plan.source, maxMetadataValue) &&
 				m[metaSourceETag] == truncate(plan.etag, maxMetadataValue) && (!listed || rec == m[metaCRC32C])
 		}

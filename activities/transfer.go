@@ -23,6 +23,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
+
+	"wochit-ingest/internal/crc32c"
 )
 
 // TransferInput names one file to copy into GCS.
@@ -66,8 +68,6 @@ type PartRecord struct {
 	Index  int
 	CRC32C string
 }
-
-var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
 
 // TransferToGCS copies one media file from its origin into GCS under a
 // deterministic name. The object only comes into existence once every byte
@@ -169,7 +169,7 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 		delErr := obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
 		return TransferResult{}, retryable(ErrIntegrity, delErr,
 			"stored object %s has crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
-			attrs.Name, encodeCRC32C(attrs.CRC32C), attrs.MD5, attrs.Size, encodeCRC32C(sums.crc32c), sums.md5, sums.size)
+			attrs.Name, crc32c.Encode(attrs.CRC32C), attrs.MD5, attrs.Size, crc32c.Encode(sums.crc32c), sums.md5, sums.size)
 	}
 
 	if attrs.Metadata[metaCRC32C] == "" {
@@ -336,7 +336,7 @@ func (a *Activities) storeSmall(ctx context.Context, obj *storage.ObjectHandle, 
 		return nil, digest{}, retryable(ErrIncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, n, probe.length, readError(probe.resp, err))
 	}
 	sum := md5.Sum(data)
-	d := digest{size: int64(n), crc32c: crc32.Checksum(data, crc32cTable), md5: sum[:]}
+	d := digest{size: int64(n), crc32c: crc32c.Checksum(data), md5: sum[:]}
 	if (declared.hasCRC32C && declared.crc32c != d.crc32c) || (declared.md5 != nil && !bytes.Equal(declared.md5, d.md5)) {
 		a.Metrics.integrityFailure(kind)
 		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
@@ -347,7 +347,7 @@ func (a *Activities) storeSmall(ctx context.Context, obj *storage.ObjectHandle, 
 		verified[k] = v
 	}
 	verified[metaSize] = strconv.FormatInt(d.size, 10)
-	verified[metaCRC32C] = encodeCRC32C(d.crc32c)
+	verified[metaCRC32C] = crc32c.Encode(d.crc32c)
 	verified[metaMD5] = base64.StdEncoding.EncodeToString(d.md5)
 
 	uploadCtx, abandonUpload := context.WithCancel(ctx)
@@ -393,7 +393,7 @@ func recordChecksums(ctx context.Context, obj *storage.ObjectHandle, attrs *stor
 		meta[k] = v
 	}
 	meta[metaSize] = strconv.FormatInt(d.size, 10)
-	meta[metaCRC32C] = encodeCRC32C(d.crc32c)
+	meta[metaCRC32C] = crc32c.Encode(d.crc32c)
 	if d.md5 != nil {
 		meta[metaMD5] = base64.StdEncoding.EncodeToString(d.md5)
 	}
@@ -579,7 +579,7 @@ type hashingReader struct {
 }
 
 func newHashingReader(r io.Reader, withMD5 bool, onRead func(int)) *hashingReader {
-	h := &hashingReader{r: r, crc: crc32.New(crc32cTable), onRead: onRead}
+	h := &hashingReader{r: r, crc: crc32.New(crc32c.Table), onRead: onRead}
 	if withMD5 {
 		h.md5 = md5.New()
 	}

@@ -3,8 +3,6 @@ package activities_test
 import (
 	"crypto/md5"
 	"encoding/base64"
-	"encoding/binary"
-	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,15 +13,12 @@ import (
 	"cloud.google.com/go/storage"
 
 	"wochit-ingest/activities"
+	"wochit-ingest/internal/crc32c"
 	"wochit-ingest/internal/mediaorigin"
 	"wochit-ingest/internal/safehttp"
 )
 
-func crc32cOf(b []byte) string {
-	var out [4]byte
-	binary.BigEndian.PutUint32(out[:], crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
-	return base64.StdEncoding.EncodeToString(out[:])
-}
+func crc32cOf(b []byte) string { return crc32c.Encode(crc32c.Checksum(b)) }
 
 func md5Of(b []byte) string {
 	sum := md5.Sum(b)

@@ -125,7 +125,9 @@ func runChild(mode string) error {
 }
 
 // emulatorSink, followed by a directory, as BENCH_SINK makes the child serve
-// dev's disk-backed GCS emulator itself instead of using a sink.
+// dev's disk-backed GCS emulator itself instead of using a sink. With
+// BENCH_EMULATOR=fake-gcs-server it serves fake-gcs-server alone, without
+// the streaming writes: the "before" of BENCHMARKS.md.
 const emulatorSink = "emulator:"
 
 func serveEmulator(root string) (stop func(), url string, err error) {
@@ -139,7 +141,11 @@ func serveEmulator(root string) (stop func(), url string, err error) {
 		l.Close()
 		return nil, "", err
 	}
-	srv := &http.Server{Handler: emu.Handler()}
+	handler := emu.Handler()
+	if os.Getenv("BENCH_EMULATOR") == "fake-gcs-server" {
+		handler = emu.FakeGCSServerHandler()
+	}
+	srv := &http.Server{Handler: handler}
 	go srv.Serve(l)
 	return func() { srv.Close(); emu.Stop() }, url, nil
 }

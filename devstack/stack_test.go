@@ -6,9 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +25,7 @@ import (
 
 	"wochit-ingest/activities"
 	"wochit-ingest/devstack"
+	"wochit-ingest/internal/crc32c"
 	"wochit-ingest/internal/gcsemu"
 	"wochit-ingest/internal/mediaorigin"
 	"wochit-ingest/internal/webhook"
@@ -189,10 +188,8 @@ func checkStored(t *testing.T, gcsURL string, obj *activities.StoredObject, want
 	if sha256.Sum256(got) != sha256.Sum256(want) {
 		t.Fatalf("%s: stored %d bytes differ from the origin's %d bytes", obj.URI, len(got), len(want))
 	}
-	var crc [4]byte
-	binary.BigEndian.PutUint32(crc[:], crc32.Checksum(want, crc32.MakeTable(crc32.Castagnoli)))
 	sum := md5.Sum(want)
-	if obj.Size != int64(len(want)) || obj.CRC32C != base64.StdEncoding.EncodeToString(crc[:]) || obj.MD5 != base64.StdEncoding.EncodeToString(sum[:]) {
+	if obj.Size != int64(len(want)) || obj.CRC32C != crc32c.Encode(crc32c.Checksum(want)) || obj.MD5 != base64.StdEncoding.EncodeToString(sum[:]) {
 		t.Fatalf("callback reports %+v; want size %d and the checksums of the origin's bytes", obj, len(want))
 	}
 }

@@ -1,6 +1,7 @@
-// Package crc32c combines CRC32C (Castagnoli) checksums: the CRC32C of A‖B
-// from the checksums of A and B, the way GCS derives a composite object's
-// CRC32C from its components.
+// Package crc32c holds the CRC32C (Castagnoli) pieces GCS work needs: the
+// table, GCS's base64 encoding, and combining checksums — the CRC32C of A‖B
+// from those of A and B, the way GCS derives a composite object's CRC32C from
+// its components.
 package crc32c
 
 // Combine returns the CRC32C of A‖B from crc(A), crc(B) and len(B). It is

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/pkg/xattr"
 
 	"wochit-ingest/internal/crc32c"
+	"wochit-ingest/internal/gcsapi"
 )
 
 // diskWrites serves the write paths of the JSON API that the storage client
@@ -54,6 +54,10 @@ type diskWrites struct {
 	sessions map[string]*uploadSession
 	nextID   int
 }
+
+// fakeMetageneration is every object's metageneration: fake-gcs-server's
+// filesystem backend does not track them and always reports 1.
+const fakeMetageneration = 1
 
 // metadataXattr is where fake-gcs-server's filesystem backend keeps an
 // object's attributes.
@@ -180,71 +184,23 @@ type storedAttrs struct {
 // timestampFormat is fake-gcs-server's.
 const timestampFormat = "2006-01-02T15:04:05.999999Z07:00"
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // written is an object's content in a temporary file, with its checksums.
 type written struct {
 	path   string
-	size   int64
 	crc32c uint32
 	md5    []byte // nil for composed objects, as in GCS
-}
-
-func encodeCRC32C(c uint32) string {
-	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, c))
 }
 
 // checkDeclared rejects content whose checksums differ from those the client
 // declared, as GCS does.
 func checkDeclared(res objectResource, got written) error {
-	if res.CRC32C != "" && res.CRC32C != encodeCRC32C(got.crc32c) {
-		return fmt.Errorf("provided CRC32C %q doesn't match calculated %q", res.CRC32C, encodeCRC32C(got.crc32c))
+	if res.CRC32C != "" && res.CRC32C != crc32c.Encode(got.crc32c) {
+		return fmt.Errorf("provided CRC32C %q doesn't match calculated %q", res.CRC32C, crc32c.Encode(got.crc32c))
 	}
 	if res.MD5Hash != "" && got.md5 != nil && res.MD5Hash != base64.StdEncoding.EncodeToString(got.md5) {
 		return fmt.Errorf("provided MD5 hash %q doesn't match calculated %q", res.MD5Hash, base64.StdEncoding.EncodeToString(got.md5))
 	}
 	return nil
-}
-
-// conditions are the generation preconditions of a request.
-type conditions struct {
-	ifGenerationMatch     *int64
-	ifGenerationNotMatch  *int64
-	ifMetagenerationMatch *int64
-}
-
-func parseConditions(q url.Values) (conditions, error) {
-	var c conditions
-	for key, dst := range map[string]**int64{
-		"ifGenerationMatch":     &c.ifGenerationMatch,
-		"ifGenerationNotMatch":  &c.ifGenerationNotMatch,
-		"ifMetagenerationMatch": &c.ifMetagenerationMatch,
-	} {
-		if v := q.Get(key); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return c, fmt.Errorf("%s=%q is not a number", key, v)
-			}
-			*dst = &n
-		}
-	}
-	return c, nil
-}
-
-// met reports whether the conditions hold for the live generation (0: the
-// object does not exist). The filesystem backend has no metagenerations:
-// every live object's is 1.
-func (c conditions) met(generation int64) bool {
-	if c.ifGenerationMatch != nil && *c.ifGenerationMatch != generation {
-		return false
-	}
-	if c.ifGenerationNotMatch != nil && *c.ifGenerationNotMatch == generation {
-		return false
-	}
-	if c.ifMetagenerationMatch != nil && (generation == 0 || *c.ifMetagenerationMatch != 1) {
-		return false
-	}
-	return true
 }
 
 // objectPath is where an object's file lives, or an error for a name that
@@ -292,15 +248,15 @@ func readAttrs(path string) (map[string]json.RawMessage, int64, error) {
 
 // commit makes the written content the object bucket/name, if the
 // conditions hold, and answers with the object as fake-gcs-server sees it.
-func (d *diskWrites) commit(w http.ResponseWriter, r *http.Request, bucket string, res objectResource, c conditions, content written) {
+func (d *diskWrites) commit(w http.ResponseWriter, r *http.Request, bucket string, res objectResource, c gcsapi.Conditions, content written) {
 	defer os.Remove(content.path) // a no-op once renamed
 	if err := checkDeclared(res, content); err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	path, err := d.objectPath(bucket, res.Name)
 	if err != nil {
-		apiError(w, statusOf(err), err.Error())
+		gcsapi.Error(w, statusOf(err), err.Error())
 		return
 	}
 	now := time.Now()
@@ -313,7 +269,7 @@ func (d *diskWrites) commit(w http.ResponseWriter, r *http.Request, bucket strin
 		CacheControl:       res.CacheControl,
 		CustomTime:         res.CustomTime,
 		Metadata:           res.Metadata,
-		Crc32c:             encodeCRC32C(content.crc32c),
+		Crc32c:             crc32c.Encode(content.crc32c),
 		Created:            now.Format(timestampFormat),
 		Updated:            now.Format(timestampFormat),
 	}
@@ -327,12 +283,12 @@ func (d *diskWrites) commit(w http.ResponseWriter, r *http.Request, bucket strin
 	_, live, err := readAttrs(path)
 	if err != nil {
 		d.mu.Unlock()
-		apiError(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	if !c.met(live) {
+	if !c.Met(live, fakeMetageneration) {
 		d.mu.Unlock()
-		apiError(w, http.StatusPreconditionFailed, "conditionNotMet: at least one of the pre-conditions you specified did not hold")
+		gcsapi.Error(w, http.StatusPreconditionFailed, gcsapi.ConditionNotMet)
 		return
 	}
 	d.lastGen = max(d.lastGen+1, now.UnixMicro())
@@ -340,7 +296,7 @@ func (d *diskWrites) commit(w http.ResponseWriter, r *http.Request, bucket strin
 	err = d.place(content.path, path, attrs)
 	d.mu.Unlock()
 	if err != nil {
-		apiError(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	d.respondWithObject(w, r, bucket, res.Name)
@@ -389,9 +345,9 @@ func (d *diskWrites) receive(r io.Reader) (written, error) {
 		return written{}, err
 	}
 	defer f.Close()
-	crc := crc32.New(castagnoli)
+	crc := crc32.New(crc32c.Table)
 	sum := md5.New()
-	n, err := io.Copy(io.MultiWriter(f, crc, sum), r)
+	_, err = io.Copy(io.MultiWriter(f, crc, sum), r)
 	if err == nil {
 		err = f.Close()
 	}
@@ -399,41 +355,41 @@ func (d *diskWrites) receive(r io.Reader) (written, error) {
 		os.Remove(f.Name())
 		return written{}, err
 	}
-	return written{path: f.Name(), size: n, crc32c: crc.Sum32(), md5: sum.Sum(nil)}, nil
+	return written{path: f.Name(), crc32c: crc.Sum32(), md5: sum.Sum(nil)}, nil
 }
 
 func (d *diskWrites) multipartUpload(w http.ResponseWriter, r *http.Request, bucket string) {
-	c, err := parseConditions(r.URL.Query())
+	c, err := gcsapi.ParseConditions(r.URL.Query())
 	if err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || params["boundary"] == "" {
-		apiError(w, http.StatusBadRequest, "a multipart upload needs a multipart/related body")
+		gcsapi.Error(w, http.StatusBadRequest, "a multipart upload needs a multipart/related body")
 		return
 	}
 	mr := multipart.NewReader(r.Body, params["boundary"])
 	metaPart, err := mr.NextPart()
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading the metadata part: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "reading the metadata part: "+err.Error())
 		return
 	}
 	var res objectResource
 	if err := json.NewDecoder(metaPart).Decode(&res); err != nil {
-		apiError(w, http.StatusBadRequest, "decoding the metadata part: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "decoding the metadata part: "+err.Error())
 		return
 	}
 	res.Name = cmp.Or(r.URL.Query().Get("name"), res.Name)
 	media, err := mr.NextPart()
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading the media part: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "reading the media part: "+err.Error())
 		return
 	}
 	res.ContentType = cmp.Or(res.ContentType, media.Header.Get("Content-Type"))
 	content, err := d.receive(media)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading the media: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "reading the media: "+err.Error())
 		return
 	}
 	d.commit(w, r, bucket, res, c, content)
@@ -445,7 +401,7 @@ type uploadSession struct {
 	mu       sync.Mutex
 	bucket   string
 	res      objectResource
-	cond     conditions
+	cond     gcsapi.Conditions
 	file     *os.File
 	received int64
 	crc      uint32
@@ -454,25 +410,25 @@ type uploadSession struct {
 }
 
 func (d *diskWrites) startUpload(w http.ResponseWriter, r *http.Request, bucket string) {
-	c, err := parseConditions(r.URL.Query())
+	c, err := gcsapi.ParseConditions(r.URL.Query())
 	if err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	var res objectResource
 	if err := json.NewDecoder(r.Body).Decode(&res); err != nil && err != io.EOF {
-		apiError(w, http.StatusBadRequest, "decoding the object resource: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "decoding the object resource: "+err.Error())
 		return
 	}
 	res.Name = cmp.Or(r.URL.Query().Get("name"), res.Name)
 	res.ContentType = cmp.Or(res.ContentType, r.Header.Get("X-Upload-Content-Type"))
 	if _, err := d.objectPath(bucket, res.Name); err != nil {
-		apiError(w, statusOf(err), err.Error())
+		gcsapi.Error(w, statusOf(err), err.Error())
 		return
 	}
 	f, err := d.tempFile()
 	if err != nil {
-		apiError(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	s := &uploadSession{bucket: bucket, res: res, cond: c, file: f, md5: md5.New(), lastUsed: time.Now()}
@@ -521,7 +477,7 @@ func (d *diskWrites) cancelUpload(w http.ResponseWriter, id string) {
 	delete(d.sessions, id)
 	d.mu.Unlock()
 	if s == nil {
-		apiError(w, http.StatusNotFound, "no such upload")
+		gcsapi.Error(w, http.StatusNotFound, "no such upload")
 		return
 	}
 	s.mu.Lock()
@@ -537,45 +493,45 @@ func (d *diskWrites) cancelUpload(w http.ResponseWriter, id string) {
 func (d *diskWrites) uploadChunk(w http.ResponseWriter, r *http.Request, id string) {
 	s := d.session(id)
 	if s == nil {
-		apiError(w, http.StatusNotFound, "no such upload")
+		gcsapi.Error(w, http.StatusNotFound, "no such upload")
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file == nil {
-		apiError(w, http.StatusNotFound, "no such upload")
+		gcsapi.Error(w, http.StatusNotFound, "no such upload")
 		return
 	}
 	s.lastUsed = time.Now()
-	first, total, err := parseContentRange(r.Header.Get("Content-Range"))
+	first, total, err := gcsapi.ParseContentRange(r.Header.Get("Content-Range"))
 	if err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if first > s.received {
-		apiError(w, http.StatusBadRequest, fmt.Sprintf("chunk starts at byte %d, but only %d bytes were received", first, s.received))
+		gcsapi.Error(w, http.StatusBadRequest, fmt.Sprintf("chunk starts at byte %d, but only %d bytes were received", first, s.received))
 		return
 	}
 	body := io.Reader(r.Body)
 	if first >= 0 && first < s.received {
 		if _, err := io.CopyN(io.Discard, body, s.received-first); err != nil {
-			apiError(w, http.StatusBadRequest, "reading the chunk: "+err.Error())
+			gcsapi.Error(w, http.StatusBadRequest, "reading the chunk: "+err.Error())
 			return
 		}
 	}
 	md5State, err := s.md5.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
-		apiError(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	crc := crc32.New(castagnoli)
+	crc := crc32.New(crc32c.Table)
 	n, err := io.Copy(io.MultiWriter(s.file, crc, s.md5), body)
 	if err != nil {
 		// Roll back to the last whole chunk.
 		if rollbackErr := s.rollback(md5State); rollbackErr != nil {
 			err = errors.Join(err, rollbackErr)
 		}
-		apiError(w, http.StatusBadRequest, "reading the chunk: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "reading the chunk: "+err.Error())
 		return
 	}
 	s.crc = crc32c.Combine(s.crc, crc.Sum32(), n)
@@ -594,7 +550,7 @@ func (d *diskWrites) uploadChunk(w http.ResponseWriter, r *http.Request, id stri
 		return
 	}
 	if s.received != total {
-		apiError(w, http.StatusBadRequest, fmt.Sprintf("received %d bytes, but the upload declares %d", s.received, total))
+		gcsapi.Error(w, http.StatusBadRequest, fmt.Sprintf("received %d bytes, but the upload declares %d", s.received, total))
 		return
 	}
 	d.mu.Lock()
@@ -603,13 +559,13 @@ func (d *diskWrites) uploadChunk(w http.ResponseWriter, r *http.Request, id stri
 	path := s.file.Name()
 	if err := s.file.Close(); err != nil {
 		os.Remove(path)
-		apiError(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	s.file = nil
 	res := s.res
 	res.ContentType = cmp.Or(res.ContentType, r.Header.Get("Content-Type"))
-	d.commit(w, r, s.bucket, res, s.cond, written{path: path, size: s.received, crc32c: s.crc, md5: s.md5.Sum(nil)})
+	d.commit(w, r, s.bucket, res, s.cond, written{path: path, crc32c: s.crc, md5: s.md5.Sum(nil)})
 }
 
 // rollback truncates the file to the bytes received before the chunk and
@@ -625,29 +581,6 @@ func (s *uploadSession) rollback(md5State []byte) error {
 	return err
 }
 
-// parseContentRange reads a chunk's "bytes a-b/total", "bytes a-b/*" or
-// "bytes */total". first is -1 for "*"; total is -1 when unknown.
-func parseContentRange(h string) (first, total int64, err error) {
-	spec, ok := strings.CutPrefix(h, "bytes ")
-	rng, tot, ok2 := strings.Cut(spec, "/")
-	if !ok || !ok2 {
-		return 0, 0, fmt.Errorf("Content-Range %q is not bytes a-b/total", h)
-	}
-	first, total = -1, -1
-	if rng != "*" {
-		a, _, _ := strings.Cut(rng, "-")
-		if first, err = strconv.ParseInt(a, 10, 64); err != nil || first < 0 {
-			return 0, 0, fmt.Errorf("Content-Range %q has no first byte", h)
-		}
-	}
-	if tot != "*" {
-		if total, err = strconv.ParseInt(tot, 10, 64); err != nil || total < 0 {
-			return 0, 0, fmt.Errorf("Content-Range %q has no total", h)
-		}
-	}
-	return first, total, nil
-}
-
 // int64String is a JSON API int64: a string, or a number from lenient
 // clients.
 type int64String int64
@@ -659,13 +592,15 @@ func (n *int64String) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+type sourcePreconditions struct {
+	IfGenerationMatch int64String `json:"ifGenerationMatch"`
+}
+
 type composeRequest struct {
 	SourceObjects []struct {
-		Name                string      `json:"name"`
-		Generation          int64String `json:"generation"`
-		ObjectPreconditions *struct {
-			IfGenerationMatch int64String `json:"ifGenerationMatch"`
-		} `json:"objectPreconditions"`
+		Name                string               `json:"name"`
+		Generation          int64String          `json:"generation"`
+		ObjectPreconditions *sourcePreconditions `json:"objectPreconditions"`
 	} `json:"sourceObjects"`
 	Destination objectResource `json:"destination"`
 }
@@ -673,48 +608,42 @@ type composeRequest struct {
 // compose concatenates the sources into a new file, computing its CRC32C on
 // the way. Like GCS, a composed object has a CRC32C and no MD5.
 func (d *diskWrites) compose(w http.ResponseWriter, r *http.Request, bucket, name string) {
-	c, err := parseConditions(r.URL.Query())
+	c, err := gcsapi.ParseConditions(r.URL.Query())
 	if err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	var req composeRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		apiError(w, http.StatusBadRequest, "decoding the compose request: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "decoding the compose request: "+err.Error())
 		return
 	}
 	if n := len(req.SourceObjects); n == 0 || n > 32 {
-		apiError(w, http.StatusBadRequest, fmt.Sprintf("a compose takes 1 to 32 source objects, not %d", n))
+		gcsapi.Error(w, http.StatusBadRequest, fmt.Sprintf("a compose takes 1 to 32 source objects, not %d", n))
 		return
 	}
 	f, err := d.tempFile()
 	if err != nil {
-		apiError(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	content := written{path: f.Name()}
-	crc := crc32.New(castagnoli)
+	crc := crc32.New(crc32c.Table)
 	for _, src := range req.SourceObjects {
 		status, err := d.appendSource(io.MultiWriter(f, crc), bucket, src.Name, int64(src.Generation), src.ObjectPreconditions)
 		if err != nil {
 			f.Close()
 			os.Remove(content.path)
-			apiError(w, status, err.Error())
+			gcsapi.Error(w, status, err.Error())
 			return
 		}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(content.path)
-		apiError(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	info, err := os.Stat(content.path)
-	if err != nil {
-		os.Remove(content.path)
-		apiError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	content.size, content.crc32c = info.Size(), crc.Sum32()
+	content.crc32c = crc.Sum32()
 	res := req.Destination
 	res.Name = name
 	d.commit(w, r, bucket, res, c, content)
@@ -722,9 +651,7 @@ func (d *diskWrites) compose(w http.ResponseWriter, r *http.Request, bucket, nam
 
 // appendSource copies one source object to dst, checking the generation the
 // request names.
-func (d *diskWrites) appendSource(dst io.Writer, bucket, name string, generation int64, pre *struct {
-	IfGenerationMatch int64String `json:"ifGenerationMatch"`
-}) (int, error) {
+func (d *diskWrites) appendSource(dst io.Writer, bucket, name string, generation int64, pre *sourcePreconditions) (int, error) {
 	path, err := d.objectPath(bucket, name)
 	if err != nil {
 		return statusOf(err), err
@@ -774,12 +701,12 @@ var patchable = map[string]string{
 func (d *diskWrites) patch(w http.ResponseWriter, r *http.Request, bucket, name string) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading the patch: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "reading the patch: "+err.Error())
 		return true
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
-		apiError(w, http.StatusBadRequest, "decoding the patch: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "decoding the patch: "+err.Error())
 		return true
 	}
 	// The client names the object in the body too.
@@ -791,14 +718,14 @@ func (d *diskWrites) patch(w http.ResponseWriter, r *http.Request, bucket, name 
 			return false
 		}
 	}
-	c, err := parseConditions(r.URL.Query())
+	c, err := gcsapi.ParseConditions(r.URL.Query())
 	if err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
 		return true
 	}
 	path, err := d.objectPath(bucket, name)
 	if err != nil {
-		apiError(w, statusOf(err), err.Error())
+		gcsapi.Error(w, statusOf(err), err.Error())
 		return true
 	}
 
@@ -806,7 +733,7 @@ func (d *diskWrites) patch(w http.ResponseWriter, r *http.Request, bucket, name 
 	err = d.patchLocked(path, fields, c)
 	d.mu.Unlock()
 	if err != nil {
-		apiError(w, statusOf(err), err.Error())
+		gcsapi.Error(w, statusOf(err), err.Error())
 		return true
 	}
 	d.respondWithObject(w, r, bucket, name)
@@ -814,12 +741,12 @@ func (d *diskWrites) patch(w http.ResponseWriter, r *http.Request, bucket, name 
 }
 
 var (
-	errNotFound     = errors.New("object not found")
-	errConditionNot = errors.New("conditionNotMet: at least one of the pre-conditions you specified did not hold")
+	errNotFound        = errors.New("object not found")
+	errConditionNotMet = errors.New(gcsapi.ConditionNotMet)
 )
 
 // patchLocked applies fields to the stored attributes. d.mu is held.
-func (d *diskWrites) patchLocked(path string, fields map[string]json.RawMessage, c conditions) error {
+func (d *diskWrites) patchLocked(path string, fields map[string]json.RawMessage, c gcsapi.Conditions) error {
 	stored, gen, err := readAttrs(path)
 	if err != nil {
 		return err
@@ -827,8 +754,8 @@ func (d *diskWrites) patchLocked(path string, fields map[string]json.RawMessage,
 	if stored == nil {
 		return errNotFound
 	}
-	if !c.met(gen) {
-		return errConditionNot
+	if !c.Met(gen, fakeMetageneration) {
+		return errConditionNotMet
 	}
 	for k, v := range fields {
 		key := patchable[k]
@@ -871,20 +798,10 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errNoBucket), errors.Is(err, errNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, errConditionNot):
+	case errors.Is(err, errConditionNotMet):
 		return http.StatusPreconditionFailed
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
-}
-
-// apiError answers in the JSON API's error format, which the storage client
-// turns into a googleapi.Error with the status code.
-func apiError(w http.ResponseWriter, status int, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-		"code": status, "message": message, "errors": []map[string]string{{"message": message}},
-	}})
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,8 @@ import (
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
+
+	"wochit-ingest/internal/crc32c"
 )
 
 const testBucket = "videos"
@@ -139,8 +140,6 @@ func testData(n int) []byte {
 	return b
 }
 
-func crc32cOf(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
-
 func md5Of(b []byte) []byte { s := md5.Sum(b); return s[:] }
 
 func httpStatus(err error) int {
@@ -175,9 +174,9 @@ func TestDiskWritesReadByFake(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if attrs.Size != int64(tt.size) || attrs.CRC32C != crc32cOf(data) || !bytes.Equal(attrs.MD5, md5Of(data)) {
+			if attrs.Size != int64(tt.size) || attrs.CRC32C != crc32c.Checksum(data) || !bytes.Equal(attrs.MD5, md5Of(data)) {
 				t.Fatalf("upload answered size %d crc32c %08x md5 %x; want %d %08x %x",
-					attrs.Size, attrs.CRC32C, attrs.MD5, tt.size, crc32cOf(data), md5Of(data))
+					attrs.Size, attrs.CRC32C, attrs.MD5, tt.size, crc32c.Checksum(data), md5Of(data))
 			}
 			got, err := d.object(name).Attrs(context.Background())
 			if err != nil {
@@ -302,7 +301,7 @@ func TestDiskWritesCompose(t *testing.T) {
 	}
 
 	c := d.object("bad.mp4").If(storage.Conditions{DoesNotExist: true}).ComposerFrom(parts...)
-	c.CRC32C, c.SendCRC32C = crc32cOf(whole)+1, true
+	c.CRC32C, c.SendCRC32C = crc32c.Checksum(whole)+1, true
 	if _, err := c.Run(ctx); httpStatus(err) != http.StatusBadRequest {
 		t.Fatalf("compose with a wrong CRC32C: %v, want 400", err)
 	}
@@ -318,13 +317,13 @@ func TestDiskWritesCompose(t *testing.T) {
 
 	c = d.object("whole.mp4").If(storage.Conditions{DoesNotExist: true}).ComposerFrom(parts...)
 	c.ContentType = "video/mp4"
-	c.CRC32C, c.SendCRC32C = crc32cOf(whole), true
+	c.CRC32C, c.SendCRC32C = crc32c.Checksum(whole), true
 	attrs, err := c.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if attrs.Size != int64(len(whole)) || attrs.CRC32C != crc32cOf(whole) || len(attrs.MD5) != 0 || attrs.ContentType != "video/mp4" {
-		t.Fatalf("composed %+v; want %d bytes, crc32c %08x, no MD5", attrs, len(whole), crc32cOf(whole))
+	if attrs.Size != int64(len(whole)) || attrs.CRC32C != crc32c.Checksum(whole) || len(attrs.MD5) != 0 || attrs.ContentType != "video/mp4" {
+		t.Fatalf("composed %+v; want %d bytes, crc32c %08x, no MD5", attrs, len(whole), crc32c.Checksum(whole))
 	}
 	if !bytes.Equal(d.read(t, "whole.mp4"), whole) {
 		t.Fatal("composed bytes differ from the parts in order")
@@ -425,8 +424,8 @@ func TestDiskWritesResumableSurvivesCutAndRepeatedChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if attrs.Size != int64(len(data)) || attrs.CRC32C != crc32cOf(data) || !bytes.Equal(attrs.MD5, md5Of(data)) {
-		t.Fatalf("stored %d bytes crc32c %08x md5 %x; want %d %08x %x", attrs.Size, attrs.CRC32C, attrs.MD5, len(data), crc32cOf(data), md5Of(data))
+	if attrs.Size != int64(len(data)) || attrs.CRC32C != crc32c.Checksum(data) || !bytes.Equal(attrs.MD5, md5Of(data)) {
+		t.Fatalf("stored %d bytes crc32c %08x md5 %x; want %d %08x %x", attrs.Size, attrs.CRC32C, attrs.MD5, len(data), crc32c.Checksum(data), md5Of(data))
 	}
 	if !bytes.Equal(d.read(t, "cut.mp4"), data) {
 		t.Fatal("stored bytes differ")

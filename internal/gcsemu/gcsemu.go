@@ -18,8 +18,9 @@ import (
 
 // Emulator is an in-process GCS emulator; serve its Handler on any listener.
 type Emulator struct {
-	fake    *fakestorage.Server
-	handler http.Handler
+	fake        *fakestorage.Server
+	fakeHandler http.Handler
+	handler     http.Handler
 }
 
 // New creates an emulator with the given buckets. With root set, objects are
@@ -51,9 +52,10 @@ func New(root, externalURL string, buckets ...string) (*Emulator, error) {
 	for _, b := range buckets {
 		fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
 	}
-	e := &Emulator{fake: fake, handler: fake.HTTPHandler()}
+	e := &Emulator{fake: fake, fakeHandler: fake.HTTPHandler()}
+	e.handler = e.fakeHandler
 	if root != "" {
-		writes, err := newDiskWrites(e.handler, root)
+		writes, err := newDiskWrites(e.fakeHandler, root)
 		if err != nil {
 			fake.Stop()
 			return nil, err
@@ -67,6 +69,10 @@ func New(root, externalURL string, buckets ...string) (*Emulator, error) {
 
 // Handler serves the GCS JSON and XML APIs.
 func (e *Emulator) Handler() http.Handler { return e.handler }
+
+// FakeGCSServerHandler serves fake-gcs-server alone, without the streaming
+// writes: the baseline BenchmarkEmulatorMemory can be run against.
+func (e *Emulator) FakeGCSServerHandler() http.Handler { return e.fakeHandler }
 
 // Stop releases the emulator's resources.
 func (e *Emulator) Stop() { e.fake.Stop() }

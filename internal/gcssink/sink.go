@@ -8,8 +8,6 @@
 package gcssink
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -25,9 +23,8 @@ import (
 	"time"
 
 	"wochit-ingest/internal/crc32c"
+	"wochit-ingest/internal/gcsapi"
 )
-
-var table = crc32.MakeTable(crc32.Castagnoli)
 
 type object struct {
 	Bucket         string
@@ -43,7 +40,7 @@ type object struct {
 
 type session struct {
 	meta     objectMeta
-	ifGen    *int64
+	cond     gcsapi.Conditions
 	received int64
 	crc      uint32
 }
@@ -109,10 +106,10 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case r.Method == http.MethodDelete:
 			s.delete(w, r, bucket, name)
 		default:
-			apiError(w, http.StatusNotImplemented, "not implemented by the sink")
+			gcsapi.Error(w, http.StatusNotImplemented, "not implemented by the sink")
 		}
 	default:
-		apiError(w, http.StatusNotFound, "unknown path")
+		gcsapi.Error(w, http.StatusNotFound, "unknown path")
 	}
 }
 
@@ -122,14 +119,18 @@ func (s *Sink) upload(w http.ResponseWriter, r *http.Request, bucket string) {
 		s.chunk(w, r, bucket, id)
 		return
 	}
-	ifGen := generationMatch(q)
+	cond, err := gcsapi.ParseConditions(q)
+	if err != nil {
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	switch q.Get("uploadType") {
 	case "multipart":
-		s.multipart(w, r, bucket, ifGen)
+		s.multipart(w, r, bucket, cond)
 	case "resumable":
 		var meta objectMeta
 		if err := json.NewDecoder(r.Body).Decode(&meta); err != nil && err != io.EOF {
-			apiError(w, http.StatusBadRequest, "bad metadata")
+			gcsapi.Error(w, http.StatusBadRequest, "bad metadata")
 			return
 		}
 		if meta.Name == "" {
@@ -138,30 +139,30 @@ func (s *Sink) upload(w http.ResponseWriter, r *http.Request, bucket string) {
 		s.mu.Lock()
 		s.nextID++
 		id := strconv.Itoa(s.nextID)
-		s.sessions[id] = &session{meta: meta, ifGen: ifGen}
+		s.sessions[id] = &session{meta: meta, cond: cond}
 		s.mu.Unlock()
 		w.Header().Set("Location", fmt.Sprintf("http://%s/upload/storage/v1/b/%s/o?uploadType=resumable&upload_id=%s", r.Host, bucket, id))
 		w.WriteHeader(http.StatusOK)
 	default:
-		apiError(w, http.StatusBadRequest, "unsupported uploadType")
+		gcsapi.Error(w, http.StatusBadRequest, "unsupported uploadType")
 	}
 }
 
-func (s *Sink) multipart(w http.ResponseWriter, r *http.Request, bucket string, ifGen *int64) {
+func (s *Sink) multipart(w http.ResponseWriter, r *http.Request, bucket string, cond gcsapi.Conditions) {
 	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "not multipart")
+		gcsapi.Error(w, http.StatusBadRequest, "not multipart")
 		return
 	}
 	mr := multipart.NewReader(r.Body, params["boundary"])
 	metaPart, err := mr.NextPart()
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "no metadata part")
+		gcsapi.Error(w, http.StatusBadRequest, "no metadata part")
 		return
 	}
 	var meta objectMeta
 	if err := json.NewDecoder(metaPart).Decode(&meta); err != nil {
-		apiError(w, http.StatusBadRequest, "bad metadata")
+		gcsapi.Error(w, http.StatusBadRequest, "bad metadata")
 		return
 	}
 	if meta.Name == "" {
@@ -169,7 +170,7 @@ func (s *Sink) multipart(w http.ResponseWriter, r *http.Request, bucket string, 
 	}
 	media, err := mr.NextPart()
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "no media part")
+		gcsapi.Error(w, http.StatusBadRequest, "no media part")
 		return
 	}
 	if meta.ContentType == "" {
@@ -177,10 +178,10 @@ func (s *Sink) multipart(w http.ResponseWriter, r *http.Request, bucket string, 
 	}
 	n, crc, err := consume(media, 0)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading media: "+err.Error())
+		gcsapi.Error(w, http.StatusBadRequest, "reading media: "+err.Error())
 		return
 	}
-	s.finish(w, bucket, meta, ifGen, n, crc)
+	s.finish(w, bucket, meta, cond, n, crc)
 }
 
 func (s *Sink) chunk(w http.ResponseWriter, r *http.Request, bucket, id string) {
@@ -188,17 +189,18 @@ func (s *Sink) chunk(w http.ResponseWriter, r *http.Request, bucket, id string) 
 	sess := s.sessions[id]
 	s.mu.Unlock()
 	if sess == nil {
-		apiError(w, http.StatusNotFound, "no such upload")
+		gcsapi.Error(w, http.StatusNotFound, "no such upload")
 		return
 	}
-	final, ok := parseChunkRange(r.Header.Get("Content-Range"), sess.received)
-	if !ok {
-		apiError(w, http.StatusBadRequest, "bad Content-Range")
+	first, total, err := gcsapi.ParseContentRange(r.Header.Get("Content-Range"))
+	if err != nil || first >= 0 && first != sess.received {
+		gcsapi.Error(w, http.StatusBadRequest, "bad Content-Range")
 		return
 	}
+	final := total >= 0
 	n, crc, err := consume(r.Body, sess.crc)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading chunk")
+		gcsapi.Error(w, http.StatusBadRequest, "reading chunk")
 		return
 	}
 	sess.received += n
@@ -212,27 +214,7 @@ func (s *Sink) chunk(w http.ResponseWriter, r *http.Request, bucket, id string) 
 	s.mu.Lock()
 	delete(s.sessions, id)
 	s.mu.Unlock()
-	s.finish(w, bucket, sess.meta, sess.ifGen, sess.received, sess.crc)
-}
-
-// parseChunkRange accepts "bytes a-b/*", "bytes a-b/total" and "bytes */total";
-// final is true when the total is known.
-func parseChunkRange(h string, received int64) (final bool, ok bool) {
-	spec, found := strings.CutPrefix(h, "bytes ")
-	if !found {
-		return false, false
-	}
-	rng, total, found := strings.Cut(spec, "/")
-	if !found {
-		return false, false
-	}
-	if rng != "*" {
-		from, _, _ := strings.Cut(rng, "-")
-		if f, err := strconv.ParseInt(from, 10, 64); err != nil || f != received {
-			return false, false
-		}
-	}
-	return total != "*", true
+	s.finish(w, bucket, sess.meta, sess.cond, sess.received, sess.crc)
 }
 
 func consume(r io.Reader, crc uint32) (int64, uint32, error) {
@@ -241,7 +223,7 @@ func consume(r io.Reader, crc uint32) (int64, uint32, error) {
 	for {
 		k, err := r.Read(buf)
 		if k > 0 {
-			crc = crc32.Update(crc, table, buf[:k])
+			crc = crc32.Update(crc, crc32c.Table, buf[:k])
 			n += int64(k)
 		}
 		if err == io.EOF {
@@ -253,13 +235,13 @@ func consume(r io.Reader, crc uint32) (int64, uint32, error) {
 	}
 }
 
-func (s *Sink) finish(w http.ResponseWriter, bucket string, meta objectMeta, ifGen *int64, size int64, crc uint32) {
+func (s *Sink) finish(w http.ResponseWriter, bucket string, meta objectMeta, cond gcsapi.Conditions, size int64, crc uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.received += size
 	key := bucket + "/" + meta.Name
-	if !conditionsMet(s.objects[key], ifGen, nil) {
-		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+	if !conditionsMet(s.objects[key], cond) {
+		gcsapi.Error(w, http.StatusPreconditionFailed, gcsapi.ConditionNotMet)
 		return
 	}
 	s.nextGen++
@@ -274,7 +256,7 @@ func (s *Sink) get(w http.ResponseWriter, bucket, name string) {
 	defer s.mu.Unlock()
 	o := s.objects[bucket+"/"+name]
 	if o == nil {
-		apiError(w, http.StatusNotFound, "no such object")
+		gcsapi.Error(w, http.StatusNotFound, "no such object")
 		return
 	}
 	writeObject(w, o)
@@ -318,19 +300,17 @@ func (s *Sink) patch(w http.ResponseWriter, r *http.Request, bucket, name string
 		Metadata map[string]*string `json:"metadata"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		apiError(w, http.StatusBadRequest, "bad body")
+		gcsapi.Error(w, http.StatusBadRequest, "bad body")
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.objects[bucket+"/"+name]
 	if o == nil {
-		apiError(w, http.StatusNotFound, "no such object")
+		gcsapi.Error(w, http.StatusNotFound, "no such object")
 		return
 	}
-	q := r.URL.Query()
-	if !conditionsMet(o, generationMatch(q), metagenerationMatch(q)) {
-		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+	if !s.checkConditions(w, r, o) {
 		return
 	}
 	if o.Metadata == nil {
@@ -353,11 +333,10 @@ func (s *Sink) delete(w http.ResponseWriter, r *http.Request, bucket, name strin
 	key := bucket + "/" + name
 	o := s.objects[key]
 	if o == nil {
-		apiError(w, http.StatusNotFound, "no such object")
+		gcsapi.Error(w, http.StatusNotFound, "no such object")
 		return
 	}
-	if !conditionsMet(o, generationMatch(r.URL.Query()), nil) {
-		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+	if !s.checkConditions(w, r, o) {
 		return
 	}
 	delete(s.objects, key)
@@ -370,7 +349,7 @@ func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest stri
 		Destination   objectMeta              `json:"destination"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.SourceObjects) == 0 || len(body.SourceObjects) > 32 {
-		apiError(w, http.StatusBadRequest, "bad compose request")
+		gcsapi.Error(w, http.StatusBadRequest, "bad compose request")
 		return
 	}
 	s.mu.Lock()
@@ -381,7 +360,7 @@ func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest stri
 	for i, src := range body.SourceObjects {
 		o := s.objects[bucket+"/"+src.Name]
 		if o == nil {
-			apiError(w, http.StatusNotFound, "no such source "+src.Name)
+			gcsapi.Error(w, http.StatusNotFound, "no such source "+src.Name)
 			return
 		}
 		if i == 0 {
@@ -393,8 +372,7 @@ func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest stri
 		components += max(o.ComponentCount, 1)
 	}
 	key := bucket + "/" + dest
-	if !conditionsMet(s.objects[key], generationMatch(r.URL.Query()), nil) {
-		apiError(w, http.StatusPreconditionFailed, "conditionNotMet")
+	if !s.checkConditions(w, r, s.objects[key]) {
 		return
 	}
 	s.nextGen++
@@ -404,37 +382,33 @@ func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest stri
 	writeObject(w, o)
 }
 
-func generationMatch(q url.Values) *int64 { return intParam(q, "ifGenerationMatch") }
-
-func metagenerationMatch(q url.Values) *int64 { return intParam(q, "ifMetagenerationMatch") }
-
-func intParam(q url.Values, name string) *int64 {
-	v := q.Get(name)
-	if v == "" {
-		return nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
+// checkConditions answers 400 or 412 and reports false unless the request's
+// preconditions hold for o (nil: no live object).
+func (s *Sink) checkConditions(w http.ResponseWriter, r *http.Request, o *object) bool {
+	cond, err := gcsapi.ParseConditions(r.URL.Query())
 	if err != nil {
-		return nil
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
+		return false
 	}
-	return &n
+	if !conditionsMet(o, cond) {
+		gcsapi.Error(w, http.StatusPreconditionFailed, gcsapi.ConditionNotMet)
+		return false
+	}
+	return true
 }
 
-func conditionsMet(o *object, ifGen, ifMetagen *int64) bool {
-	var gen, metagen int64
-	if o != nil {
-		gen, metagen = o.Generation, o.Metageneration
+func conditionsMet(o *object, cond gcsapi.Conditions) bool {
+	if o == nil {
+		return cond.Met(0, 0)
 	}
-	return (ifGen == nil || *ifGen == gen) && (ifMetagen == nil || *ifMetagen == metagen)
+	return cond.Met(o.Generation, o.Metageneration)
 }
 
 func objectJSON(o *object) map[string]any {
-	var crc [4]byte
-	binary.BigEndian.PutUint32(crc[:], o.CRC32C)
 	m := map[string]any{
 		"kind": "storage#object", "bucket": o.Bucket, "name": o.Name, "id": o.Bucket + "/" + o.Name,
 		"contentType": o.ContentType, "size": strconv.FormatInt(o.Size, 10),
-		"crc32c":     base64.StdEncoding.EncodeToString(crc[:]),
+		"crc32c":     crc32c.Encode(o.CRC32C),
 		"generation": strconv.FormatInt(o.Generation, 10), "metageneration": strconv.FormatInt(o.Metageneration, 10),
 		"metadata": o.Metadata, "timeCreated": time.Now().UTC().Format(time.RFC3339Nano),
 	}
@@ -450,8 +424,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-func apiError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": msg}})
 }

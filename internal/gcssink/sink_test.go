@@ -3,7 +3,6 @@ package gcssink_test
 import (
 	"context"
 	"errors"
-	"hash/crc32"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
+	"wochit-ingest/internal/crc32c"
 	"wochit-ingest/internal/gcsemu"
 	"wochit-ingest/internal/gcssink"
 )
@@ -30,7 +30,6 @@ func TestSinkSpeaksTheStorageClientsAPI(t *testing.T) {
 	}
 	defer client.Close()
 	bucket := client.Bucket("b")
-	table := crc32.MakeTable(crc32.Castagnoli)
 
 	data := make([]byte, 3<<20+7)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -55,7 +54,7 @@ func TestSinkSpeaksTheStorageClientsAPI(t *testing.T) {
 		chunk int
 	}{{"single request", 0}, {"multipart", 8 << 20}, {"resumable chunks", 256 << 10}} {
 		attrs := write(tt.name, data, tt.chunk)
-		if attrs.Size != int64(len(data)) || attrs.CRC32C != crc32.Checksum(data, table) || attrs.Metadata["k"] != "v" {
+		if attrs.Size != int64(len(data)) || attrs.CRC32C != crc32c.Checksum(data) || attrs.Metadata["k"] != "v" {
 			t.Fatalf("%s: attrs = %+v", tt.name, attrs)
 		}
 	}
@@ -72,7 +71,7 @@ func TestSinkSpeaksTheStorageClientsAPI(t *testing.T) {
 	a, b := write("parts/a", data[:1<<20], 0), write("parts/b", data[1<<20:], 0)
 	c := bucket.Object("composed").If(storage.Conditions{DoesNotExist: true}).ComposerFrom(bucket.Object(a.Name), bucket.Object(b.Name))
 	attrs, err := c.Run(ctx)
-	if err != nil || attrs.CRC32C != crc32.Checksum(data, table) || attrs.Size != int64(len(data)) {
+	if err != nil || attrs.CRC32C != crc32c.Checksum(data) || attrs.Size != int64(len(data)) {
 		t.Fatalf("compose = %+v, %v", attrs, err)
 	}
 

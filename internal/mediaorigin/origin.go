@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"wochit-ingest/internal/crc32c"
 )
 
 // File is one path the origin serves, with optional faults.
@@ -182,10 +183,9 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", fmt.Sprintf(`"%08x"`, crc32.ChecksumIEEE(f.Body)))
 	}
 	if f.SendHashes && f.Source == nil {
-		crc := crc32.Checksum(f.Body, crc32.MakeTable(crc32.Castagnoli))
 		sum := md5.Sum(f.Body)
 		w.Header().Set("X-Goog-Hash", fmt.Sprintf("crc32c=%s,md5=%s",
-			base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc)), base64.StdEncoding.EncodeToString(sum[:])))
+			crc32c.Encode(crc32c.Checksum(f.Body)), base64.StdEncoding.EncodeToString(sum[:])))
 	}
 	if !f.NoRanges {
 		w.Header().Set("Accept-Ranges", "bytes")

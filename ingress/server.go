@@ -12,6 +12,7 @@ package ingress
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -156,7 +157,7 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	n, unknown, apiErr := decodeNotification(r.Body, s.urls)
+	n, unknown, apiErr := decodeNotification(r.Body, s.urls, receivedAt)
 	if apiErr != nil {
 		if apiErr.Field != "" {
 			noteAttrs(w, slog.String("field", apiErr.Field))
@@ -188,6 +189,17 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 	startedAt := time.Now()
 	runID, started, err := s.startIngest(ctx, in)
 	s.metrics.startDuration.WithLabelValues(startResult(started, err)).Observe(time.Since(startedAt).Seconds())
+	var conflict *ConflictError
+	if errors.As(err, &conflict) {
+		// Another notification for this video is being (or was) ingested;
+		// this one differs from it and is not processed. Say so, loudly.
+		s.metrics.conflicts.Inc()
+		s.log.Warn("notification conflicts with the run already started for its wochitVideoId; not processed",
+			"wochitVideoId", n.WochitVideoID, "workflowId", conflict.WorkflowID, "runId", conflict.RunID)
+		noteAttrs(w, slog.String("workflowId", conflict.WorkflowID), slog.String("runId", conflict.RunID))
+		writeError(w, &apiError{Code: codeConflict, Message: "a different notification for this wochitVideoId was already accepted; this one is not processed"})
+		return
+	}
 	if err != nil {
 		s.log.Error("could not start workflow", "wochitVideoId", n.WochitVideoID, "error", err)
 		writeError(w, startFailure(err))

@@ -23,11 +23,11 @@ type walk struct {
 	open bool
 	// closed means nothing may follow the latest box (PNG's IEND).
 	closed bool
-	// padless means the latest box is an odd-sized RIFF chunk, whose pad
-	// byte may be missing at the very end of the file.
-	padless bool
-	found   bool // the box the format requires was seen
-	err     error
+	// padded means the latest box is an odd-sized RIFF chunk: a pad byte
+	// follows it, but may be missing at the very end of the file.
+	padded bool
+	found  bool // the box the format requires was seen
+	err    error
 }
 
 func newWalk(total int64) *walk { return &walk{total: total, lastIdx: -1} }
@@ -108,8 +108,8 @@ func (w *walk) header(h []byte) error {
 	if w.pos < box.Offset {
 		w.pos = math.MaxInt64 // a 64-bit size near the top of the range
 	}
-	w.closed, w.padless = b.last, b.pad && b.size%2 == 1
-	if w.padless {
+	w.closed, w.padded = b.last, b.pad && b.size%2 == 1
+	if w.padded {
 		w.pos++
 	}
 	return w.bounds()
@@ -130,7 +130,7 @@ func (w *walk) bounds() error {
 	if w.total < 0 {
 		return nil
 	}
-	if w.padless && w.pos == w.total+1 {
+	if w.padded && w.pos == w.total+1 {
 		w.pos = w.total // RIFF readers accept a final pad byte left out
 	}
 	if w.pos > w.total {

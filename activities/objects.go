@@ -7,9 +7,9 @@ import (
 	"path"
 	"strings"
 
-	"cloud.google.com/go/storage"
-
 	"wochit-ingest/internal/crc32c"
+
+	"cloud.google.com/go/storage"
 )
 
 // AssetKind names the two files of a Wochit video.

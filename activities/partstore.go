@@ -1,0 +1,149 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"cloud.google.com/go/storage"
+	"go.temporal.io/sdk/activity"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/iterator"
+
+	"wochit-ingest/internal/crc32c"
+)
+
+// verifiedParts lists the parts an earlier attempt left behind, keeps those
+// that are complete, verified and from the same source, and deletes the rest.
+// When the earlier attempt's heartbeat listed a part, the part's CRC32C must
+// also match that record.
+func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, previous TransferProgress) (map[int]uint32, error) {
+	recorded := map[int]string{}
+	for _, p := range previous.Parts {
+		recorded[p.Index] = p.CRC32C
+	}
+	done := map[int]uint32{}
+	it := bucket.Objects(ctx, &storage.Query{Prefix: plan.dir})
+	for {
+		attrs, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return done, nil
+		}
+		if err != nil {
+			return nil, retryable(ErrStorage, nil, "listing parts under %s: %v", plan.dir, err)
+		}
+		i, ok := partIndex(plan, attrs.Name)
+		if ok {
+			offset, length := plan.bounds(i)
+			m := attrs.Metadata
+			rec, listed := recorded[i]
+			ok = attrs.Size == length && m[metaCRC32C] == crc32c.Encode(attrs.CRC32C) &&
+				m[metaPartOffset] == strconv.FormatInt(offset, 10) && m[metaSourceURL] == truncate(plan.source, maxMetadataValue) &&
+				m[metaSourceETag] == truncate(plan.etag, maxMetadataValue) && (!listed || rec == m[metaCRC32C])
+		}
+		if ok {
+			done[i] = attrs.CRC32C
+			continue
+		}
+		// Unverified, stale or an intermediate compose result: remove it.
+		_ = bucket.Object(attrs.Name).If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+	}
+}
+
+func partIndex(plan partPlan, name string) (int, bool) {
+	var i int
+	if _, err := fmt.Sscanf(name, plan.dir+"%06d", &i); err != nil || plan.name(i) != name || i >= plan.count() {
+		return 0, false
+	}
+	return i, true
+}
+
+type composeSource struct {
+	obj  *storage.ObjectHandle
+	crc  uint32
+	size int64
+}
+
+// compose joins the parts into the final object, at most 32 sources per
+// request: larger files are composed in rounds through intermediate objects.
+// Every request carries the expected CRC32C, which GCS verifies.
+func (a *Activities) compose(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, sources []composeSource,
+	final *storage.ObjectHandle, contentType string, meta map[string]string,
+) (*storage.ObjectAttrs, error) {
+	for round := 0; len(sources) > maxComposeSources; round++ {
+		var next []composeSource
+		for start := 0; start < len(sources); start += maxComposeSources {
+			group := sources[start:min(start+maxComposeSources, len(sources))]
+			if len(group) == 1 {
+				next = append(next, group[0])
+				continue
+			}
+			inter := bucket.Object(fmt.Sprintf("%scompose-%d-%06d", plan.dir, round, start/maxComposeSources))
+			merged := joined(group)
+			c := inter.ComposerFrom(handles(group)...)
+			c.CRC32C, c.SendCRC32C = merged.crc, true
+			if _, err := c.Run(ctx); err != nil {
+				return nil, retryable(ErrStorage, nil, "composing %s: %v", inter.ObjectName(), err)
+			}
+			next = append(next, composeSource{obj: inter, crc: merged.crc, size: merged.size})
+		}
+		sources = next
+	}
+	c := final.If(storage.Conditions{DoesNotExist: true}).ComposerFrom(handles(sources)...)
+	c.ContentType = contentType
+	c.Metadata = meta
+	c.CRC32C, c.SendCRC32C = joined(sources).crc, true
+	attrs, err := c.Run(ctx)
+	if err != nil {
+		if isPreconditionFailed(err) {
+			return nil, err
+		}
+		return nil, retryable(ErrStorage, nil, "composing %s: %v", final.ObjectName(), err)
+	}
+	return attrs, nil
+}
+
+func handles(s []composeSource) []*storage.ObjectHandle {
+	out := make([]*storage.ObjectHandle, len(s))
+	for i, src := range s {
+		out[i] = src.obj
+	}
+	return out
+}
+
+// joined is what composing s yields: the combined CRC32C and total size.
+func joined(s []composeSource) composeSource {
+	out := composeSource{crc: s[0].crc, size: s[0].size}
+	for _, src := range s[1:] {
+		out.crc = crc32c.Combine(out.crc, src.crc, src.size)
+		out.size += src.size
+	}
+	return out
+}
+
+// deleteParts removes a file's temporary objects, several at a time.
+// Failing to is not fatal: a later attempt or the bucket's lifecycle rule
+// removes them.
+func (a *Activities) deleteParts(ctx context.Context, dir string) {
+	bucket := a.Storage.Bucket(a.Bucket)
+	var g errgroup.Group
+	g.SetLimit(8)
+	it := bucket.Objects(ctx, &storage.Query{Prefix: dir})
+	for {
+		attrs, err := it.Next()
+		if err != nil {
+			if !errors.Is(err, iterator.Done) && activity.IsActivity(ctx) {
+				activity.GetLogger(ctx).Warn("could not list temporary parts", "dir", dir, "error", err)
+			}
+			break
+		}
+		g.Go(func() error {
+			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil && activity.IsActivity(ctx) {
+				activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}

@@ -1,12 +1,14 @@
 package activities_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,7 @@ import (
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/api/iterator"
@@ -43,6 +46,8 @@ type fixture struct {
 	env       *testsuite.TestActivityEnvironment
 	// lastHeartbeat holds the details of the latest heartbeat.
 	lastHeartbeat converter.EncodedValues
+	// logs is everything the SDK and the activities logged.
+	logs *syncBuffer
 }
 
 // localPolicy lets the activities reach the loopback servers of the test.
@@ -95,7 +100,10 @@ func newFixture(t *testing.T) *fixture {
 		Signer:   signer,
 		Transfer: activities.TransferSettings{ChunkSize: 256 << 10},
 	}
-	f.env = (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	f.logs = &syncBuffer{}
+	suite := &testsuite.WorkflowTestSuite{}
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	f.env = suite.NewTestActivityEnvironment()
 	f.env.RegisterActivity(f.acts)
 	var mu sync.Mutex
 	f.env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
@@ -175,6 +183,24 @@ func failure(t *testing.T, err error) (errType string, nonRetryable bool) {
 
 func sha(b []byte) [32]byte { return sha256.Sum256(b) }
 
+// syncBuffer is a log destination several goroutines write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // gcsProxy sits in front of the emulator. It injects faults into upload
 // requests, and enforces compose preconditions as real GCS does (the
 // emulator ignores them).
@@ -187,10 +213,25 @@ type gcsProxy struct {
 	tamperCRC   int         // upload responses whose crc32c to falsify
 	tampered    int
 	composes    int
+	// breakChunk > 0 answers that resumable-upload chunk (1-based) with a
+	// malformed response, which the storage client does not retry: its
+	// error names the session URI. brokenSessions records the upload_ids.
+	breakChunk     int
+	chunks         int
+	brokenSessions []string
 }
 
 func (p *gcsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/upload/") && r.URL.Query().Get("upload_id") != "" && p.breakThisChunk(r):
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		conn.Write([]byte("HTTP/1.1 ??? broken by the test proxy\r\n\r\n"))
+		conn.Close()
+		return
 	case strings.HasPrefix(r.URL.Path, "/upload/"):
 		p.mu.Lock()
 		p.uploads++
@@ -221,6 +262,17 @@ func (p *gcsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.next.ServeHTTP(w, r)
+}
+
+func (p *gcsProxy) breakThisChunk(r *http.Request) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.chunks++
+	if p.chunks != p.breakChunk {
+		return false
+	}
+	p.brokenSessions = append(p.brokenSessions, r.URL.Query().Get("upload_id"))
+	return true
 }
 
 // serveMaybeTampered falsifies the crc32c GCS reports for a finalized

@@ -50,3 +50,17 @@ func TestContentTypeOf(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	tests := map[string]string{
+		`uploading v: Put "http://127.0.0.1:9/upload/storage/v1/b/b/o?uploadType=resumable&upload_id=ABC123": EOF`: `uploading v: Put "http://127.0.0.1:9/upload/storage/v1/b/b/o": EOF`,
+		`fetching https://cdn.example.com/v.mp4?X-Goog-Signature=s3cr3t failed`:                                    `fetching https://cdn.example.com/v.mp4 failed`,
+		`session upload_id=ABC123 expired`:    `session upload_id=REDACTED expired`,
+		`googleapi: Error 503: backend error`: `googleapi: Error 503: backend error`,
+	}
+	for in, want := range tests {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -134,13 +134,13 @@ func (a *Activities) deleteParts(ctx context.Context, dir string) {
 		attrs, err := it.Next()
 		if err != nil {
 			if !errors.Is(err, iterator.Done) && activity.IsActivity(ctx) {
-				activity.GetLogger(ctx).Warn("could not list temporary parts", "dir", dir, "error", err)
+				activity.GetLogger(ctx).Warn("could not list temporary parts", "dir", dir, "error", redact(err.Error()))
 			}
 			break
 		}
 		g.Go(func() error {
 			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil && activity.IsActivity(ctx) {
-				activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", err)
+				activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", redact(err.Error()))
 			}
 			return nil
 		})

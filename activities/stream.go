@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -64,8 +63,12 @@ func (a *Activities) stream(ctx context.Context, obj *storage.ObjectHandle, kind
 		return nil, d, retryable(ErrIncompleteBody, nil, "reading %s failed after %d bytes: %v", source, d.size, readError(probe.resp, src.err))
 	case copyErr != nil:
 		abandonUpload()
-		if isPreconditionFailed(copyErr) || ctx.Err() != nil {
-			return nil, d, errors.Join(copyErr, ctx.Err())
+		if ctx.Err() != nil {
+			// Not the storage error: it names the upload session.
+			return nil, d, ctx.Err()
+		}
+		if isPreconditionFailed(copyErr) {
+			return nil, d, copyErr
 		}
 		return nil, d, retryable(ErrStorage, nil, "uploading %s: %v", obj.ObjectName(), copyErr)
 	case d.size > limit:

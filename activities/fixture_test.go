@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -219,9 +220,44 @@ type gcsProxy struct {
 	breakChunk     int
 	chunks         int
 	brokenSessions []string
+	// requests logs "METHOD /path [uploadType=T] [ifGenerationMatch=N] →
+	// status" of every request, in the order they were answered.
+	requests []string
 }
 
 func (p *gcsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	entry := r.Method + " " + r.URL.Path
+	for _, param := range []string{"uploadType", "ifGenerationMatch"} {
+		if v := r.URL.Query().Get(param); v != "" {
+			entry += " " + param + "=" + v
+		}
+	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	p.serve(sw, r)
+	p.mu.Lock()
+	p.requests = append(p.requests, fmt.Sprintf("%s → %d", entry, sw.status))
+	p.mu.Unlock()
+}
+
+// statusWriter remembers the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.status = 0
+	return w.ResponseWriter.(http.Hijacker).Hijack()
+}
+
+func (w *statusWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
+
+func (p *gcsProxy) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/upload/") && r.URL.Query().Get("upload_id") != "" && p.breakThisChunk(r):
 		io.Copy(io.Discard, r.Body)
@@ -304,6 +340,12 @@ func (p *gcsProxy) serveMaybeTampered(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	w.Write(body)
+}
+
+func (p *gcsProxy) log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.requests...)
 }
 
 func (p *gcsProxy) counts() (uploads, failed, tampered int) {

@@ -1,6 +1,14 @@
 package activities
 
-import "testing"
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+
+	"wochit-ingest/internal/gcsemu"
+)
 
 func TestSniff(t *testing.T) {
 	tests := map[string]string{
@@ -62,5 +70,47 @@ func TestRedact(t *testing.T) {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// partsReader reads across part boundaries and ends with io.EOF at the end
+// of the file.
+func TestPartsReader(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	emu, err := gcsemu.New("", url, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: emu.Handler()}
+	go srv.Serve(l)
+	defer func() { srv.Close(); emu.Stop() }()
+	gcs, err := gcsemu.NewClient(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Close()
+
+	file := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	plan := partPlan{total: int64(len(file)), size: 10, dir: "parts/"}
+	bucket := gcs.Bucket("b")
+	for i := range plan.count() {
+		offset, length := plan.bounds(i)
+		w := bucket.Object(plan.name(i)).NewWriter(context.Background())
+		w.Write(file[offset : offset+length])
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := partsReader{ctx: context.Background(), bucket: bucket, plan: plan}
+	got := make([]byte, 22)
+	if n, err := r.ReadAt(got, 5); n != 22 || err != nil || string(got) != string(file[5:27]) {
+		t.Fatalf("ReadAt(22 bytes at 5) = %d, %v, %q", n, err, got[:n])
+	}
+	if n, err := r.ReadAt(got, 30); n != 6 || err != io.EOF || string(got[:n]) != "uvwxyz" {
+		t.Fatalf("ReadAt at 30 = %d, %v, %q; want the last 6 bytes and io.EOF", n, err, got[:n])
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"io"
 
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
@@ -15,13 +15,12 @@ import (
 )
 
 // verifiedParts lists the parts an earlier attempt left behind, keeps those
-// that are complete, verified and from the same source, and deletes the rest.
-// When the earlier attempt's heartbeat listed a part, the part's CRC32C must
-// also match that record.
-func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, previous TransferProgress) (map[int]uint32, error) {
-	recorded := map[int]string{}
-	for _, p := range previous.Parts {
-		recorded[p.Index] = p.CRC32C
+// that are verified parts of this plan, and deletes the rest. A part the
+// earlier attempt's heartbeat recorded must also match that record.
+func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, recorded []PartRecord) (map[int]uint32, error) {
+	records := map[int]string{}
+	for _, p := range recorded {
+		records[p.Index] = p.CRC32C
 	}
 	done := map[int]uint32{}
 	it := bucket.Objects(ctx, &storage.Query{Prefix: plan.dir})
@@ -35,18 +34,15 @@ func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHa
 		}
 		i, ok := partIndex(plan, attrs.Name)
 		if ok {
-			offset, length := plan.bounds(i)
-			m := attrs.Metadata
-			rec, listed := recorded[i]
-			ok = attrs.Size == length && m[metaCRC32C] == crc32c.Encode(attrs.CRC32C) &&
-				m[metaPartOffset] == strconv.FormatInt(offset, 10) && m[metaSourceURL] == truncate(plan.source, maxMetadataValue) &&
-				m[metaSourceETag] == truncate(plan.etag, maxMetadataValue) && (!listed || rec == m[metaCRC32C])
+			rec, listed := records[i]
+			ok = plan.verifiedPart(i, attrs) && (!listed || rec == attrs.Metadata[metaCRC32C])
 		}
 		if ok {
 			done[i] = attrs.CRC32C
 			continue
 		}
-		// Unverified, stale or an intermediate compose result: remove it.
+		// Unverified, stale, of another version or an intermediate compose
+		// result: remove it (that generation only).
 		_ = bucket.Object(attrs.Name).If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
 	}
 }
@@ -146,4 +142,40 @@ func (a *Activities) deleteParts(ctx context.Context, dir string) {
 		})
 	}
 	_ = g.Wait()
+}
+
+// partsReader reads the file that the verified parts of plan make up,
+// before they are composed, through ranged reads of the part objects: where
+// a check of the whole file's structure (its boxes, say) can look at it.
+type partsReader struct {
+	ctx    context.Context
+	bucket *storage.BucketHandle
+	plan   partPlan
+}
+
+func (r partsReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("reading parts at offset %d", off)
+	}
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= r.plan.total {
+			return n, io.EOF
+		}
+		i := int(pos / r.plan.size)
+		start, length := r.plan.bounds(i)
+		want := min(int64(len(p)-n), start+length-pos)
+		rd, err := r.bucket.Object(r.plan.name(i)).NewRangeReader(r.ctx, pos-start, want)
+		if err != nil {
+			return n, err
+		}
+		k, err := io.ReadFull(rd, p[n:n+int(want)])
+		rd.Close()
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

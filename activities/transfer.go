@@ -45,13 +45,17 @@ type TransferResult struct {
 
 // TransferProgress is the heartbeat detail of a running transfer, shown in the
 // Web UI under the pending activity. A retried attempt reads it back to know
-// which parts an earlier attempt finished.
+// which parts an earlier attempt finished, in which part size, of which
+// version of the file.
 type TransferProgress struct {
 	Kind     AssetKind
 	Bytes    int64
-	Total    int64        // -1 while the size is unknown
-	PartSize int64        `json:",omitempty"`
-	Parts    []PartRecord `json:",omitempty"` // finished parts
+	Total    int64 // -1 while the size is unknown
+	PartSize int64 `json:",omitempty"`
+	// Validator is the strong ETag or Last-Modified of the version the
+	// parts are of (sent as If-Range with every part request).
+	Validator string       `json:",omitempty"`
+	Parts     []PartRecord `json:",omitempty"` // finished parts
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.
@@ -76,6 +80,10 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	}
 	source := RedactURL(in.SourceURL)
 	bucket := a.Storage.Bucket(a.Bucket)
+	settings := a.transferSettings()
+	previous := previousProgress(ctx, in.Kind)
+	hb := startHeartbeat(ctx, settings.HeartbeatInterval, initialProgress(previous))
+	defer hb.stop()
 
 	// An earlier attempt, or an earlier run for the same video, may have stored
 	// the file already. Reuse it without touching the origin, whose link may
@@ -88,14 +96,31 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 			"no %s was stored for video %s and its link has expired; the origin was not contacted", in.Kind, in.WochitVideoID)
 	}
 
-	settings := a.transferSettings()
-	probe, err := a.probe(ctx, in, settings.PartSize)
+	// A retry of a parted transfer knows the part size and the version
+	// already: a few bytes to sniff and to compare validators are enough.
+	first := settings.PartSize
+	if previous.resumable() {
+		first = sniffLen
+	}
+	probe, err := a.probe(ctx, in, first)
 	if err != nil {
 		return TransferResult{}, err
 	}
+	limit := settings.maxBytes(in.Kind)
+	if probe.total > limit {
+		probe.resp.Body.Close()
+		return TransferResult{}, permanent(ErrTooLarge, nil, "the %s is %d bytes; the limit is %d", in.Kind, probe.total, limit)
+	}
+	plan, parted := a.planParts(ctx, in, probe, previous, settings, source)
+	if !parted && probe.partial() {
+		// The rest cannot be fetched in parts: ask for the file whole.
+		probe.resp.Body.Close()
+		if probe, err = a.wholeFile(ctx, in); err != nil {
+			return TransferResult{}, err
+		}
+	}
 	defer probe.resp.Body.Close()
 
-	limit := settings.maxBytes(in.Kind)
 	if probe.total > limit {
 		return TransferResult{}, permanent(ErrTooLarge, nil, "the %s is %d bytes; the limit is %d", in.Kind, probe.total, limit)
 	}
@@ -128,19 +153,40 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	var attrs *storage.ObjectAttrs
 	var sums digest
 	parts := 0
-	if probe.ranged && probe.total > probe.length {
-		plan := a.planParts(in, probe.total, settings.PartSize, etag, source)
+	switch {
+	case parted:
 		parts = plan.count()
-		attrs, sums, err = a.transferParts(ctx, plan, readCloser{body, probe.resp.Body}, obj, contentType, meta, declared)
+		var part0 io.ReadCloser // the probe's body, when it is exactly part 0
+		if _, length := plan.bounds(0); probe.length == length {
+			part0 = readCloser{body, probe.resp.Body}
+		}
+		attrs, sums, err = a.transferParts(ctx, hb, plan, previous, part0, obj, contentType, meta, declared)
 		// Verified parts are the resume point of a retry; once the final
 		// object exists, or the transfer cannot succeed, they are litter.
 		if err == nil || isPreconditionFailed(err) || isPermanent(err) {
 			a.deleteParts(ctx, plan.dir)
 		}
-	} else if probe.length >= 0 && probe.length <= int64(settings.ChunkSize) {
-		attrs, sums, err = a.storeSmall(ctx, obj, in.Kind, probe, body, contentType, meta, declared)
-	} else {
-		attrs, sums, err = a.stream(ctx, obj, in.Kind, probe, body, contentType, meta, limit, declared)
+	case probe.length >= 0 && probe.length <= int64(settings.ChunkSize):
+		// Read whole first, if the process's memory budget allows;
+		// otherwise streamed without a buffer.
+		if release, ok := a.reserveMemory(probe.length); ok {
+			attrs, sums, err = a.storeSmall(ctx, hb, obj, in.Kind, probe, body, contentType, meta, declared)
+			release()
+		} else {
+			attrs, sums, err = a.stream(ctx, hb, obj, in.Kind, probe, body, contentType, meta, limit, declared, 0)
+		}
+	default:
+		chunk := chunkSizeFor(probe.length, settings.ChunkSize)
+		// Videos hold their chunk within VIDEO_TRANSFER_SLOTS; thumbnails,
+		// many more at once on the light queue, only within the budget.
+		if in.Kind == KindThumbnail {
+			release, ok := a.reserveMemory(int64(chunk))
+			defer release()
+			if !ok {
+				chunk = 0
+			}
+		}
+		attrs, sums, err = a.stream(ctx, hb, obj, in.Kind, probe, body, contentType, meta, limit, declared, chunk)
 	}
 	if isPreconditionFailed(err) {
 		// The object appeared between our check and our finalize: a

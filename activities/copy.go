@@ -13,30 +13,33 @@ import (
 	"wochit-ingest/internal/crc32c"
 )
 
+// smallFileChunk is the unit a small file's in-memory buffer grows by: it
+// grows as bytes arrive, and without copying what it holds (doubling a
+// slice would leave as much garbage as the file again).
+const smallFileChunk = 256 << 10
+
 // readUpTo reads r to its end, but no more than max+1 bytes (so a body
-// longer than announced is noticed), into a buffer that grows as bytes
-// arrive.
-func readUpTo(r io.Reader, max int64, onRead func(int)) ([]byte, error) {
-	buf := make([]byte, 0, min(max+1, 64<<10))
+// longer than announced is noticed), into chunks allocated as bytes arrive.
+func readUpTo(r io.Reader, max int64, onRead func(int)) (chunks [][]byte, n int64, err error) {
 	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > max {
-				return buf, nil
+		if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
+			if n > max {
+				return chunks, n, nil
 			}
-			grown := make([]byte, len(buf), min(2*int64(cap(buf)), max+1))
-			copy(grown, buf)
-			buf = grown
+			chunks = append(chunks, make([]byte, 0, min(smallFileChunk, max+1-n)))
 		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+k]
+		last := chunks[len(chunks)-1]
+		k, err := r.Read(last[len(last):cap(last)])
+		chunks[len(chunks)-1] = last[:len(last)+k]
+		n += int64(k)
 		if k > 0 {
 			onRead(k)
 		}
 		if err == io.EOF {
-			return buf, nil
+			return chunks, n, nil
 		}
 		if err != nil {
-			return buf, err
+			return chunks, n, err
 		}
 	}
 }
@@ -58,7 +61,8 @@ func copyBuffered(w io.Writer, r io.Reader) (int64, error) {
 type onlyReader struct{ io.Reader }
 
 // unbufferedCopySize is the copy unit of an upload without a chunk buffer:
-// those run when memory is short, possibly by the hundred.
+// those run when memory is short, possibly by the hundred, so they hash
+// MD5 in line with one small buffer.
 const unbufferedCopySize = 32 << 10
 
 // md5Buffers is how many buffers are in flight between the copy and the MD5
@@ -69,10 +73,10 @@ const md5Buffers = 4
 // by far the costliest step of a single-stream transfer (about four times
 // CRC32C and the copy together), so it runs in its own goroutine, one buffer
 // behind the copy, instead of in line.
-func copyWithMD5(w io.Writer, r io.Reader, bufSize int) ([]byte, error) {
+func copyWithMD5(w io.Writer, r io.Reader) ([]byte, error) {
 	free := make(chan []byte, md5Buffers)
 	for range md5Buffers {
-		free <- make([]byte, bufSize)
+		free <- make([]byte, copyBufferSize)
 	}
 	filled := make(chan []byte, md5Buffers)
 	sum := make(chan []byte, 1)

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strconv"
 	"sync/atomic"
@@ -40,21 +41,25 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 	w.ContentType = contentType
 	w.Metadata = meta
 	w.ChunkSize = chunk
-	bufSize := copyBufferSize
 	if chunk == 0 {
 		// We compare GCS's CRC32C with ours after the upload (the client's
-		// own check would fail only after the object exists). Such uploads
-		// run when memory is short: small buffers.
+		// own check would fail only after the object exists).
 		w.DisableAutoChecksum = true
-		bufSize = unbufferedCopySize
 	}
 
 	// Read at most one byte past the limit, so an oversize body without (or
 	// with a false) Content-Length is noticed without downloading the rest.
-	src := newHashingReader(io.LimitReader(body, limit+1), false, func(n int) { a.Metrics.addBytes(kind, int64(n)) })
+	src := newHashingReader(io.LimitReader(body, limit+1), chunk == 0, func(n int) { a.Metrics.addBytes(kind, int64(n)) })
 	hb.report(func() TransferProgress { return TransferProgress{Kind: kind, Bytes: src.n.Load(), Total: total} })
 
-	md5sum, copyErr := copyWithMD5(w, src, bufSize)
+	var md5sum []byte
+	var copyErr error
+	if chunk == 0 {
+		_, copyErr = io.CopyBuffer(w, onlyReader{src}, make([]byte, unbufferedCopySize))
+		md5sum = src.digest().md5
+	} else {
+		md5sum, copyErr = copyWithMD5(w, src)
+	}
 	d := src.digest()
 	d.md5 = md5sum
 	source := RedactURL(probe.resp.Request.URL.String())
@@ -108,21 +113,25 @@ func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage
 	source := RedactURL(probe.resp.Request.URL.String())
 	var n atomic.Int64
 	hb.report(func() TransferProgress { return TransferProgress{Kind: kind, Bytes: n.Load(), Total: probe.length} })
-	data, err := readUpTo(body, probe.length, func(k int) {
+	data, size, err := readUpTo(body, probe.length, func(k int) {
 		n.Add(int64(k))
 		a.Metrics.addBytes(kind, int64(k))
 	})
-	if err == nil && int64(len(data)) != probe.length {
+	if err == nil && size != probe.length {
 		err = fmt.Errorf("the origin announced %d bytes", probe.length)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, digest{}, ctx.Err()
 		}
-		return nil, digest{}, retryable(ErrIncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, len(data), probe.length, readError(probe.resp, err))
+		return nil, digest{}, retryable(ErrIncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, size, probe.length, readError(probe.resp, err))
 	}
-	sum := md5.Sum(data)
-	d := digest{size: int64(len(data)), crc32c: crc32c.Checksum(data), md5: sum[:]}
+	crc, sum := crc32.New(crc32c.Table), md5.New()
+	for _, c := range data {
+		crc.Write(c)
+		sum.Write(c)
+	}
+	d := digest{size: size, crc32c: crc.Sum32(), md5: sum.Sum(nil)}
 	if (declared.hasCRC32C && declared.crc32c != d.crc32c) || (declared.md5 != nil && !bytes.Equal(declared.md5, d.md5)) {
 		a.Metrics.integrityFailure(kind)
 		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
@@ -158,7 +167,7 @@ func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage
 
 // uploadWhole stores data in one request, with its checksums for GCS to
 // verify before the object exists.
-func uploadWhole(ctx context.Context, obj *storage.ObjectHandle, data []byte, contentType string, meta map[string]string, d digest) (*storage.ObjectAttrs, error) {
+func uploadWhole(ctx context.Context, obj *storage.ObjectHandle, data [][]byte, contentType string, meta map[string]string, d digest) (*storage.ObjectAttrs, error) {
 	uploadCtx, abandonUpload := context.WithCancel(ctx)
 	defer abandonUpload()
 	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(uploadCtx)
@@ -166,9 +175,11 @@ func uploadWhole(ctx context.Context, obj *storage.ObjectHandle, data []byte, co
 	w.Metadata = meta
 	w.CRC32C, w.SendCRC32C, w.MD5 = d.crc32c, true, d.md5
 	w.ChunkSize = 0
-	if _, err := w.Write(data); err != nil {
-		abandonUpload()
-		return nil, err
+	for _, c := range data {
+		if _, err := w.Write(c); err != nil {
+			abandonUpload()
+			return nil, err
+		}
 	}
 	if err := w.Close(); err != nil {
 		return nil, err

@@ -127,7 +127,8 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	if ce := probe.resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
 		return TransferResult{}, permanent(ErrUnsupportedContent, nil, "the origin sends the %s with Content-Encoding %q", in.Kind, ce)
 	}
-	body := bufio.NewReaderSize(probe.resp.Body, 64<<10)
+	// Large enough to sniff; copies read past it with their own buffers.
+	body := bufio.NewReaderSize(probe.resp.Body, 4<<10)
 	head, peekErr := body.Peek(sniffLen)
 	if peekErr != nil && peekErr != io.EOF && peekErr != bufio.ErrBufferFull {
 		return TransferResult{}, retryable(ErrIncompleteBody, nil, "reading the first bytes of %s: %v", source, readError(probe.resp, peekErr))

@@ -56,13 +56,17 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 // never shown.
 func logSecurity(log *slog.Logger, c ingress.Config) {
 	allowlist := "off: every source may post"
-	if len(c.AllowedSources) > 0 {
+	switch {
+	case c.AnySource:
+	case len(c.AllowedSources) == 0:
+		allowlist = fmt.Sprint(ingress.WochitSources)
+	default:
 		allowlist = fmt.Sprint(c.AllowedSources)
 	}
 	log.Info("ingress admission", "allowlist", allowlist, "trustedProxies", fmt.Sprint(c.TrustedProxies),
 		"tokens", len(c.Tokens), "mediaHosts", fmt.Sprint(c.MediaHosts),
 		"rateLimit", float64(c.RateLimit), "rateBurst", c.RateBurst, "maxConcurrentStarts", c.MaxConcurrentStarts)
-	if len(c.AllowedSources) == 0 {
+	if c.AnySource {
 		log.Warn("INGRESS_ALLOWLIST is off: anyone who can reach this port can post notifications")
 	}
 	if len(c.Tokens) == 0 {

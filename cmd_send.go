@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -68,19 +69,25 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("--url: %w", err)
+		return errors.New("--url is not a valid URL")
 	}
+	// What is printed names the route, never the token a path may carry.
+	shown := routeOf(req.URL)
 	req.Header.Set("Content-Type", "application/json")
 	if o.token != "" {
 		req.Header.Set("Authorization", "Bearer "+o.token)
 	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		return fmt.Errorf("posting to %s: %w", o.url, err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // its message would repeat the URL, token included
+		}
+		return fmt.Errorf("posting to %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	fmt.Fprintf(stdout, "POST %s → %s\n%s\n", o.url, resp.Status, strings.TrimSpace(string(answer)))
+	fmt.Fprintf(stdout, "POST %s → %s\n%s\n", shown, resp.Status, strings.TrimSpace(string(answer)))
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("the ingress answered %s", resp.Status)
 	}
@@ -100,6 +107,18 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	}
 	defer c.Close()
 	return follow(ctx, c, started.WorkflowID, started.RunID, stdout)
+}
+
+// routeOf is u as the ingress's access log names it: a token path segment
+// becomes {token}, and userinfo, query and fragment are dropped.
+func routeOf(u *url.URL) string {
+	shown := *u
+	shown.User, shown.RawQuery, shown.Fragment, shown.RawFragment, shown.ForceQuery = nil, "", "", "", false
+	if base, token, ok := strings.Cut(shown.Path, "/webhooks/wochit/"); ok && token != "" {
+		shown.Path, shown.RawPath = base+"/webhooks/wochit/", ""
+		return shown.String() + "{token}" // appended: String would escape the braces
+	}
+	return shown.String()
 }
 
 // payload builds the notification body from --file or the flags.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	xrate "golang.org/x/time/rate"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,7 +44,7 @@ func BenchmarkIngress(b *testing.B) {
 	// Our ingress formats its access and start logs as in production; they
 	// go nowhere, so a slow terminal does not count.
 	ours := httptest.NewServer(ingress.NewServer(ingress.Config{
-		Namespace: ns, AllowHTTPURLs: true, MaxConcurrentStarts: 100000,
+		Namespace: ns, AnySource: true, RateLimit: xrate.Inf, AllowHTTPURLs: true, MaxConcurrentStarts: 100000,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}, c))
 	defer ours.Close()

@@ -231,6 +231,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// plain http on this machine; the input rules and limits are production's.
 	ingressServer := httpserver.New(ingress.NewServer(ingress.Config{
 		Namespace:        Namespace,
+		AnySource:        true,
 		AllowHTTPURLs:    true,
 		OriginPolicy:     devPolicy,
 		RateLimit:        ingressRateLimit(opts),
@@ -256,7 +257,7 @@ func (s *Stack) onStop(name string, stop func(context.Context) error) {
 
 func ingressRateLimit(opts Options) rate.Limit {
 	if opts.NoRateLimit {
-		return 0
+		return rate.Inf
 	}
 	return ingress.DefaultRateLimit
 }

@@ -23,6 +23,7 @@ const (
 	codeRateLimited         = "rate_limited"
 	codeTemporalUnavailable = "temporal_unavailable"
 	codeInternal            = "internal"
+	codeConflict            = "conflicting_notification"
 )
 
 var statusByCode = map[string]int{
@@ -38,6 +39,7 @@ var statusByCode = map[string]int{
 	codeRateLimited:         http.StatusTooManyRequests,
 	codeTemporalUnavailable: http.StatusServiceUnavailable,
 	codeInternal:            http.StatusInternalServerError,
+	codeConflict:            http.StatusConflict,
 }
 
 // apiError is an answer for the client. Its message is written for the

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"wochit-ingest/internal/safehttp"
@@ -32,6 +33,9 @@ func FuzzDecodeNotification(f *testing.F) {
 		strings.Replace(valid, `6094092472a9105747957aa3`, `../../etc/passwd`, 1),
 		strings.Replace(valid, `"title":"The video title"`, `"title":"\u0000\ud800"`, 1),
 		strings.Replace(valid, `}`, `,"videoUrl":"https://other.example.com/"}`, 1),
+		strings.Replace(valid, `?sig=1`, `?X-Amz-Date=20261201T120000Z&X-Amz-Expires=9300000000&X-Amz-Signature=a`, 1),
+		strings.Replace(valid, `?sig=1`, `?X-Goog-Date=20261201T120000Z&X-Goog-Expires=604800&X-Goog-Signature=a`, 1),
+		strings.Replace(valid, `?sig=1`, `?Expires=1&Signature=a`, 1),
 		valid + ` {}`,
 		`{"wochitVideoId": `,
 		`[1,2]`,
@@ -55,7 +59,7 @@ func FuzzDecodeNotification(f *testing.F) {
 		if dev {
 			rules = urlRules{allowHTTP: true, policy: safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}}
 		}
-		n, unknown, apiErr := decodeNotification(bytes.NewReader(body), rules)
+		n, unknown, apiErr := decodeNotification(bytes.NewReader(body), rules, fuzzNow)
 		if apiErr != nil {
 			switch apiErr.Code {
 			case codeInvalidJSON, codeMissingField, codeInvalidField:
@@ -76,7 +80,7 @@ func FuzzDecodeNotification(f *testing.F) {
 			return
 		}
 
-		if err := validate(n, rules); err != nil {
+		if err := validate(n, rules, fuzzNow); err != nil {
 			t.Fatalf("accepted a notification that fails validation: %v", err)
 		}
 		for _, name := range unknown {
@@ -101,12 +105,15 @@ func FuzzDecodeNotification(f *testing.F) {
 				t.Fatalf("accepted URL %q whose host the policy blocks", raw)
 			}
 		}
-		again, _, apiErr := decodeNotification(bytes.NewReader(mustJSON(t, n)), rules)
+		again, _, apiErr := decodeNotification(bytes.NewReader(mustJSON(t, n)), rules, fuzzNow)
 		if apiErr != nil || again != n {
 			t.Fatalf("re-encoding %+v decodes to %+v, %v", n, again, apiErr)
 		}
 	})
 }
+
+// fuzzNow is the receipt time of fuzzed notifications.
+var fuzzNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)

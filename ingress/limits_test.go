@@ -93,7 +93,7 @@ func TestConcurrentStartsAreCapped(t *testing.T) {
 	const slots, callers = 2, 5
 	c := shared.GetDefaultClient()
 	svc := &holdingService{WorkflowServiceClient: c.WorkflowService(), entered: make(chan struct{}, callers), release: make(chan struct{})}
-	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace(), MaxConcurrentStarts: slots}, holdingClient{c, svc}))
+	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace(), AnySource: true, MaxConcurrentStarts: slots}, holdingClient{c, svc}))
 	t.Cleanup(srv.Close)
 
 	ids := make([]string, callers)

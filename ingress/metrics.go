@@ -20,6 +20,7 @@ type metrics struct {
 	requests       *prometheus.CounterVec
 	startDuration  *prometheus.HistogramVec
 	duplicates     prometheus.Counter
+	conflicts      prometheus.Counter
 	rateLimited    *prometheus.CounterVec
 	unknownFields  prometheus.Counter
 	startsInFlight prometheus.Gauge
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "wochit_ingress_duplicates_total",
 			Help: "Notifications for a video whose workflow already existed (answered 200 with that run).",
 		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wochit_ingress_conflicts_total",
+			Help: "Notifications refused with 409 because their video's run was started by a different notification (other URLs, context or title).",
+		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wochit_ingress_rate_limited_total",
 			Help: "Notifications answered 429, by reason: source (the per-source token bucket) or starts (too many workflow starts in flight).",
@@ -53,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Workflow starts waiting for Temporal right now.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.startDuration, m.duplicates, m.rateLimited, m.unknownFields, m.startsInFlight)
+	reg.MustRegister(m.requests, m.startDuration, m.duplicates, m.conflicts, m.rateLimited, m.unknownFields, m.startsInFlight)
 	for _, reason := range []string{"source", "starts"} {
 		m.rateLimited.WithLabelValues(reason) // export zeros, so rate() works from the first scrape
 	}

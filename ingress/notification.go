@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"time"
 	"unicode/utf8"
 
 	"wochit-ingest/workflows"
@@ -16,13 +17,14 @@ import (
 // MaxBodyBytes bounds a notification; Wochit's are a few hundred bytes.
 const MaxBodyBytes = 64 << 10
 
-// Field limits. wochitVideoId becomes part of a workflow id and of object
-// names, so it is restricted to a safe alphabet.
+// Field limits, in characters. wochitVideoId becomes part of a workflow id
+// and of object names, so it is restricted to a safe alphabet. Everything
+// downstream is built to take a notification at all of these at once.
 const (
-	maxVideoIDLen      = 128
-	maxTitleLen        = 1024
-	maxVideoContextLen = 2048
-	maxURLLen          = 8192
+	MaxVideoIDLen      = 128
+	MaxTitleLen        = 1024
+	MaxVideoContextLen = 2048
+	MaxURLLen          = 8192
 )
 
 var videoIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -36,16 +38,17 @@ type field struct {
 }
 
 var fields = []field{
-	{"wochitVideoId", true, maxVideoIDLen, func(n *workflows.Notification) *string { return &n.WochitVideoID }},
-	{"videoUrl", true, maxURLLen, func(n *workflows.Notification) *string { return &n.VideoURL }},
-	{"thumbnailUrl", true, maxURLLen, func(n *workflows.Notification) *string { return &n.ThumbnailURL }},
-	{"videoContext", true, maxVideoContextLen, func(n *workflows.Notification) *string { return &n.VideoContext }},
-	{"title", false, maxTitleLen, func(n *workflows.Notification) *string { return &n.Title }},
+	{"wochitVideoId", true, MaxVideoIDLen, func(n *workflows.Notification) *string { return &n.WochitVideoID }},
+	{"videoUrl", true, MaxURLLen, func(n *workflows.Notification) *string { return &n.VideoURL }},
+	{"thumbnailUrl", true, MaxURLLen, func(n *workflows.Notification) *string { return &n.ThumbnailURL }},
+	{"videoContext", true, MaxVideoContextLen, func(n *workflows.Notification) *string { return &n.VideoContext }},
+	{"title", false, MaxTitleLen, func(n *workflows.Notification) *string { return &n.Title }},
 }
 
-// decodeNotification reads and validates a notification body. Unknown fields
-// are accepted (Wochit may add some) and returned so they can be counted.
-func decodeNotification(body io.Reader, urls urlRules) (n workflows.Notification, unknown []string, apiErr *apiError) {
+// decodeNotification reads and validates a notification body received at
+// now. Unknown fields are accepted (Wochit may add some) and returned so
+// they can be counted.
+func decodeNotification(body io.Reader, urls urlRules, now time.Time) (n workflows.Notification, unknown []string, apiErr *apiError) {
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -77,7 +80,7 @@ func decodeNotification(body io.Reader, urls urlRules) (n workflows.Notification
 			unknown = append(unknown, name)
 		}
 	}
-	if apiErr := validate(n, urls); apiErr != nil {
+	if apiErr := validate(n, urls, now); apiErr != nil {
 		return n, nil, apiErr
 	}
 	return n, unknown, nil
@@ -121,9 +124,9 @@ func parseObject(raw []byte) (map[string]json.RawMessage, *apiError) {
 	return members, nil
 }
 
-// validate checks a decoded notification. Messages name the field and the
-// rule, never the value.
-func validate(n workflows.Notification, urls urlRules) *apiError {
+// validate checks a decoded notification received at now. Messages name the
+// field and the rule, never the value.
+func validate(n workflows.Notification, urls urlRules, now time.Time) *apiError {
 	for _, f := range fields {
 		v := *f.get(&n)
 		if f.required && v == "" {
@@ -138,6 +141,11 @@ func validate(n workflows.Notification, urls urlRules) *apiError {
 	}
 	for _, f := range []struct{ name, value string }{{"videoUrl", n.VideoURL}, {"thumbnailUrl", n.ThumbnailURL}} {
 		if err := urls.check(f.value); err != nil {
+			return &apiError{Code: codeInvalidField, Field: f.name, Message: fmt.Sprintf("%s %v", f.name, err)}
+		}
+		// A link that is dead on arrival could only end in LinkExpired; a
+		// lifetime no origin honours would overflow the deadline arithmetic.
+		if err := workflows.CheckSignedURLExpiry(f.value, now); err != nil {
 			return &apiError{Code: codeInvalidField, Field: f.name, Message: fmt.Sprintf("%s %v", f.name, err)}
 		}
 	}

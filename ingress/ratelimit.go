@@ -50,7 +50,7 @@ func newSourceLimiter(limit rate.Limit, burst int) *sourceLimiter {
 // allow takes a token for ip at now. When none is left it returns how long
 // until one is.
 func (l *sourceLimiter) allow(ip netip.Addr, now time.Time) (ok bool, retryAfter time.Duration) {
-	if l == nil || l.limit <= 0 {
+	if l == nil || l.limit == rate.Inf {
 		return true, 0
 	}
 	key := sourceKey(ip)

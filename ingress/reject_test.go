@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -77,6 +78,9 @@ func assertNotStarted(t *testing.T, c client.Client, videoID string) {
 		t.Fatalf("a workflow exists for %s after a rejected notification (describe: %v)", videoID, err)
 	}
 }
+
+// signedNow is an X-Amz-Date / X-Goog-Date of the test's start.
+var signedNow = time.Now().UTC().Format("20060102T150405Z")
 
 func jsonHeader(extra ...string) http.Header {
 	h := http.Header{"Content-Type": {"application/json"}}
@@ -192,6 +196,16 @@ func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
 		{name: "host not a media host", header: auth(), body: url("https://evil.example.org/v.mp4"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
 		{name: "media suffix is not a media host", header: auth(), body: url("https://cdn.example.net/v.mp4"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
 		{name: "non-ASCII host", header: auth(), body: url("https://médias.example.com/v.mp4"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
+		// Signed URLs that could only end in LinkExpired, or whose lifetime
+		// overflows the deadline arithmetic.
+		{name: "S3 lifetime overflows", header: auth(), body: url("https://media.example.com/v.mp4?X-Amz-Date=" + signedNow + "&X-Amz-Expires=9300000000&X-Amz-Signature=ab"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
+		{name: "GCS lifetime over 7 days", header: auth(), body: func(id string) []byte {
+			return withField(t, id, "thumbnailUrl", "https://media.example.com/t.jpg?X-Goog-Date="+signedNow+"&X-Goog-Expires=604801&X-Goog-Signature=ab")
+		}, wantStatus: 400, wantCode: "invalid_field", wantField: "thumbnailUrl"},
+		{name: "negative lifetime", header: auth(), body: url("https://media.example.com/v.mp4?X-Goog-Date=" + signedNow + "&X-Goog-Expires=-1&X-Goog-Signature=ab"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
+		{name: "signed URL already expired", header: auth(), body: url("https://media.example.com/v.mp4?X-Amz-Date=20200101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=ab"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
+		{name: "CloudFront URL expiring within the margin", header: auth(), body: url(fmt.Sprintf("https://media.example.com/v.mp4?Expires=%d&Signature=ab&Key-Pair-Id=K", time.Now().Add(5*time.Minute).Unix())), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
+		{name: "Azure SAS expired", header: auth(), body: url("https://media.example.com/v.mp4?se=2020-01-01T00:00:00Z&sig=ab"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,6 +238,8 @@ func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
 	} {
 		n := notification(uniqueID(t))
 		n["thumbnailUrl"] = "https://a.cdn.example.net/t.jpg"
+		// A signed URL valid for the longest lifetime origins allow passes.
+		n["videoUrl"] = "https://media.example.com/v.mp4?X-Amz-Date=" + signedNow + "&X-Amz-Expires=604800&X-Amz-Signature=ab"
 		req.body = jsonBody(t, n)
 		if got := do(t, strict.url, req); got.status != http.StatusAccepted {
 			t.Fatalf("control notification via %s answered %d %v, want 202", req.path, got.status, got.body)

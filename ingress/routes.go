@@ -20,7 +20,18 @@ func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	// No redirects to "cleaned" paths: they would echo a token-bearing path.
 	r.SkipClean(true)
-	notification := http.HandlerFunc(s.handleNotification) // checks the method itself, after auth
+	// A notification passes these checks in this order; the first that
+	// fails answers, and the body is read only after all of them passed.
+	// handleNotification then decodes and validates it (400), takes a start
+	// slot (429) and starts the workflow (202, 200, 409 or 503).
+	notification := chain(http.HandlerFunc(s.handleNotification),
+		s.allowSource,  // 403 forbidden_source
+		s.limitSource,  // 429 rate_limited (per source)
+		s.requireToken, // 401 unauthorized
+		requirePOST,    // 405 method_not_allowed
+		requireJSON,    // 415 unsupported_media_type
+		limitBody,      // 413 payload_too_large
+	)
 	r.Handle(routeWebhook, s.access(routeWebhook, true, notification))
 	r.Handle(routeWebhookToken, s.access(routeWebhookToken, true, notification))
 	r.Handle("/healthz", s.access("/healthz", false, methods(http.HandlerFunc(s.handleHealthz), http.MethodGet, http.MethodHead)))

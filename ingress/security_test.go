@@ -120,7 +120,7 @@ func TestTokensNeverLogged(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := shared.GetDefaultClient()
-	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace(), Tokens: []ingress.Token{tokenA, tokenB}, Logger: log}, c))
+	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace(), AnySource: true, Tokens: []ingress.Token{tokenA, tokenB}, Logger: log}, c))
 	t.Cleanup(srv.Close)
 
 	var answers []string
@@ -152,6 +152,39 @@ func TestTokensNeverLogged(t *testing.T) {
 			if strings.Contains(a, secret) {
 				t.Errorf("an answer contains the token %q: %s", secret, a)
 			}
+		}
+	}
+}
+
+// The zero Config is production's closed door, not an open one: only
+// Wochit's addresses may post, at the default per-source rate.
+func TestZeroConfigIsClosed(t *testing.T) {
+	c := shared.GetDefaultClient()
+	zero := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace()}, c))
+	defer zero.Close()
+	id := uniqueID(t)
+	if got := do(t, zero.URL, request{path: "/webhooks/wochit", header: jsonHeader(), body: jsonBody(t, notification(id))}); got.status != http.StatusForbidden {
+		t.Fatalf("the zero Config answered %d %v to loopback, want 403", got.status, got.body)
+	}
+	assertNotStarted(t, c, id)
+
+	// With this machine allowed, the default burst still holds: the limit
+	// is checked before the method, so GETs spend it without starting runs.
+	local := httptest.NewServer(ingress.NewServer(ingress.Config{
+		Namespace: shared.GetDefaultNamespace(), AllowedSources: prefixes("127.0.0.0/8", "::1/128"),
+	}, c))
+	defer local.Close()
+	// (The bucket refills at DefaultRateLimit meanwhile, so the 429 comes a
+	// little after the burst.)
+	for i := 1; ; i++ {
+		got := do(t, local.URL, request{method: http.MethodGet, path: "/webhooks/wochit"})
+		switch {
+		case got.status == http.StatusTooManyRequests && i > ingress.DefaultRateBurst:
+			return
+		case got.status != http.StatusMethodNotAllowed:
+			t.Fatalf("request %d answered %d, want 405 within the burst", i, got.status)
+		case i > 3*ingress.DefaultRateBurst:
+			t.Fatalf("%d requests and no 429: the default rate limit is off", i)
 		}
 	}
 }

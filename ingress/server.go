@@ -12,6 +12,7 @@ package ingress
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -28,9 +29,11 @@ import (
 	"wochit-ingest/workflows"
 )
 
-// Config tunes the ingress. Its zero value is an open door (no allowlist, no
-// token, no rate limit) for tests; `wochit-ingest ingress` fills it from the
-// configuration, whose defaults are closed.
+// Config tunes the ingress. Its zero value is production's closed door:
+// only Wochit's addresses may post, at the default rates. Opening it is
+// explicit (AnySource, rate.Inf), for `dev` and tests. Tokens are optional,
+// as in production: Wochit documents no signature, so a token is an extra
+// the customer opts into.
 type Config struct {
 	// Namespace the workflows are started in (the client's namespace).
 	Namespace string
@@ -46,9 +49,11 @@ type Config struct {
 	// "cdn.example.com" exactly, ".example.com" any subdomain of example.com.
 	MediaHosts []string
 
-	// AllowedSources, when not empty, are the only client addresses that may
-	// post notifications (production: WochitSources).
+	// AllowedSources are the only client addresses that may post
+	// notifications; empty means WochitSources.
 	AllowedSources []netip.Prefix
+	// AnySource lets every address post, whatever AllowedSources says (dev).
+	AnySource bool
 	// TrustedProxies are load balancers whose X-Forwarded-For entries are
 	// believed when determining the client address.
 	TrustedProxies []netip.Prefix
@@ -57,7 +62,8 @@ type Config struct {
 	Tokens []Token
 
 	// RateLimit is the sustained notifications per second allowed per source,
-	// with bursts of RateBurst; 0 means no per-source limit.
+	// with bursts of RateBurst; zero means DefaultRateLimit and
+	// DefaultRateBurst, rate.Inf no per-source limit.
 	RateLimit rate.Limit
 	RateBurst int
 	// MaxConcurrentStarts caps the workflow starts in flight; beyond it
@@ -111,6 +117,18 @@ func NewServer(cfg Config, c client.Client) *Server {
 	if cfg.MaxConcurrentStarts <= 0 {
 		cfg.MaxConcurrentStarts = DefaultMaxConcurrentStarts
 	}
+	if len(cfg.AllowedSources) == 0 {
+		cfg.AllowedSources = WochitSources
+	}
+	if cfg.AnySource {
+		cfg.AllowedSources = nil
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
 	if cfg.Registry == nil {
 		// Its own registry, so several servers (in tests) never collide.
 		cfg.Registry = prommetrics.NewRegistry()
@@ -152,11 +170,7 @@ type startResponse struct {
 
 func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 	receivedAt := s.cfg.Now()
-	if !s.admit(w, r, receivedAt) {
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	n, unknown, apiErr := decodeNotification(r.Body, s.urls)
+	n, unknown, apiErr := decodeNotification(r.Body, s.urls, receivedAt)
 	if apiErr != nil {
 		if apiErr.Field != "" {
 			noteAttrs(w, slog.String("field", apiErr.Field))
@@ -188,6 +202,17 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 	startedAt := time.Now()
 	runID, started, err := s.startIngest(ctx, in)
 	s.metrics.startDuration.WithLabelValues(startResult(started, err)).Observe(time.Since(startedAt).Seconds())
+	var conflict *ConflictError
+	if errors.As(err, &conflict) {
+		// Another notification for this video is being (or was) ingested;
+		// this one differs from it and is not processed. Say so, loudly.
+		s.metrics.conflicts.Inc()
+		s.log.Warn("notification conflicts with the run already started for its wochitVideoId; not processed",
+			"wochitVideoId", n.WochitVideoID, "workflowId", conflict.WorkflowID, "runId", conflict.RunID)
+		noteAttrs(w, slog.String("workflowId", conflict.WorkflowID), slog.String("runId", conflict.RunID))
+		writeError(w, &apiError{Code: codeConflict, Message: "a different notification for this wochitVideoId was already accepted; this one is not processed"})
+		return
+	}
 	if err != nil {
 		s.log.Error("could not start workflow", "wochitVideoId", n.WochitVideoID, "error", err)
 		writeError(w, startFailure(err))

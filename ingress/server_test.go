@@ -46,6 +46,9 @@ func newFixture(t *testing.T, ts *temporaltest.TestServer, cfg ingress.Config) f
 	t.Helper()
 	c := ts.GetDefaultClient()
 	cfg.Namespace = ts.GetDefaultNamespace()
+	// Tests post from loopback: open the source check unless the test
+	// configures it (the zero Config lets only Wochit's addresses in).
+	cfg.AnySource = cfg.AllowedSources == nil
 	srv := httptest.NewServer(ingress.NewServer(cfg, c))
 	t.Cleanup(srv.Close)
 	return fixture{url: srv.URL, temporal: c}
@@ -165,6 +168,65 @@ func TestDuplicateNotificationAnswersSameRun(t *testing.T) {
 	}
 }
 
+// A second notification for the same video that differs in any field is
+// not a duplicate: it is refused with 409 (never a silent 200), counted, and
+// the run keeps the notification it was started with.
+func TestConflictingNotificationIsRefused(t *testing.T) {
+	f := newFixture(t, shared, ingress.Config{})
+	for _, field := range []string{"videoUrl", "thumbnailUrl", "videoContext", "title"} {
+		t.Run(field, func(t *testing.T) {
+			id := uniqueID(t)
+			original := notification(id)
+			first := post(t, f.url+"/webhooks/wochit", "application/json", jsonBody(t, original))
+			if first.status != http.StatusAccepted {
+				t.Fatalf("first answered %d %v", first.status, first.body)
+			}
+			changed := notification(id)
+			changed[field] = changed[field].(string) + "-2"
+			if field == "videoUrl" || field == "thumbnailUrl" {
+				changed[field] = strings.Replace(original[field].(string), "sig=1", "sig=2", 1)
+			}
+			got := post(t, f.url+"/webhooks/wochit", "application/json", jsonBody(t, changed))
+			if got.status != http.StatusConflict || got.body["error"] != "conflicting_notification" || got.body["message"] == "" {
+				t.Fatalf("conflicting notification answered %d %v, want 409 conflicting_notification", got.status, got.body)
+			}
+			if in := workflowInput(t, f.temporal, first.body["workflowId"], first.body["runId"]); in.Notification.VideoURL != original["videoUrl"] ||
+				in.Notification.Title != original["title"] || in.Notification.VideoContext != original["videoContext"] {
+				t.Fatalf("the run's input changed to %+v", in.Notification)
+			}
+			// The identical notification is still a duplicate of the run.
+			if again := post(t, f.url+"/webhooks/wochit", "application/json", jsonBody(t, original)); again.status != http.StatusOK || again.body["runId"] != first.body["runId"] {
+				t.Fatalf("the original again answered %d %v, want 200 with run %s", again.status, again.body, first.body["runId"])
+			}
+		})
+	}
+	metrics := get(t, f.url+"/metrics")
+	if !strings.Contains(metrics, "wochit_ingress_conflicts_total 4") || !strings.Contains(metrics, `wochit_ingress_requests_total{code="conflicting_notification",outcome="rejected"} 4`) {
+		t.Errorf("conflicts are not counted:\n%s", grepLines(metrics, "conflict"))
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func TestConcurrentDuplicatesStartExactlyOneWorkflow(t *testing.T) {
 	f := newFixture(t, shared, ingress.Config{})
 	body := jsonBody(t, notification(uniqueID(t)))
@@ -238,6 +300,13 @@ func TestDuplicateAfterCompletionDoesNotRerun(t *testing.T) {
 	if again.status != http.StatusOK || again.body["runId"] != first.body["runId"] {
 		t.Fatalf("duplicate after completion answered %d %v, want 200 with the completed run %s", again.status, again.body, first.body["runId"])
 	}
+	// A different notification after completion is refused, not re-run.
+	var n map[string]any
+	_ = json.Unmarshal(body, &n)
+	n["title"] = "Another title"
+	if other := post(t, f.url+"/webhooks/wochit", "application/json", jsonBody(t, n)); other.status != http.StatusConflict {
+		t.Fatalf("a different notification after completion answered %d %v, want 409", other.status, other.body)
+	}
 }
 
 func TestTemporalUnreachableAnswers503(t *testing.T) {
@@ -253,7 +322,7 @@ func TestTemporalUnreachableAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	srv := httptest.NewServer(ingress.NewServer(ingress.Config{}, c))
+	srv := httptest.NewServer(ingress.NewServer(ingress.Config{AnySource: true}, c))
 	defer srv.Close()
 
 	start := time.Now()

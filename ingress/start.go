@@ -28,6 +28,17 @@ type StartOptions struct {
 	Identity string
 }
 
+// ConflictError is StartIngest's answer when the video already has a run
+// whose notification differs from this one (other URLs, context or title):
+// the run goes on with its own notification, and this one is not processed.
+type ConflictError struct {
+	WorkflowID, RunID string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s (run %s) was started by a different notification for the same wochitVideoId", e.WorkflowID, e.RunID)
+}
+
 // StartIngest starts the IngestVideo workflow for a notification, or finds
 // the one already started for the same video. The ingress and the redeliver
 // command both start runs through it, so a redelivery obeys the same rules as
@@ -42,27 +53,64 @@ type StartOptions struct {
 //   - reuse policy ALLOW_DUPLICATE_FAILED_ONLY: after a run completed, a
 //     duplicate is answered with that run and nothing re-runs; after a run
 //     failed, a redelivery starts a fresh run.
+//
+// A run found rather than started is only a duplicate if it was started with
+// the same notification; otherwise the answer is a *ConflictError, so a
+// different notification under the same id is never silently dropped.
 func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in workflows.IngestInput) (runID string, started bool, err error) {
 	dc := opts.DataConverter
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
+	req, err := startRequest(dc, opts, in)
+	if err != nil {
+		return "", false, err
+	}
+	resp, err := c.WorkflowService().StartWorkflowExecution(ctx, req)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &already):
+		// A closed run that may not be re-run (it completed).
+		runID = already.RunId
+	case err != nil:
+		return "", false, err
+	case resp.GetStarted():
+		return resp.GetRunId(), true, nil
+	default:
+		runID = resp.GetRunId()
+	}
+	existing, err := StartedWith(ctx, c, dc, opts.Namespace, req.WorkflowId, runID)
+	if err != nil {
+		return "", false, fmt.Errorf("reading the notification of %s to compare: %w", req.WorkflowId, err)
+	}
+	if existing.Notification != in.Notification {
+		return runID, false, &ConflictError{WorkflowID: req.WorkflowId, RunID: runID}
+	}
+	return runID, false, nil
+}
+
+// startRequest is the StartWorkflowExecution request for an ingest. Every
+// value derived from the notification fits Temporal's limits.
+func startRequest(dc converter.DataConverter, opts StartOptions, in workflows.IngestInput) (*workflowservice.StartWorkflowExecutionRequest, error) {
 	input, err := dc.ToPayloads(in)
 	if err != nil {
-		return "", false, fmt.Errorf("encoding workflow input: %w", err)
+		return nil, fmt.Errorf("encoding workflow input: %w", err)
 	}
-	// The title goes into the memo and a one-line summary, so the Web UI's
-	// list of runs says which video each one is.
-	title, err := dc.ToPayload(in.Notification.Title)
-	if err != nil {
-		return "", false, fmt.Errorf("encoding the memo: %w", err)
+	// The memo keeps the title and the full videoContext (its search
+	// attribute may be shortened), and the summary names the video, so the
+	// Web UI's list of runs says which video each one is.
+	memo := map[string]*commonpb.Payload{}
+	for k, v := range map[string]string{workflows.MemoTitle: in.Notification.Title, workflows.MemoVideoContext: in.Notification.VideoContext} {
+		if memo[k], err = dc.ToPayload(v); err != nil {
+			return nil, fmt.Errorf("encoding the memo: %w", err)
+		}
 	}
 	summary, err := dc.ToPayload(workflows.StaticSummary(in.Notification))
 	if err != nil {
-		return "", false, fmt.Errorf("encoding the summary: %w", err)
+		return nil, fmt.Errorf("encoding the summary: %w", err)
 	}
-	req := &workflowservice.StartWorkflowExecutionRequest{
-		Memo:                     &commonpb.Memo{Fields: map[string]*commonpb.Payload{workflows.MemoTitle: title}},
+	return &workflowservice.StartWorkflowExecutionRequest{
+		Memo:                     &commonpb.Memo{Fields: memo},
 		UserMetadata:             &sdkpb.UserMetadata{Summary: summary},
 		Namespace:                opts.Namespace,
 		WorkflowId:               workflows.WorkflowID(in.Notification.WochitVideoID),
@@ -73,17 +121,32 @@ func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in wor
 		RequestId:                uuid.NewString(),
 		WorkflowIdReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}
-	resp, err := c.WorkflowService().StartWorkflowExecution(ctx, req)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		// A closed run that may not be re-run (it completed): a duplicate.
-		return already.RunId, false, nil
-	}
+	}, nil
+}
+
+// StartedWith reads the input a run was started with from its first event.
+func StartedWith(ctx context.Context, c client.Client, dc converter.DataConverter, namespace, workflowID, runID string) (workflows.IngestInput, error) {
+	var in workflows.IngestInput
+	resp, err := c.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace:       namespace,
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID},
+		MaximumPageSize: 1,
+	})
 	if err != nil {
-		return "", false, err
+		return in, fmt.Errorf("reading the history of %s: %w", workflowID, err)
 	}
-	return resp.GetRunId(), resp.GetStarted(), nil
+	events := resp.GetHistory().GetEvents()
+	if len(events) == 0 {
+		return in, fmt.Errorf("run %s of %s has no history", runID, workflowID)
+	}
+	started := events[0].GetWorkflowExecutionStartedEventAttributes()
+	if started == nil || started.GetWorkflowType().GetName() != workflows.IngestVideoName {
+		return in, fmt.Errorf("run %s of %s is not an %s run", runID, workflowID, workflows.IngestVideoName)
+	}
+	if err := dc.FromPayloads(started.GetInput(), &in); err != nil {
+		return in, fmt.Errorf("decoding the input of %s: %w", workflowID, err)
+	}
+	return in, nil
 }
 
 func (s *Server) startIngest(ctx context.Context, in workflows.IngestInput) (runID string, started bool, err error) {

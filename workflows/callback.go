@@ -97,7 +97,7 @@ func deliver(ctx workflow.Context, event activities.Event, schedule []time.Durat
 		wait := max(jittered(delay, workflowID, attempt), min(retryAfter, maxRetryAfter))
 		if wait > 0 {
 			report.NextAttemptAt = workflow.Now(ctx).Add(wait)
-			workflow.SetCurrentDetails(ctx, waitDetails(*report, event.Data.WochitVideoID, attempt, len(schedule)))
+			workflow.SetCurrentDetails(ctx, FitJSON(waitDetails(*report, event.Data.WochitVideoID, attempt, len(schedule)), MaxDetailsBytes))
 			sleepUnlessSignalled(ctx, wait, redeliver)
 			report.NextAttemptAt = time.Time{}
 		}

@@ -47,6 +47,8 @@ var transferRetryPolicy = &temporal.RetryPolicy{
 const (
 	ReasonDeadlineExceeded = "DeadlineExceeded"
 	ReasonTransferFailed   = "TransferFailed"
+	// ReasonCancelled: the run was cancelled before both files were stored.
+	ReasonCancelled = "Cancelled"
 )
 
 // DeadlinesFor computes each file's transfer deadline from the notification.
@@ -58,8 +60,10 @@ func DeadlinesFor(in IngestInput) Deadlines {
 }
 
 // IngestVideo copies a video and its thumbnail into GCS, in parallel, then
-// tells the customer's backend where they are. If a file cannot be copied it
-// tells the backend that instead, and the workflow fails so operators see it.
+// tells the customer's backend where they are. If a file cannot be copied —
+// or the run is cancelled first — it tells the backend that instead, and the
+// run fails (or ends cancelled) so operators see it. Every run that gets
+// past its first workflow task sends exactly one event.
 func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	n := in.Notification
 	workflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
@@ -69,28 +73,13 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (Status, error) { return status, nil }); err != nil {
 		return IngestResult{}, err
 	}
-	// Make the run findable by video and context in the Web UI (one upsert:
-	// each is a write to the visibility store).
-	status.Stage = StageTransferring
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		wochitVideoIDKey.ValueSet(n.WochitVideoID), videoContextKey.ValueSet(truncateRunes(n.VideoContext, maxKeywordLen)),
-		ingestStageKey.ValueSet(string(StageTransferring))); err != nil {
-		return IngestResult{}, err
-	}
-	ops := operatorView{ctx: ctx, status: &status}
+	// The callback and the bookkeeping after the transfers run on a context
+	// a cancellation does not reach: a cancelled run must still tell the
+	// backend, and a disconnected context lets its activities and timers run.
+	afterCtx, _ := workflow.NewDisconnectedContext(ctx)
+	ops := operatorView{ctx: afterCtx, status: &status}
 
-	var a *activities.Activities
-	dest := Destination{}
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: destinationTimeout})
-	if err := workflow.ExecuteLocalActivity(lctx, a.Destination, activities.DestinationInput{WochitVideoID: n.WochitVideoID}).Get(ctx, &dest); err != nil {
-		return IngestResult{}, err
-	}
-	status.Destination = dest
-	ops.stage(StageTransferring, fmt.Sprintf("Copying the video (deadline %s) and the thumbnail (deadline %s) to %s. "+
-		"Bytes and parts: see the pending activities' heartbeat details.",
-		deadlines.Video.UTC().Format(time.RFC3339), deadlines.Thumbnail.UTC().Format(time.RFC3339), dest.URI()))
-
-	video, thumbnail, err := transferBoth(ctx, in, deadlines, dest)
+	video, thumbnail, err := prepareAndTransfer(ctx, in, deadlines, ops)
 	if err != nil {
 		reason, message := failureReason(err)
 		status.Failure = reason + ": " + message
@@ -103,8 +92,11 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 				Reason: reason, Message: message,
 			},
 		}
-		_, _ = deliver(ctx, failed, in.CallbackSchedule, &status)
+		_, _ = deliver(afterCtx, failed, in.CallbackSchedule, &status)
 		ops.stage(StageFailed, "Failed: "+status.Failure)
+		if reason == ReasonCancelled {
+			return IngestResult{}, temporal.NewCanceledError(message)
+		}
 		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, reason, nil)
 	}
 
@@ -118,7 +110,10 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 			Video: &video, Thumbnail: &thumbnail,
 		},
 	}
-	report, err := deliver(ctx, stored, in.CallbackSchedule, &status)
+	// Once the files are stored, the backend is told even if the run is
+	// cancelled meanwhile: cancelling cannot un-store them. (Terminating a
+	// run stops everything.)
+	report, err := deliver(afterCtx, stored, in.CallbackSchedule, &status)
 	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadlines: deadlines, Callback: report}
 	if err != nil {
 		status.Failure = err.Error()
@@ -127,6 +122,36 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	}
 	ops.stage(StageCompleted, fmt.Sprintf("Stored %s and %s; backend notified.", video.URI, thumbnail.URI))
 	return result, nil
+}
+
+// prepareAndTransfer makes the run findable, looks up the destination and
+// copies both files. Any error it returns, a cancellation included, ends in
+// a video.failed callback.
+func prepareAndTransfer(ctx workflow.Context, in IngestInput, deadlines Deadlines, ops operatorView) (video, thumbnail activities.StoredObject, err error) {
+	n := in.Notification
+	// Make the run findable by video and context in the Web UI (one upsert:
+	// each is a write to the visibility store). Every value fits Temporal's
+	// limits (see SearchKeyword): a value beyond them would get the run
+	// terminated by the server.
+	ops.status.Stage = StageTransferring
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		wochitVideoIDKey.ValueSet(n.WochitVideoID), videoContextKey.ValueSet(SearchKeyword(n.VideoContext)),
+		ingestStageKey.ValueSet(string(StageTransferring))); err != nil {
+		return video, thumbnail, err
+	}
+
+	var a *activities.Activities
+	dest := Destination{}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: destinationTimeout})
+	if err := workflow.ExecuteLocalActivity(lctx, a.Destination, activities.DestinationInput{WochitVideoID: n.WochitVideoID}).Get(ctx, &dest); err != nil {
+		return video, thumbnail, err
+	}
+	ops.status.Destination = dest
+	ops.stage(StageTransferring, fmt.Sprintf("Copying the video (deadline %s) and the thumbnail (deadline %s) to %s. "+
+		"Bytes and parts: see the pending activities' heartbeat details.",
+		deadlines.Video.UTC().Format(time.RFC3339), deadlines.Thumbnail.UTC().Format(time.RFC3339), dest.URI()))
+
+	return transferBoth(ctx, in, deadlines, dest)
 }
 
 // operatorView keeps what operators see in step: the status query, the
@@ -143,7 +168,7 @@ func (v operatorView) stage(s Stage, details string) {
 			workflow.GetLogger(v.ctx).Warn("could not set the IngestStage search attribute", "error", err)
 		}
 	}
-	workflow.SetCurrentDetails(v.ctx, details)
+	workflow.SetCurrentDetails(v.ctx, FitJSON(details, MaxDetailsBytes))
 }
 
 // transferBoth runs both transfers in parallel. The first permanent failure
@@ -183,7 +208,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				StartToCloseTimeout:    min(videoAttemptTimeout, remaining),
 				HeartbeatTimeout:       videoHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind),
+				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
 			}
 		default:
 			opts = workflow.ActivityOptions{
@@ -191,7 +216,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				StartToCloseTimeout:    min(thumbnailAttemptTimeout, remaining),
 				HeartbeatTimeout:       thumbnailHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind),
+				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
 			}
 		}
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
@@ -233,6 +258,9 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 // failureReason extracts the reason code (the ApplicationError type) and a
 // message for the video.failed callback.
 func failureReason(err error) (reason, message string) {
+	if temporal.IsCanceledError(err) {
+		return ReasonCancelled, "the run was cancelled before both files were stored"
+	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {
 		msg := "the transfer did not finish before the deadline"

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -186,6 +187,10 @@ func TestSignedURLExpiry(t *testing.T) {
 			time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
 		{"plain URL", "https://media.example.com/v.mp4", time.Time{}},
 		{"garbage expiry", "https://x/v.mp4?X-Goog-Date=yesterday&X-Goog-Expires=10", time.Time{}},
+		// ~9.3e9 seconds overflow time.Duration into the past; such a lifetime
+		// is ignored here, and refused by the ingress.
+		{"overflowing lifetime", "https://x/v.mp4?X-Amz-Date=20261128T093000Z&X-Amz-Expires=9300000000", time.Time{}},
+		{"lifetime over 7 days", "https://x/v.mp4?X-Goog-Date=20261128T093000Z&X-Goog-Expires=604801", time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,6 +199,28 @@ func TestSignedURLExpiry(t *testing.T) {
 				t.Fatalf("SignedURLExpiry = %s, %v; want %s", got, ok, tt.want)
 			}
 		})
+	}
+}
+
+func TestCheckSignedURLExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://x/v.mp4", true},
+		{"https://x/v.mp4?X-Amz-Date=20261128T090000Z&X-Amz-Expires=604800", true},
+		{"https://x/v.mp4?X-Amz-Date=20261128T090000Z&X-Amz-Expires=9300000000", false},
+		{"https://x/v.mp4?X-Goog-Date=20261128T090000Z&X-Goog-Expires=-5", false},
+		{"https://x/v.mp4?X-Goog-Date=20261128T080000Z&X-Goog-Expires=3600", false},                  // expired now
+		{"https://x/v.mp4?X-Goog-Date=20261128T090000Z&X-Goog-Expires=300", false},                   // inside the margin
+		{"https://x/v.mp4?X-Goog-Date=20261128T090000Z&X-Goog-Expires=" + fmt.Sprint(11*60), true},   // just outside it
+		{fmt.Sprintf("https://x/v.mp4?Expires=%d&Signature=s", now.Add(-time.Second).Unix()), false}, // CloudFront, expired
+		{"https://x/v.mp4?se=2026-11-28T09:05:00Z&sig=s", false},                                     // Azure, inside the margin
+	} {
+		if err := workflows.CheckSignedURLExpiry(tt.url, now); (err == nil) != tt.ok {
+			t.Errorf("CheckSignedURLExpiry(%s) = %v, want ok=%v", tt.url, err, tt.ok)
+		}
 	}
 }
 
@@ -335,5 +362,65 @@ func assertFailedWith(t *testing.T, env *testEnv, reason string) {
 	}
 	if env.callbacks[0].WebhookID != workflows.WebhookID("default-test-workflow-id", activities.EventVideoFailed) {
 		t.Fatalf("webhook-id = %q", env.callbacks[0].WebhookID)
+	}
+}
+
+// Cancelling a run while it copies stops the transfers, and the backend is
+// still told, exactly once, with video.failed: the callback runs on a
+// context the cancellation does not reach.
+func TestCancelledRunStillSendsVideoFailed(t *testing.T) {
+	env := newEnv(t)
+	var started sync.WaitGroup
+	started.Add(2)
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			started.Done()
+			<-ctx.Done() // runs until cancelled
+			return activities.TransferResult{}, ctx.Err()
+		})
+	env.acceptCallbacks()
+	go func() { started.Wait(); env.CancelWorkflow() }() // an operator cancels mid-copy
+	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("workflow error = %v, want cancelled", err)
+	}
+	if len(env.callbacks) != 1 {
+		t.Fatalf("got %d callbacks, want exactly 1", len(env.callbacks))
+	}
+	ev := env.callbacks[0].Event
+	if ev.Type != activities.EventVideoFailed || ev.Data.Reason != workflows.ReasonCancelled || ev.Data.Message == "" {
+		t.Fatalf("callback = %+v, want video.failed with reason %s", ev, workflows.ReasonCancelled)
+	}
+}
+
+// A cancellation while the callback is being retried does not stop it:
+// the files are stored, and the backend must learn where.
+func TestCancelDuringCallbackRetriesKeepsDelivering(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+			return activities.TransferResult{Object: stored(in.Kind)}, nil
+		})
+	attempts := 0
+	env.OnActivity(a.DeliverCallback, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CallbackInput) (activities.CallbackAttempt, error) {
+			attempts++
+			if attempts < 3 {
+				return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 503, Outcome: activities.CallbackRetry}, nil
+			}
+			return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.CallbackDelivered}, nil
+		})
+	// The second wait of the default schedule is 5 minutes: cancel inside it.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Minute)
+	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow error = %v, want the delivery to complete", err)
+	}
+	if attempts != 3 {
+		t.Fatalf("%d callback attempts, want 3 (the cancellation cut the schedule)", attempts)
 	}
 }

@@ -113,29 +113,23 @@ var (
 	ingestStageKey   = temporal.NewSearchAttributeKeyKeyword(SearchAttrIngestStage)
 )
 
-// maxKeywordLen keeps a free-text value well inside Temporal's size limit
-// for a search attribute.
-const maxKeywordLen = 512
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
-}
-
 // Destination is where a video's files are stored (gs://Bucket/Dir...).
 type Destination = activities.Destination
 
-// MemoTitle is the memo key holding the video's title.
-const MemoTitle = "title"
+// Memo keys: the title, and the full videoContext (its search attribute
+// may be shortened, see SearchKeyword).
+const (
+	MemoTitle        = "title"
+	MemoVideoContext = "videoContext"
+)
 
-// StaticSummary is the run's one-line summary in the Web UI.
+// StaticSummary is the run's one-line summary in the Web UI, fitted to
+// Temporal's summary limit whatever the title.
 func StaticSummary(n Notification) string {
 	title := n.Title
 	if title == "" {
 		title = "untitled"
 	}
-	return fmt.Sprintf("Ingest “%s” (%s)", truncateRunes(title, 120), n.WochitVideoID)
+	id := fmt.Sprintf(" (%s)", n.WochitVideoID)
+	return "Ingest “" + FitJSON(title, MaxSummaryBytes-len(id)-24) + "”" + id
 }

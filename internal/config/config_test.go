@@ -186,8 +186,8 @@ func TestIngressSecuritySettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if off.Server.AllowedSources != nil {
-		t.Errorf("--allowlist off left %v", off.Server.AllowedSources)
+	if !off.Server.AnySource {
+		t.Errorf("--allowlist off left the source check on (%v)", off.Server.AllowedSources)
 	}
 }
 

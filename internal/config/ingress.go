@@ -30,7 +30,7 @@ func (l *loader) ingressSecurity(s *ingress.Config) (finish func()) {
 	l.list(&ports, "allowed-ports", "OUTBOUND_ALLOWED_PORTS", "", "ports media URLs may use besides 80 and 443")
 	return func() {
 		if len(allowlist) == 1 && strings.EqualFold(allowlist[0], "off") {
-			s.AllowedSources = nil
+			s.AnySource = true
 		} else {
 			s.AllowedSources = l.prefixes("INGRESS_ALLOWLIST", allowlist)
 		}
@@ -44,7 +44,10 @@ func (l *loader) ingressSecurity(s *ingress.Config) (finish func()) {
 			l.fail("INGRESS_RATE_LIMIT", "want a number of notifications per second, such as 50 or 0.5")
 		}
 		s.RateLimit = rate.Limit(r)
-		if s.RateLimit > 0 && s.RateBurst < 1 {
+		if r == 0 {
+			s.RateLimit = rate.Inf // the zero Config would mean the default
+		}
+		if s.RateLimit != rate.Inf && s.RateBurst < 1 {
 			l.fail("INGRESS_RATE_BURST", "must be at least 1 while INGRESS_RATE_LIMIT is set")
 		}
 		if s.MaxConcurrentStarts < 1 {

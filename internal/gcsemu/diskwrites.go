@@ -1,6 +1,7 @@
 package gcsemu
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/md5"
 	"encoding"
@@ -22,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/xattr"
@@ -296,7 +298,7 @@ func (d *diskWrites) commit(w http.ResponseWriter, r *http.Request, bucket strin
 	err = d.place(content.path, path, attrs)
 	d.mu.Unlock()
 	if err != nil {
-		gcsapi.Error(w, http.StatusInternalServerError, err.Error())
+		gcsapi.Error(w, statusOf(err), err.Error())
 		return
 	}
 	d.respondWithObject(w, r, bucket, res.Name)
@@ -305,12 +307,8 @@ func (d *diskWrites) commit(w http.ResponseWriter, r *http.Request, bucket strin
 // place gives the file its attributes, then moves it into the bucket: the
 // object appears whole, attributes and all, or not at all.
 func (d *diskWrites) place(tmp, path string, attrs storedAttrs) error {
-	encoded, err := json.Marshal(attrs)
-	if err != nil {
+	if err := setAttrs(tmp, attrs); err != nil {
 		return err
-	}
-	if err := xattr.Set(tmp, metadataXattr, encoded); err != nil {
-		return fmt.Errorf("storing object attributes: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -785,11 +783,29 @@ func (d *diskWrites) patchLocked(path string, fields map[string]json.RawMessage,
 		stored[key], _ = json.Marshal(current)
 	}
 	stored["Updated"], _ = json.Marshal(time.Now().Format(timestampFormat))
-	encoded, err := json.Marshal(stored)
-	if err != nil {
+	return setAttrs(path, stored)
+}
+
+// setAttrs stores an object's attributes in its extended attribute. They are
+// encoded without HTML escaping ('<' stays one byte, not six): ext4 holds at
+// most about 4 KiB of extended attributes per file. Attributes that still do
+// not fit are a 400, as GCS answers metadata over its own limit — never a
+// 500, which the storage client would retry for ever.
+func setAttrs(path string, attrs any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(attrs); err != nil {
 		return err
 	}
-	return xattr.Set(path, metadataXattr, encoded)
+	encoded := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if err := xattr.Set(path, metadataXattr, encoded); err != nil {
+		if errors.Is(err, syscall.E2BIG) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.ERANGE) {
+			return fmt.Errorf("%w: object attributes of %d bytes do not fit this filesystem's extended attributes", errBadRequest, len(encoded))
+		}
+		return fmt.Errorf("storing object attributes: %w", err)
+	}
+	return nil
 }
 
 var errBadRequest = errors.New("bad request")

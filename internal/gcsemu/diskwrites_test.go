@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -470,5 +471,42 @@ func TestDiskWritesAbandonedUploads(t *testing.T) {
 	again.assertNoUploadsLeft(t)
 	if !bytes.Equal(again.read(t, "kept.mp4"), testData(1000)) {
 		t.Fatal("an object did not survive the restart")
+	}
+}
+
+// Object attributes live in an extended attribute, and ext4 holds about
+// 4 KiB of them per file. Metadata full of characters JSON would HTML-escape
+// (6 bytes each) still fits, since attributes are stored unescaped; metadata
+// that cannot fit is refused with 400 at once — never a 500, which the
+// storage client retries for ever (an upload that never ends).
+func TestLargeMetadataFitsOrIsRefused(t *testing.T) {
+	d := newDiskEmulator(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	write := func(name string, meta map[string]string) error {
+		w := d.client.Bucket(testBucket).Object(name).NewWriter(ctx)
+		w.Metadata = meta
+		if _, err := w.Write([]byte("payload")); err != nil {
+			return err
+		}
+		return w.Close()
+	}
+
+	escaped := strings.Repeat("<&>", 1000) // 3000 bytes, 18000 if HTML-escaped
+	if err := write("escaped", map[string]string{"k": escaped}); err != nil {
+		t.Fatalf("metadata of 3000 HTML-sensitive bytes: %v", err)
+	}
+	attrs, err := d.client.Bucket(testBucket).Object("escaped").Attrs(ctx)
+	if err != nil || attrs.Metadata["k"] != escaped {
+		t.Fatalf("read back %v, %d bytes of metadata; want the value as written", err, len(attrs.Metadata["k"]))
+	}
+
+	err = write("huge", map[string]string{"k": strings.Repeat("x", 8000)})
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) || gerr.Code != http.StatusBadRequest {
+		t.Fatalf("metadata that cannot fit: %v, want a 400", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the refused upload was retried until the deadline")
 	}
 }

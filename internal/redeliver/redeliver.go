@@ -101,13 +101,17 @@ func Redeliver(ctx context.Context, c client.Client, opts Options, wochitVideoID
 			return res, nil
 
 		default: // failed, timed out, terminated or cancelled: may run again
-			in, err := startInput(ctx, c, opts.DataConverter, workflowID, runID)
+			in, err := ingress.StartedWith(ctx, c, opts.DataConverter, opts.Namespace, workflowID, runID)
 			if err != nil {
 				return Result{}, err
 			}
 			newRunID, started, err := ingress.StartIngest(ctx, c, ingress.StartOptions{
 				Namespace: opts.Namespace, DataConverter: opts.DataConverter, Identity: "wochit-ingest redeliver",
 			}, in)
+			var conflict *ingress.ConflictError
+			if errors.As(err, &conflict) {
+				continue // a new notification started a run first; look at it
+			}
 			if err != nil {
 				return Result{}, fmt.Errorf("starting a new run of %s: %w", workflowID, err)
 			}
@@ -120,27 +124,6 @@ func Redeliver(ctx context.Context, c client.Client, opts Options, wochitVideoID
 		}
 	}
 	return Result{}, fmt.Errorf("%s kept changing state; try again", workflowID)
-}
-
-// startInput reads the input a run was started with from its first event.
-func startInput(ctx context.Context, c client.Client, dc converter.DataConverter, workflowID, runID string) (workflows.IngestInput, error) {
-	var in workflows.IngestInput
-	events := c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !events.HasNext() {
-		return in, fmt.Errorf("run %s of %s has no history", runID, workflowID)
-	}
-	first, err := events.Next()
-	if err != nil {
-		return in, fmt.Errorf("reading the history of %s: %w", workflowID, err)
-	}
-	started := first.GetWorkflowExecutionStartedEventAttributes()
-	if started == nil || started.GetWorkflowType().GetName() != workflows.IngestVideoName {
-		return in, fmt.Errorf("run %s of %s is not an %s run", runID, workflowID, workflows.IngestVideoName)
-	}
-	if err := dc.FromPayloads(started.GetInput(), &in); err != nil {
-		return in, fmt.Errorf("decoding the input of %s: %w", workflowID, err)
-	}
-	return in, nil
 }
 
 // failure says why a run failed: its reason code and message when it failed

@@ -28,9 +28,14 @@ const (
 	// ErrOriginDenied (401/403 before the link's expiry) is retried a few
 	// times, then final; after the expiry it is ErrLinkExpired at once.
 	ErrOriginDenied   = "OriginDenied"
-	ErrIncompleteBody = "IncompleteBody"    // body cut short or longer than announced
-	ErrIntegrity      = "IntegrityMismatch" // GCS stored something other than what we read
-	ErrStorage        = "StorageError"      // GCS request failed
+	ErrIncompleteBody = "IncompleteBody" // body cut short or longer than announced
+	// ErrIncompleteMedia: the bytes arrived whole but are not a whole file of
+	// their format (an MP4 its encoder has not finished). Retried while the
+	// origin may still be finishing it, final after maxIncompleteWait — so
+	// it is not in NonRetryableTransferErrors.
+	ErrIncompleteMedia = "IncompleteMedia"
+	ErrIntegrity       = "IntegrityMismatch" // GCS stored something other than what we read
+	ErrStorage         = "StorageError"      // GCS request failed
 )
 
 // NonRetryableTransferErrors lists the TransferToGCS failure types that end

@@ -15,10 +15,11 @@ import (
 // outlast the heartbeat timeout and leave a live attempt running in a slot
 // after Temporal gave up on it. Stages say what progress it reports.
 type heartbeat struct {
-	mu       sync.Mutex
-	current  func() TransferProgress
-	done     chan struct{}
-	finished chan struct{}
+	mu              sync.Mutex
+	current         func() TransferProgress
+	incompleteSince time.Time // carried by every report, whatever the stage
+	done            chan struct{}
+	finished        chan struct{}
 }
 
 // startHeartbeat records progress now, every interval, and once more when
@@ -27,9 +28,10 @@ type heartbeat struct {
 // keeps the hot read path free of heartbeat calls.
 func startHeartbeat(ctx context.Context, interval time.Duration, initial TransferProgress) *heartbeat {
 	h := &heartbeat{
-		current:  func() TransferProgress { return initial },
-		done:     make(chan struct{}),
-		finished: make(chan struct{}),
+		current:         func() TransferProgress { return initial },
+		incompleteSince: initial.IncompleteSince,
+		done:            make(chan struct{}),
+		finished:        make(chan struct{}),
 	}
 	if !activity.IsActivity(ctx) {
 		close(h.finished)
@@ -64,9 +66,22 @@ func (h *heartbeat) report(f func() TransferProgress) {
 
 func (h *heartbeat) progress() TransferProgress {
 	h.mu.Lock()
-	f := h.current
+	f, since := h.current, h.incompleteSince
 	h.mu.Unlock()
-	return f()
+	p := f()
+	p.IncompleteSince = since
+	return p
+}
+
+// markIncomplete records that the file was found unfinished at now, unless
+// an earlier attempt did first, and returns when that was.
+func (h *heartbeat) markIncomplete(now time.Time) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.incompleteSince.IsZero() {
+		h.incompleteSince = now
+	}
+	return h.incompleteSince
 }
 
 func (h *heartbeat) stop() {
@@ -96,5 +111,5 @@ func initialProgress(previous TransferProgress) TransferProgress {
 	if previous.resumable() {
 		return previous
 	}
-	return TransferProgress{Kind: previous.Kind, Total: -1}
+	return TransferProgress{Kind: previous.Kind, Total: -1, IncompleteSince: previous.IncompleteSince}
 }

@@ -18,8 +18,7 @@ func TestSmallFileBufferGrowsAsBytesArrive(t *testing.T) {
 	f := newFixture(t)
 	f.acts.Transfer.ChunkSize = 40 << 20
 	f.acts.Transfer.PartSize = 64 << 20 // the probe asks for the whole file
-	declared := make([]byte, 32<<20)
-	copy(declared, mediaorigin.Thumbnail("big", 16, 16))
+	declared := mediaorigin.PaddedThumbnail("big", 32<<20)
 	f.origin.Put("/t.png", mediaorigin.File{Body: declared, ContentType: "image/png", CutAfter: 64 << 10, CutTimes: 1})
 
 	var before, after runtime.MemStats
@@ -41,8 +40,7 @@ func TestSmallFileBufferGrowsAsBytesArrive(t *testing.T) {
 // fit does not wait for it: it streams its upload unbuffered, while the
 // origin is still sending.
 func TestTransfersBeyondTheMemoryBudgetStreamUnbuffered(t *testing.T) {
-	thumb := mediaorigin.Thumbnail("budget", 400, 400)
-	body := append(thumb, make([]byte, 600<<10-len(thumb))...) // trailing bytes after the image
+	body := mediaorigin.PaddedThumbnail("budget", 600<<10)
 	tests := []struct {
 		name  string
 		chunk int // 1 MiB: the file is read whole first; 256 KiB: streamed in chunks

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"wochit-ingest/internal/crc32c"
+	"wochit-ingest/internal/mediacheck"
 )
 
 // transferParts copies the file part by part and composes the final object.
@@ -86,8 +87,20 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 		return nil, digest{}, err
 	}
 
-	// Every part is verified and nothing is composed yet: a check of the
-	// whole file's structure reads it here, through partsReader{ctx, bucket, plan}.
+	// Every part is verified and nothing is composed yet: the file's
+	// structure is checked through ranged reads of its box headers.
+	if _, err := mediacheck.Check(partsReader{ctx: ctx, bucket: bucket, plan: plan}, plan.total); err != nil {
+		if ctx.Err() != nil {
+			return nil, digest{}, ctx.Err()
+		}
+		if !mediacheck.IsIncomplete(err) {
+			return nil, digest{}, retryable(ErrStorage, nil, "reading the parts to check the file's structure: %v", err)
+		}
+		// When the origin finishes the file, it is another version.
+		tracker.invalidate(versionChanged)
+		a.deleteParts(ctx, plan.dir)
+		return nil, digest{}, a.incompleteMedia(hb, plan.in.Kind, plan.source, err)
+	}
 
 	// The CRC32C of the whole file, combined from the parts'.
 	var sources []composeSource

@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"wochit-ingest/internal/crc32c"
+	"wochit-ingest/internal/mediacheck"
 )
 
 type digest struct {
@@ -50,6 +51,8 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 	// Read at most one byte past the limit, so an oversize body without (or
 	// with a false) Content-Length is noticed without downloading the rest.
 	src := newHashingReader(io.LimitReader(body, limit+1), chunk == 0, func(n int) { a.Metrics.addBytes(kind, int64(n)) })
+	structure := mediacheck.NewScanner(total)
+	src.tee = structure
 	hb.report(func() TransferProgress { return TransferProgress{Kind: kind, Bytes: src.n.Load(), Total: total} })
 
 	var md5sum []byte
@@ -64,6 +67,9 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 	d.md5 = md5sum
 	source := RedactURL(probe.resp.Request.URL.String())
 	switch {
+	case mediacheck.IsIncomplete(src.err):
+		abandonUpload()
+		return nil, d, a.incompleteMedia(hb, kind, source, src.err)
 	case src.err != nil:
 		abandonUpload()
 		if ctx.Err() != nil {
@@ -90,6 +96,10 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 		abandonUpload()
 		a.Metrics.integrityFailure(kind)
 		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
+	}
+	if _, err := structure.Close(); err != nil {
+		abandonUpload()
+		return nil, d, a.incompleteMedia(hb, kind, source, err)
 	}
 
 	if err := w.Close(); err != nil {
@@ -135,6 +145,9 @@ func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage
 	if (declared.hasCRC32C && declared.crc32c != d.crc32c) || (declared.md5 != nil && !bytes.Equal(declared.md5, d.md5)) {
 		a.Metrics.integrityFailure(kind)
 		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
+	}
+	if err := checkChunks(data, size); err != nil {
+		return nil, d, a.incompleteMedia(hb, kind, source, err)
 	}
 
 	verified := make(map[string]string, len(meta)+3)

@@ -56,6 +56,9 @@ type TransferProgress struct {
 	// parts are of (sent as If-Range with every part request).
 	Validator string       `json:",omitempty"`
 	Parts     []PartRecord `json:",omitempty"` // finished parts
+	// IncompleteSince is when an attempt first found the file unfinished;
+	// later attempts give up maxIncompleteWait after it.
+	IncompleteSince time.Time `json:",omitzero"`
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.
@@ -127,15 +130,19 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	if ce := probe.resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
 		return TransferResult{}, permanent(ErrUnsupportedContent, nil, "the origin sends the %s with Content-Encoding %q", in.Kind, ce)
 	}
-	// Large enough to sniff; copies read past it with their own buffers.
-	body := bufio.NewReaderSize(probe.resp.Body, 4<<10)
-	head, peekErr := body.Peek(sniffLen)
+	// Large enough to sniff and to see the first box headers; copies read
+	// past it with their own buffers.
+	body := bufio.NewReaderSize(probe.resp.Body, headLen)
+	head, peekErr := body.Peek(headLen)
 	if peekErr != nil && peekErr != io.EOF && peekErr != bufio.ErrBufferFull {
 		return TransferResult{}, retryable(ErrIncompleteBody, nil, "reading the first bytes of %s: %v", source, readError(probe.resp, peekErr))
 	}
 	contentType, err := contentTypeOf(in.Kind, probe.resp.Header.Get("Content-Type"), head)
 	if err != nil {
 		return TransferResult{}, err
+	}
+	if err := checkHead(head, probe.total); err != nil {
+		return TransferResult{}, a.incompleteMedia(hb, in.Kind, source, err)
 	}
 
 	etag := probe.resp.Header.Get("ETag")
@@ -217,6 +224,9 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	}
 	return TransferResult{Object: storedObject(attrs), SourceETag: etag, Parts: parts}, nil
 }
+
+// headLen is how much of the first answer is looked at before copying.
+const headLen = 4 << 10
 
 func (in TransferInput) validate() (*url.URL, error) {
 	switch {

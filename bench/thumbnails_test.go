@@ -20,8 +20,7 @@ func BenchmarkThumbnailBurst(b *testing.B) {
 		rate  = 256 << 10
 	)
 	f := newFixtures(b)
-	body := make([]byte, size)
-	copy(body, mediaorigin.Thumbnail("burst", 64, 64))
+	body := mediaorigin.PaddedThumbnail("burst", size)
 	var urls []string
 	for i := range count {
 		path := fmt.Sprintf("/thumb-%d.png", i)

@@ -2,12 +2,15 @@ package mediaorigin
 
 import (
 	"bytes"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"wochit-ingest/internal/mediacheck"
 )
 
 func get(t *testing.T, url, rangeHeader string) (*http.Response, []byte) {
@@ -154,5 +157,18 @@ func TestOriginValidatorsRangeCapsAndVersions(t *testing.T) {
 	resp, got = getIfRange(t, srv.URL+"/broken", "bytes=0-9", resp.Header.Get("ETag"))
 	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(got, v2[:10]) {
 		t.Fatalf("IgnoreIfRange: %d, %d bytes; want the new version's range", resp.StatusCode, len(got))
+	}
+}
+
+func TestPaddedThumbnailIsAWholePNG(t *testing.T) {
+	for _, size := range []int{400, 64 << 10, 2 << 20} {
+		p := PaddedThumbnail("pad", size)
+		st, err := mediacheck.Check(bytes.NewReader(p), int64(len(p)))
+		if len(p) != size || err != nil || st.Format != "png" {
+			t.Fatalf("PaddedThumbnail(%d): %d bytes, %+v, %v", size, len(p), st, err)
+		}
+		if _, err := png.Decode(bytes.NewReader(p)); err != nil {
+			t.Fatalf("PaddedThumbnail(%d) does not decode: %v", size, err)
+		}
 	}
 }

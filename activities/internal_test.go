@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 	"testing"
 
 	"wochit-ingest/internal/gcsemu"
@@ -112,5 +114,24 @@ func TestPartsReader(t *testing.T) {
 	}
 	if n, err := r.ReadAt(got, 30); n != 6 || err != io.EOF || string(got[:n]) != "uvwxyz" {
 		t.Fatalf("ReadAt at 30 = %d, %v, %q; want the last 6 bytes and io.EOF", n, err, got[:n])
+	}
+}
+
+// Object metadata stays inside the stores' limits whatever the notification
+// or the origin sends, and long values that differ only at the end differ.
+func TestFitMetadata(t *testing.T) {
+	long := strings.Repeat("\u2028", 2048)
+	for _, tt := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a\x00b\tc\x7f\u0085", "a\uFFFDb\uFFFDc\uFFFD\uFFFD"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+	} {
+		if got := fitMetadata(tt.in, maxMetadataText); got != tt.want {
+			t.Errorf("fitMetadata(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	a, b := fitMetadata(long+"a", maxMetadataText), fitMetadata(long+"b", maxMetadataText)
+	if len(a) > maxMetadataText || !utf8.ValidString(a) || a == b || !strings.HasPrefix(a, "\u2028\u2028") {
+		t.Fatalf("fitted long values: %d bytes, valid UTF-8 %v, distinct %v", len(a), utf8.ValidString(a), a != b)
 	}
 }

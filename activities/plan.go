@@ -106,8 +106,8 @@ func (p partPlan) partMetadata(i int) map[string]string {
 	offset, length := p.bounds(i)
 	return map[string]string{
 		metaWochitVideoID:   p.in.WochitVideoID,
-		metaSourceURL:       truncate(p.source, maxMetadataValue),
-		metaSourceValidator: p.validator,
+		metaSourceURL:       fitMetadata(p.source, maxMetadataText),
+		metaSourceValidator: fitMetadata(p.validator, maxMetadataValidator),
 		metaSourceSize:      strconv.FormatInt(p.total, 10),
 		metaPartOffset:      strconv.FormatInt(offset, 10),
 		metaPartLength:      strconv.FormatInt(length, 10),

@@ -82,7 +82,7 @@ func (a *Activities) acceptExisting(ctx context.Context, obj *storage.ObjectHand
 // this very video and source; anything else under our name is a conflict a
 // human must look at, so it fails without retrying.
 func (a *Activities) accept(ctx context.Context, obj *storage.ObjectHandle, attrs *storage.ObjectAttrs, in TransferInput, source string) (TransferResult, error) {
-	if attrs.Metadata[metaWochitVideoID] != in.WochitVideoID || attrs.Metadata[metaSourceURL] != truncate(source, maxMetadataValue) {
+	if attrs.Metadata[metaWochitVideoID] != in.WochitVideoID || attrs.Metadata[metaSourceURL] != fitMetadata(source, maxMetadataText) {
 		return TransferResult{}, permanent(ErrObjectConflict, nil,
 			"gs://%s/%s already exists and was not stored from %s for video %s", attrs.Bucket, attrs.Name, source, in.WochitVideoID)
 	}

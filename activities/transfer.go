@@ -149,12 +149,12 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	obj := bucket.Object(a.objectName(in.Kind, in.WochitVideoID, src.Path, contentType))
 	meta := map[string]string{
 		metaWochitVideoID: in.WochitVideoID,
-		metaVideoContext:  truncate(in.VideoContext, maxMetadataValue),
-		metaSourceURL:     truncate(source, maxMetadataValue),
+		metaVideoContext:  fitMetadata(in.VideoContext, maxMetadataText),
+		metaSourceURL:     fitMetadata(source, maxMetadataText),
 		metaKind:          string(in.Kind),
 	}
 	if etag != "" {
-		meta[metaSourceETag] = truncate(etag, maxMetadataValue)
+		meta[metaSourceETag] = fitMetadata(etag, maxMetadataValidator)
 	}
 	declared := declaredHashes(probe.resp.Header)
 

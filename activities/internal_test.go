@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 
 	"wochit-ingest/internal/gcsemu"
 )

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-	"google.golang.org/api/iterator"
-
 	"cloud.google.com/go/storage"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/api/iterator"
 
 	"wochit-ingest/activities"
 	"wochit-ingest/devstack"
@@ -43,23 +43,25 @@ func TestMain(m *testing.M) {
 const killTestSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 
 // A worker process is killed with SIGKILL in the middle of a multi-part
-// video transfer. Another worker resumes it after the heartbeat timeout,
-// fetching again only the part that was in flight, and the stored video is
-// byte-identical with no temporary parts left.
+// video transfer, 4 parts at a time. Another worker resumes it after the
+// heartbeat timeout: it asks the origin for 512 bytes instead of the first
+// part, continues in the first worker's part size and fetches again at most
+// the parts that were in flight (part size × concurrency), and the stored
+// video is byte-identical with no temporary parts left.
 func TestWorkerKilledMidTransferResumes(t *testing.T) {
-	const partSize = 1 << 20
+	const partSize, concurrency = 1 << 20, 4
 	stack := startStackWithoutWorker(t)
 
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
-	video := mediaorigin.Video("killed", 12*partSize)
-	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 2 << 20})
+	video := mediaorigin.Video("killed", 32*partSize)
+	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 1 << 20})
 	origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("killed", 32, 32), ContentType: "image/png"})
 	callbacks := newCallbackSink(t)
 
 	env := append(workerEnv(stack, originServer.URL, callbacks.url),
-		"TRANSFER_PART_SIZE=1MiB", "TRANSFER_PART_CONCURRENCY=1")
+		"TRANSFER_PART_SIZE=1MiB", fmt.Sprintf("TRANSFER_PART_CONCURRENCY=%d", concurrency))
 	first := startChild(t, env)
 
 	resp, err := http.Post(stack.IngressURL+"/webhooks/wochit", "application/json", strings.NewReader(fmt.Sprintf(
@@ -70,14 +72,30 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	// Kill the worker in the middle of part 3.
-	waitUntil(t, time.Minute, "the transfer to reach part 3", func() bool { return origin.Stats("/v.mp4").BytesSent >= 3*partSize+partSize/2 })
+	gcs, err := gcsemu.NewClient(context.Background(), stack.GCSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Close()
+	partsPrefix := stack.Prefix + ".parts/killed-1/video/"
+
+	// Kill the worker once Temporal holds a heartbeat listing finished
+	// parts (heartbeats are sent every few seconds), with parts in flight.
+	waitUntil(t, time.Minute, "a heartbeat with finished parts", func() bool {
+		p, ok := videoHeartbeat(t, stack, "wochit-video-killed-1")
+		return ok && p.PartSize == partSize && p.Validator != "" && len(p.Parts) > 0
+	})
 	killedAt := time.Now()
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	if err := first.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("the worker was not killed: %v", err)
+	}
+	sentAtKill := origin.Stats("/v.mp4").BytesSent
+	partsAtKill := objectNames(t, gcs, stack.Bucket, partsPrefix)
+	if sentAtKill > int64(len(video))-4*partSize || len(partsAtKill) == 0 || len(partsAtKill) >= 32 {
+		t.Fatalf("at the kill the origin had sent %d of %d bytes and %d parts were stored; want a transfer in mid-way", sentAtKill, len(video), len(partsAtKill))
 	}
 	requestsBefore := len(origin.Requests("/v.mp4"))
 
@@ -88,11 +106,6 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	if event.Type != activities.EventVideoStored {
 		t.Fatalf("event = %+v", event)
 	}
-	gcs, err := gcsemu.NewClient(context.Background(), stack.GCSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gcs.Close()
 	r, err := gcs.Bucket(stack.Bucket).Object(event.Data.Video.Name).NewReader(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -110,20 +123,59 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	if wait := after[0].At.Sub(killedAt); wait > 20*time.Second+5*time.Second {
 		t.Fatalf("the retry started %s after the kill; want within the heartbeat timeout (20s) and a few seconds", wait)
 	}
-	// The probe asks for part 0 (kept: its body is dropped), then parts 3-11.
-	var ranges []string
-	for _, req := range after {
-		ranges = append(ranges, req.Range)
+	// The resumed attempt probes 512 bytes, then asks for whole 1 MiB parts
+	// of the same version.
+	if after[0].Range != "bytes=0-511" {
+		t.Fatalf("the resumed attempt's first request asked for %q, want bytes=0-511", after[0].Range)
 	}
-	if want := "bytes=0-1048575 bytes=3145728-4194303"; !strings.HasPrefix(strings.Join(ranges, " "), want) {
-		t.Fatalf("after the kill the worker fetched %v; want the probe, then part 3 onwards", ranges)
+	for _, req := range after[1:] {
+		var from, to int64
+		if _, err := fmt.Sscanf(req.Range, "bytes=%d-%d", &from, &to); err != nil || from%partSize != 0 || to-from+1 != partSize || req.IfRange == "" {
+			t.Fatalf("the resumed attempt asked for %q (If-Range %q); want a whole 1 MiB part of the same version", req.Range, req.IfRange)
+		}
 	}
-	if sent, limit := origin.Stats("/v.mp4").BytesSent, int64(len(video))+partSize+512<<10; sent > limit {
-		t.Fatalf("the origin sent %d bytes for a %d-byte video; more than one part was downloaded twice", sent, len(video))
+	again := origin.Stats("/v.mp4").BytesSent - int64(len(video))
+	if limit := int64(partSize*concurrency + 512); again > limit {
+		t.Fatalf("the origin sent %d bytes more than the video's %d: more than the %d parts in flight (%d bytes) were downloaded twice",
+			again, len(video), concurrency, limit)
 	}
-	it := gcs.Bucket(stack.Bucket).Objects(context.Background(), &storage.Query{Prefix: stack.Prefix + ".parts/"})
-	if attrs, err := it.Next(); err != iterator.Done {
-		t.Fatalf("temporary parts remain: %v %v", attrs, err)
+	t.Logf("killed after %d bytes with %d parts stored; %d bytes fetched again (limit %d)", sentAtKill, len(partsAtKill), again, partSize*concurrency+512)
+	if left := objectNames(t, gcs, stack.Bucket, stack.Prefix+".parts/"); len(left) != 0 {
+		t.Fatalf("temporary parts remain: %v", left)
+	}
+}
+
+// videoHeartbeat is the last heartbeat Temporal holds for the workflow's
+// pending video transfer.
+func videoHeartbeat(t *testing.T, stack *devstack.Stack, workflowID string) (activities.TransferProgress, bool) {
+	t.Helper()
+	desc, err := stack.Client.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	if err != nil {
+		return activities.TransferProgress{}, false
+	}
+	for _, a := range desc.GetPendingActivities() {
+		var p activities.TransferProgress
+		if a.GetHeartbeatDetails() != nil && converter.GetDefaultDataConverter().FromPayloads(a.GetHeartbeatDetails(), &p) == nil && p.Kind == activities.KindVideo {
+			return p, true
+		}
+	}
+	return activities.TransferProgress{}, false
+}
+
+// objectNames lists the names under prefix.
+func objectNames(t *testing.T, gcs *storage.Client, bucket, prefix string) []string {
+	t.Helper()
+	var names []string
+	it := gcs.Bucket(bucket).Objects(context.Background(), &storage.Query{Prefix: prefix})
+	for {
+		attrs, err := it.Next()
+		if err == iterator.Done {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, attrs.Name)
 	}
 }
 

@@ -11,9 +11,11 @@ package activities
 import (
 	"cmp"
 	"net/http"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/storage"
+	"golang.org/x/sync/semaphore"
 
 	"wochit-ingest/internal/webhook"
 )
@@ -40,6 +42,9 @@ type Activities struct {
 	Metrics *Metrics
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+
+	memoryOnce sync.Once
+	memory     *semaphore.Weighted // Transfer.MemoryBudget, created on first use
 }
 
 // TransferSettings are the knobs of TransferToGCS.
@@ -49,10 +54,19 @@ type TransferSettings struct {
 	ChunkSize int
 	// PartSize is the size of the ranged parts a large file is copied in
 	// when the origin supports ranges; a crash costs at most the parts in
-	// flight. Part uploads are unbuffered (a failed part is fetched again).
+	// flight (PartSize × PartConcurrency). Part uploads are unbuffered (a
+	// failed part is fetched again).
 	PartSize int64
 	// PartConcurrency is how many parts of one file are copied at once.
 	PartConcurrency int
+	// MinPartSize is the shortest range an origin that caps its ranges may
+	// serve for the file still to be copied in parts of that size; shorter,
+	// it is copied in one stream.
+	MinPartSize int64
+	// MemoryBudget bounds the bytes all transfers of the process hold in
+	// memory for files read whole before their upload and for thumbnails'
+	// upload chunks. A transfer that does not fit streams unbuffered.
+	MemoryBudget int64
 	// MaxVideoBytes and MaxThumbnailBytes reject larger files.
 	MaxVideoBytes     int64
 	MaxThumbnailBytes int64
@@ -65,8 +79,10 @@ type TransferSettings struct {
 // DefaultTransferSettings are used for zero fields of TransferSettings.
 var DefaultTransferSettings = TransferSettings{
 	ChunkSize:         16 << 20,
-	PartSize:          64 << 20,
+	PartSize:          16 << 20,
 	PartConcurrency:   4,
+	MinPartSize:       8 << 20,
+	MemoryBudget:      256 << 20,
 	MaxVideoBytes:     10 << 30,
 	MaxThumbnailBytes: 50 << 20,
 	IdleTimeout:       60 * time.Second,
@@ -78,6 +94,8 @@ func (a *Activities) transferSettings() TransferSettings {
 	s.ChunkSize = cmp.Or(s.ChunkSize, d.ChunkSize)
 	s.PartSize = cmp.Or(s.PartSize, d.PartSize)
 	s.PartConcurrency = cmp.Or(s.PartConcurrency, d.PartConcurrency)
+	s.MinPartSize = cmp.Or(s.MinPartSize, d.MinPartSize)
+	s.MemoryBudget = cmp.Or(s.MemoryBudget, d.MemoryBudget)
 	s.MaxVideoBytes = cmp.Or(s.MaxVideoBytes, d.MaxVideoBytes)
 	s.MaxThumbnailBytes = cmp.Or(s.MaxThumbnailBytes, d.MaxThumbnailBytes)
 	s.IdleTimeout = cmp.Or(s.IdleTimeout, d.IdleTimeout)
@@ -90,6 +108,21 @@ func (s TransferSettings) maxBytes(kind AssetKind) int64 {
 		return s.MaxThumbnailBytes
 	}
 	return s.MaxVideoBytes
+}
+
+// reserveMemory takes n bytes of the memory budget if they are free right
+// now. It never waits: a transfer that does not fit takes the unbuffered
+// path instead, so a burst of large declared sizes can neither exhaust
+// memory nor hold transfers in a queue.
+func (a *Activities) reserveMemory(n int64) (release func(), ok bool) {
+	a.memoryOnce.Do(func() { a.memory = semaphore.NewWeighted(a.transferSettings().MemoryBudget) })
+	if n <= 0 {
+		return func() {}, true
+	}
+	if !a.memory.TryAcquire(n) {
+		return func() {}, false
+	}
+	return func() { a.memory.Release(n) }, true
 }
 
 func (a *Activities) now() time.Time {

@@ -1,7 +1,9 @@
 package activities
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -26,9 +28,14 @@ const (
 	// ErrOriginDenied (401/403 before the link's expiry) is retried a few
 	// times, then final; after the expiry it is ErrLinkExpired at once.
 	ErrOriginDenied   = "OriginDenied"
-	ErrIncompleteBody = "IncompleteBody"    // body cut short or longer than announced
-	ErrIntegrity      = "IntegrityMismatch" // GCS stored something other than what we read
-	ErrStorage        = "StorageError"      // GCS request failed
+	ErrIncompleteBody = "IncompleteBody" // body cut short or longer than announced
+	// ErrIncompleteMedia: the bytes arrived whole but are not a whole file of
+	// their format (an MP4 its encoder has not finished). Retried while the
+	// origin may still be finishing it, final after maxIncompleteWait — so
+	// it is not in NonRetryableTransferErrors.
+	ErrIncompleteMedia = "IncompleteMedia"
+	ErrIntegrity       = "IntegrityMismatch" // GCS stored something other than what we read
+	ErrStorage         = "StorageError"      // GCS request failed
 )
 
 // NonRetryableTransferErrors lists the TransferToGCS failure types that end
@@ -39,10 +46,37 @@ var NonRetryableTransferErrors = []string{
 	ErrObjectConflict, ErrTooLarge, ErrUnsupportedContent,
 }
 
+// permanent and retryable make every failure of the transfer activities.
+// Their messages reach logs, workflow history and the video.failed callback,
+// so any URL in them loses its query string (see redact).
 func permanent(errType string, cause error, format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, cause)
+	return temporal.NewNonRetryableApplicationError(redact(fmt.Sprintf(format, args...)), errType, redactCause(cause))
 }
 
 func retryable(errType string, cause error, format string, args ...any) error {
-	return temporal.NewApplicationErrorWithCause(fmt.Sprintf(format, args...), errType, cause)
+	return temporal.NewApplicationErrorWithCause(redact(fmt.Sprintf(format, args...)), errType, redactCause(cause))
+}
+
+var (
+	urlInText      = regexp.MustCompile(`(?i)\bhttps?://[^\s"'<>]+`)
+	uploadIDInText = regexp.MustCompile(`(?i)\b(upload_?id=)[^&\s"'<>]+`)
+)
+
+// redact removes secrets from text that quotes URLs: signed-URL tokens, and
+// the upload_id of a resumable upload session, which storage errors print
+// with the session URI (url.Error) and which lets anyone holding it write to
+// the upload for a week.
+func redact(text string) string {
+	text = urlInText.ReplaceAllStringFunc(text, RedactURL)
+	return uploadIDInText.ReplaceAllString(text, "${1}REDACTED")
+}
+
+// redactCause flattens a cause into its redacted message: the failure
+// converter records a cause's whole Unwrap chain, and a storage error's
+// chain holds the session URI in a url.Error.
+func redactCause(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(redact(err.Error()))
 }

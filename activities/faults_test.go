@@ -92,6 +92,12 @@ func TestRetryAfterSetsTheNextRetryDelay(t *testing.T) {
 // honest origin, stores exactly the file.
 func TestMisbehavingBodiesNeverStoreWrongBytes(t *testing.T) {
 	body := mediaorigin.Video("lies", 700<<10)
+	// MPEG-TS has no structure to check: only the origin's checksum tells a
+	// short copy from the file.
+	ts := make([]byte, len(body))
+	for i := 0; i < len(ts); i += 188 {
+		ts[i] = 0x47
+	}
 	tests := []struct {
 		name     string
 		file     mediaorigin.File
@@ -99,7 +105,8 @@ func TestMisbehavingBodiesNeverStoreWrongBytes(t *testing.T) {
 	}{
 		{"declares more than it sends", mediaorigin.File{DeclaredLength: int64(len(body)) + 1000, NoRanges: true}, activities.ErrIncompleteBody},
 		{"declares less than the file (ranges)", mediaorigin.File{DeclaredLength: int64(len(body)) - 1000}, activities.ErrOriginMisbehaved},
-		{"declares less than the file, checksum sent", mediaorigin.File{DeclaredLength: int64(len(body)) - 1000, NoRanges: true, SendHashes: true}, activities.ErrIntegrity},
+		{"declares less than the file: its structure is cut", mediaorigin.File{DeclaredLength: int64(len(body)) - 1000, NoRanges: true}, activities.ErrIncompleteMedia},
+		{"declares less than the file, checksum sent", mediaorigin.File{Body: ts, ContentType: "video/mp2t", DeclaredLength: int64(len(body)) - 1000, NoRanges: true, SendHashes: true}, activities.ErrIntegrity},
 		{"cut, with length", mediaorigin.File{CutAfter: 100 << 10, CutTimes: 1, NoRanges: true}, activities.ErrIncompleteBody},
 		{"cut, chunked", mediaorigin.File{CutAfter: 100 << 10, CutTimes: 1, NoLength: true, NoRanges: true}, activities.ErrIncompleteBody},
 		{"wrong Content-Range", mediaorigin.File{WrongContentRange: 1}, activities.ErrOriginMisbehaved},
@@ -109,7 +116,9 @@ func TestMisbehavingBodiesNeverStoreWrongBytes(t *testing.T) {
 			f := newFixture(t)
 			f.acts.Transfer.PartSize = 256 << 10
 			file := tt.file
-			file.Body, file.ContentType = body, "video/mp4"
+			if file.Body == nil {
+				file.Body, file.ContentType = body, "video/mp4"
+			}
 			f.origin.Put("/v.mp4", file)
 			in := f.input(activities.KindVideo, "/v.mp4", "lie")
 
@@ -119,12 +128,12 @@ func TestMisbehavingBodiesNeverStoreWrongBytes(t *testing.T) {
 			}
 			f.assertNothingStored("lie")
 
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+			f.origin.Put("/v.mp4", mediaorigin.File{Body: file.Body, ContentType: file.ContentType})
 			res, err := f.transfer(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.assertStored(res.Object.Name, body)
+			f.assertStored(res.Object.Name, file.Body)
 		})
 	}
 }
@@ -283,7 +292,9 @@ func TestPartedTransfer(t *testing.T) {
 }
 
 // A retried attempt keeps the parts an earlier attempt verified and fetches
-// only the rest; an unverified or corrupt leftover is fetched again.
+// only the rest; an unverified or corrupt leftover is fetched again. It
+// continues in the earlier attempt's part size, of the version its heartbeat
+// names, and so probes only a few bytes instead of the first part again.
 func TestPartedTransferResumes(t *testing.T) {
 	f := newFixture(t)
 	f.acts.Transfer.PartSize = 256 << 10
@@ -323,8 +334,15 @@ func TestPartedTransferResumes(t *testing.T) {
 	if len(last.Parts) != 3 || last.Parts[2].Index != 2 || last.Parts[2].CRC32C != crc32cOf(body[2*256<<10:3*256<<10]) {
 		t.Fatalf("last heartbeat lists parts %+v, want parts 0-2 with their CRC32C", last.Parts)
 	}
+	etag := f.origin.Requests("/v.mp4")[1].IfRange
+	if last.PartSize != 256<<10 || last.Validator == "" || last.Validator != etag {
+		t.Fatalf("last heartbeat names part size %d and validator %q; want 256 KiB and the ETag %q sent as If-Range", last.PartSize, last.Validator, etag)
+	}
 	last.Parts[2].CRC32C = "AAAAAA=="
 	f.env.SetHeartbeatDetails(last)
+	// The worker that retries is configured differently: the parts of the
+	// earlier attempt still count.
+	f.acts.Transfer.PartSize = 512 << 10
 
 	before := len(f.origin.Requests("/v.mp4"))
 	res, err := f.transfer(in)
@@ -333,13 +351,16 @@ func TestPartedTransferResumes(t *testing.T) {
 	}
 	f.assertStored(res.Object.Name, body)
 	var fetched []string
-	for _, r := range f.origin.Requests("/v.mp4")[before:] {
+	for i, r := range f.origin.Requests("/v.mp4")[before:] {
 		fetched = append(fetched, r.Range)
+		if i > 0 && r.IfRange != etag {
+			t.Errorf("part request %s came with If-Range %q, want %q", r.Range, r.IfRange, etag)
+		}
 	}
-	// The probe asks for part 0 (kept, so its body is dropped), then part 1
-	// (its record was corrupted), part 2 (its heartbeat entry did not match)
-	// and parts 3-7.
-	want := []string{"bytes=0-262143", "bytes=262144-524287", "bytes=524288-786431", "bytes=786432-1048575", "bytes=1048576-1310719",
+	// The probe asks for 512 bytes, then part 1 (its record was corrupted),
+	// part 2 (its heartbeat entry did not match) and parts 3-7, all in the
+	// first attempt's part size.
+	want := []string{"bytes=0-511", "bytes=262144-524287", "bytes=524288-786431", "bytes=786432-1048575", "bytes=1048576-1310719",
 		"bytes=1310720-1572863", "bytes=1572864-1835007", "bytes=1835008-2097151"}
 	if strings.Join(fetched, " ") != strings.Join(want, " ") {
 		t.Fatalf("the retry fetched\n  %v\nwant\n  %v", fetched, want)
@@ -361,14 +382,27 @@ type cutOnRange struct {
 func (c *cutOnRange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.cuts < c.times && r.Header.Get("Range") == c.cutRange {
 		c.cuts++
-		w.Header().Set("Content-Range", "bytes 786432-1048575/2097152")
-		w.Header().Set("Content-Length", "262144")
-		w.WriteHeader(http.StatusPartialContent)
-		w.Write(make([]byte, 1000))
-		w.(http.Flusher).Flush()
-		panic(http.ErrAbortHandler)
+		// The origin's own answer, headers and all, cut after 1000 bytes.
+		w = &cutAfter{ResponseWriter: w, left: 1000}
 	}
 	c.origin.ServeHTTP(w, r)
+}
+
+// cutAfter passes a response through until left bytes were written, then
+// closes the connection.
+type cutAfter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cutAfter) Write(p []byte) (int, error) {
+	if len(p) >= c.left {
+		c.ResponseWriter.Write(p[:c.left])
+		c.ResponseWriter.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	c.left -= len(p)
+	return c.ResponseWriter.Write(p)
 }
 
 func TestComposeIntoExistingObjectTakesThePreconditionPath(t *testing.T) {

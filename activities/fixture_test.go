@@ -1,12 +1,15 @@
 package activities_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +20,7 @@ import (
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/api/iterator"
@@ -43,6 +47,8 @@ type fixture struct {
 	env       *testsuite.TestActivityEnvironment
 	// lastHeartbeat holds the details of the latest heartbeat.
 	lastHeartbeat converter.EncodedValues
+	// logs is everything the SDK and the activities logged.
+	logs *syncBuffer
 }
 
 // localPolicy lets the activities reach the loopback servers of the test.
@@ -95,7 +101,10 @@ func newFixture(t *testing.T) *fixture {
 		Signer:   signer,
 		Transfer: activities.TransferSettings{ChunkSize: 256 << 10},
 	}
-	f.env = (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	f.logs = &syncBuffer{}
+	suite := &testsuite.WorkflowTestSuite{}
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	f.env = suite.NewTestActivityEnvironment()
 	f.env.RegisterActivity(f.acts)
 	var mu sync.Mutex
 	f.env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
@@ -175,6 +184,24 @@ func failure(t *testing.T, err error) (errType string, nonRetryable bool) {
 
 func sha(b []byte) [32]byte { return sha256.Sum256(b) }
 
+// syncBuffer is a log destination several goroutines write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // gcsProxy sits in front of the emulator. It injects faults into upload
 // requests, and enforces compose preconditions as real GCS does (the
 // emulator ignores them).
@@ -187,10 +214,60 @@ type gcsProxy struct {
 	tamperCRC   int         // upload responses whose crc32c to falsify
 	tampered    int
 	composes    int
+	// breakChunk > 0 answers that resumable-upload chunk (1-based) with a
+	// malformed response, which the storage client does not retry: its
+	// error names the session URI. brokenSessions records the upload_ids.
+	breakChunk     int
+	chunks         int
+	brokenSessions []string
+	// requests logs "METHOD /path [uploadType=T] [ifGenerationMatch=N] →
+	// status" of every request, in the order they were answered.
+	requests []string
 }
 
 func (p *gcsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	entry := r.Method + " " + r.URL.Path
+	for _, param := range []string{"uploadType", "ifGenerationMatch"} {
+		if v := r.URL.Query().Get(param); v != "" {
+			entry += " " + param + "=" + v
+		}
+	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	p.serve(sw, r)
+	p.mu.Lock()
+	p.requests = append(p.requests, fmt.Sprintf("%s → %d", entry, sw.status))
+	p.mu.Unlock()
+}
+
+// statusWriter remembers the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.status = 0
+	return w.ResponseWriter.(http.Hijacker).Hijack()
+}
+
+func (w *statusWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
+
+func (p *gcsProxy) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/upload/") && r.URL.Query().Get("upload_id") != "" && p.breakThisChunk(r):
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		conn.Write([]byte("HTTP/1.1 ??? broken by the test proxy\r\n\r\n"))
+		conn.Close()
+		return
 	case strings.HasPrefix(r.URL.Path, "/upload/"):
 		p.mu.Lock()
 		p.uploads++
@@ -223,6 +300,17 @@ func (p *gcsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.next.ServeHTTP(w, r)
 }
 
+func (p *gcsProxy) breakThisChunk(r *http.Request) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.chunks++
+	if p.chunks != p.breakChunk {
+		return false
+	}
+	p.brokenSessions = append(p.brokenSessions, r.URL.Query().Get("upload_id"))
+	return true
+}
+
 // serveMaybeTampered falsifies the crc32c GCS reports for a finalized
 // object, while tamperCRC says so.
 func (p *gcsProxy) serveMaybeTampered(w http.ResponseWriter, r *http.Request) {
@@ -252,6 +340,12 @@ func (p *gcsProxy) serveMaybeTampered(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	w.Write(body)
+}
+
+func (p *gcsProxy) log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.requests...)
 }
 
 func (p *gcsProxy) counts() (uploads, failed, tampered int) {

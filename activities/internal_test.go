@@ -1,6 +1,16 @@
 package activities
 
-import "testing"
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"wochit-ingest/internal/gcsemu"
+)
 
 func TestSniff(t *testing.T) {
 	tests := map[string]string{
@@ -48,5 +58,80 @@ func TestContentTypeOf(t *testing.T) {
 		if (err != nil) != (tt.want == "") || got != tt.want {
 			t.Errorf("contentTypeOf(%s, %q, %q) = %q, %v; want %q", tt.kind, tt.header, tt.head, got, err, tt.want)
 		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := map[string]string{
+		`uploading v: Put "http://127.0.0.1:9/upload/storage/v1/b/b/o?uploadType=resumable&upload_id=ABC123": EOF`: `uploading v: Put "http://127.0.0.1:9/upload/storage/v1/b/b/o": EOF`,
+		`fetching https://cdn.example.com/v.mp4?X-Goog-Signature=s3cr3t failed`:                                    `fetching https://cdn.example.com/v.mp4 failed`,
+		`session upload_id=ABC123 expired`:    `session upload_id=REDACTED expired`,
+		`googleapi: Error 503: backend error`: `googleapi: Error 503: backend error`,
+	}
+	for in, want := range tests {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// partsReader reads across part boundaries and ends with io.EOF at the end
+// of the file.
+func TestPartsReader(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	emu, err := gcsemu.New("", url, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: emu.Handler()}
+	go srv.Serve(l)
+	defer func() { srv.Close(); emu.Stop() }()
+	gcs, err := gcsemu.NewClient(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Close()
+
+	file := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	plan := partPlan{total: int64(len(file)), size: 10, dir: "parts/"}
+	bucket := gcs.Bucket("b")
+	for i := range plan.count() {
+		offset, length := plan.bounds(i)
+		w := bucket.Object(plan.name(i)).NewWriter(context.Background())
+		w.Write(file[offset : offset+length])
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := partsReader{ctx: context.Background(), bucket: bucket, plan: plan}
+	got := make([]byte, 22)
+	if n, err := r.ReadAt(got, 5); n != 22 || err != nil || string(got) != string(file[5:27]) {
+		t.Fatalf("ReadAt(22 bytes at 5) = %d, %v, %q", n, err, got[:n])
+	}
+	if n, err := r.ReadAt(got, 30); n != 6 || err != io.EOF || string(got[:n]) != "uvwxyz" {
+		t.Fatalf("ReadAt at 30 = %d, %v, %q; want the last 6 bytes and io.EOF", n, err, got[:n])
+	}
+}
+
+// Object metadata stays inside the stores' limits whatever the notification
+// or the origin sends, and long values that differ only at the end differ.
+func TestFitMetadata(t *testing.T) {
+	long := strings.Repeat("\u2028", 2048)
+	for _, tt := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a\x00b\tc\x7f\u0085", "a\uFFFDb\uFFFDc\uFFFD\uFFFD"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+	} {
+		if got := fitMetadata(tt.in, maxMetadataText); got != tt.want {
+			t.Errorf("fitMetadata(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	a, b := fitMetadata(long+"a", maxMetadataText), fitMetadata(long+"b", maxMetadataText)
+	if len(a) > maxMetadataText || !utf8.ValidString(a) || a == b || !strings.HasPrefix(a, "\u2028\u2028") {
+		t.Fatalf("fitted long values: %d bytes, valid UTF-8 %v, distinct %v", len(a), utf8.ValidString(a), a != b)
 	}
 }

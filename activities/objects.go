@@ -2,14 +2,18 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"mime"
 	"net/url"
 	"path"
 	"strings"
-
-	"cloud.google.com/go/storage"
+	"unicode"
+	"unicode/utf8"
 
 	"wochit-ingest/internal/crc32c"
+
+	"cloud.google.com/go/storage"
 )
 
 // AssetKind names the two files of a Wochit video.
@@ -46,9 +50,33 @@ const (
 	metaMD5           = "md5"
 )
 
-// maxMetadataValue keeps free-text metadata (videoContext) well inside GCS's
-// 8 KiB limit for all custom metadata of an object.
-const maxMetadataValue = 2048
+// Custom metadata of one object must stay inside GCS's 8 KiB (the dev
+// emulator keeps it in a file's extended attributes, about 4 KiB). Free
+// text (videoContext) and what the origin decides (the URL path, its ETag)
+// are fitted to these many bytes; the full videoContext is in the workflow
+// memo and the callback.
+const (
+	maxMetadataText      = 768
+	maxMetadataValidator = 256
+)
+
+// fitMetadata makes s an object metadata value of at most n bytes: control
+// characters become U+FFFD, and a longer value keeps a prefix and a hash of
+// the whole, so two long values that differ only near the end still differ.
+func fitMetadata(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= n {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	suffix := "…sha256:" + hex.EncodeToString(sum[:8])
+	return truncate(s, n-len(suffix)) + suffix
+}
 
 // RedactURL drops the query string, fragment and userinfo: signed-URL tokens
 // are secrets and must not reach logs, object metadata or workflow history.

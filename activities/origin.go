@@ -28,9 +28,10 @@ const (
 )
 
 // get requests rawURL, the whole file or (when end >= 0) the byte range
-// [start, end], and classifies failures. The body of the returned response
-// fails when the origin stalls for longer than the idle timeout.
-func (a *Activities) get(ctx context.Context, in TransferInput, start, end int64) (*http.Response, error) {
+// [start, end] — only of the version ifRange names, when set — and
+// classifies failures. The body of the returned response fails when the
+// origin stalls for longer than the idle timeout.
+func (a *Activities) get(ctx context.Context, in TransferInput, start, end int64, ifRange string) (*http.Response, error) {
 	settings := a.transferSettings()
 	reqCtx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, in.SourceURL, nil)
@@ -43,6 +44,9 @@ func (a *Activities) get(ctx context.Context, in TransferInput, start, end int64
 	req.Header.Set("User-Agent", "wochit-ingest")
 	if end >= 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, end))
+		if ifRange != "" {
+			req.Header.Set("If-Range", ifRange)
+		}
 	}
 	// The idle watchdog also covers the wait for headers.
 	idle := newIdleWatchdog(settings.IdleTimeout, cancel)

@@ -3,131 +3,44 @@ package activities
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"strconv"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/api/iterator"
 
 	"wochit-ingest/internal/crc32c"
+	"wochit-ingest/internal/mediacheck"
 )
 
-// Large files are copied in parts when the origin supports ranges: each part
-// is a ranged GET streamed into its own temporary object, and the final
-// object is composed from the parts. A part object only exists once its
-// bytes were verified, and is marked verified in its metadata; a retried
-// attempt, on any worker, keeps the verified parts and fetches only the rest.
-// Composite objects carry a CRC32C (combined from the parts') but no MD5.
-
-const (
-	// maxPartTries bounds the retries of one part inside an attempt, so a
-	// transient error costs one part, not the attempt's progress.
-	maxPartTries = 3
-	// maxComposeSources is GCS's limit per compose request.
-	maxComposeSources = 32
-)
-
-// Part object metadata (besides wochitVideoId, sourceUrl, sourceEtag).
-const (
-	metaPartOffset = "partOffset"
-	metaPartLength = "partLength"
-)
-
-// partPlan is how one file is cut into parts.
-type partPlan struct {
-	in     TransferInput
-	total  int64
-	size   int64
-	etag   string
-	source string // without query string
-	dir    string // where the temporary objects live
-}
-
-func (a *Activities) planParts(in TransferInput, total, size int64, etag, source string) partPlan {
-	return partPlan{in: in, total: total, size: size, etag: etag, source: source, dir: a.partDir(in)}
-}
-
-// partDir holds the temporary objects of one file. It sits under one
-// prefix for all videos (<prefix>.parts/) so a bucket lifecycle rule can
-// clear what an abandoned transfer leaves behind.
-func (a *Activities) partDir(in TransferInput) string {
-	return a.Prefix + ".parts/" + in.WochitVideoID + "/" + string(in.Kind) + "/"
-}
-
-func (p partPlan) count() int { return int((p.total + p.size - 1) / p.size) }
-
-func (p partPlan) bounds(i int) (offset, length int64) {
-	offset = int64(i) * p.size
-	return offset, min(p.size, p.total-offset)
-}
-
-func (p partPlan) name(i int) string { return fmt.Sprintf("%s%06d", p.dir, i) }
-
-// partTracker is the shared progress of one attempt's parts.
-type partTracker struct {
-	plan     partPlan
-	mu       sync.Mutex
-	done     map[int]uint32 // index → CRC32C
-	inFlight int64          // bytes of unfinished parts read so far
-}
-
-func (t *partTracker) finish(i int, crc uint32, readSoFar int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.done[i] = crc
-	t.inFlight -= readSoFar
-}
-
-func (t *partTracker) read(n int64) {
-	t.mu.Lock()
-	t.inFlight += n
-	t.mu.Unlock()
-}
-
-func (t *partTracker) progress() TransferProgress {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p := TransferProgress{Kind: t.plan.in.Kind, Total: t.plan.total, PartSize: t.plan.size, Bytes: t.inFlight}
-	for i, crc := range t.done {
-		_, length := t.plan.bounds(i)
-		p.Bytes += length
-		p.Parts = append(p.Parts, PartRecord{Index: i, CRC32C: crc32c.Encode(crc)})
-	}
-	slices.SortFunc(p.Parts, func(x, y PartRecord) int { return x.Index - y.Index })
-	return p
-}
-
-// transferParts copies the file part by part (first holds the start of part
-// 0, already requested) and composes the final object.
-func (a *Activities) transferParts(ctx context.Context, plan partPlan, first io.ReadCloser, final *storage.ObjectHandle,
-	contentType string, meta map[string]string, declared sourceHashes,
+// transferParts copies the file part by part and composes the final object.
+// part0, when not nil, is the probe's body holding exactly part 0.
+func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan partPlan, previous TransferProgress, part0 io.ReadCloser,
+	final *storage.ObjectHandle, contentType string, meta map[string]string, declared sourceHashes,
 ) (*storage.ObjectAttrs, digest, error) {
 	settings := a.transferSettings()
 	bucket := a.Storage.Bucket(a.Bucket)
 
-	var previous TransferProgress
-	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
-		_ = activity.GetHeartbeatDetails(ctx, &previous)
+	// The earlier attempt's record of its parts counts only for the same
+	// parts of the same version.
+	var recorded []PartRecord
+	if previous.resumable() && previous.Validator == plan.validator && previous.PartSize == plan.size && previous.Total == plan.total {
+		recorded = previous.Parts
 	}
-	done, err := a.verifiedParts(ctx, bucket, plan, previous)
+	done, err := a.verifiedParts(ctx, bucket, plan, recorded)
 	if err != nil {
 		return nil, digest{}, err
 	}
-	if _, ok := done[0]; ok {
+	if _, ok := done[0]; ok && part0 != nil {
 		// Part 0 is kept: stop the probe's body now rather than let the
 		// origin push bytes nobody will read.
-		first.Close()
+		part0.Close()
+		part0 = nil
 	}
 	tracker := &partTracker{plan: plan, done: done}
-	stopHeartbeat := heartbeatEvery(ctx, settings.HeartbeatInterval, func() any { return tracker.progress() })
-	defer stopHeartbeat()
+	hb.report(tracker.progress)
 
 	type job struct {
 		index int
@@ -142,8 +55,8 @@ func (a *Activities) transferParts(ctx context.Context, plan partPlan, first io.
 				continue
 			}
 			j := job{index: i}
-			if i == 0 {
-				j.body = io.LimitReader(first, plan.size)
+			if i == 0 && part0 != nil {
+				j.body = io.LimitReader(part0, plan.size)
 			}
 			select {
 			case jobs <- j:
@@ -167,7 +80,26 @@ func (a *Activities) transferParts(ctx context.Context, plan partPlan, first io.
 		if ctx.Err() != nil {
 			return nil, digest{}, ctx.Err()
 		}
+		if tracker.staleness() == versionChanged {
+			// Parts of the old version can never be used.
+			a.deleteParts(ctx, plan.dir)
+		}
 		return nil, digest{}, err
+	}
+
+	// Every part is verified and nothing is composed yet: the file's
+	// structure is checked through ranged reads of its box headers.
+	if _, err := mediacheck.Check(partsReader{ctx: ctx, bucket: bucket, plan: plan}, plan.total); err != nil {
+		if ctx.Err() != nil {
+			return nil, digest{}, ctx.Err()
+		}
+		if !mediacheck.IsIncomplete(err) {
+			return nil, digest{}, retryable(ErrStorage, nil, "reading the parts to check the file's structure: %v", err)
+		}
+		// When the origin finishes the file, it is another version.
+		tracker.invalidate(versionChanged)
+		a.deleteParts(ctx, plan.dir)
+		return nil, digest{}, a.incompleteMedia(hb, plan.in.Kind, plan.source, err)
 	}
 
 	// The CRC32C of the whole file, combined from the parts'.
@@ -198,7 +130,7 @@ func (a *Activities) copyPart(ctx context.Context, bucket *storage.BucketHandle,
 	for try := 1; ; try++ {
 		err := a.copyPartOnce(ctx, bucket, plan, tracker, i, body)
 		body = nil // a retry requests the range again
-		if err == nil || isPermanent(err) || ctx.Err() != nil || try == maxPartTries {
+		if err == nil || isPermanent(err) || ctx.Err() != nil || try == maxPartTries || tracker.staleness() != planHolds {
 			return err
 		}
 		activity.GetLogger(ctx).Warn("part failed; retrying it", "part", i, "try", try, "error", err)
@@ -213,12 +145,13 @@ func (a *Activities) copyPart(ctx context.Context, bucket *storage.BucketHandle,
 func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, tracker *partTracker, i int, body io.Reader) error {
 	offset, length := plan.bounds(i)
 	if body == nil {
-		resp, err := a.get(ctx, plan.in, offset, offset+length-1)
+		resp, err := a.get(ctx, plan.in, offset, offset+length-1, plan.validator)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
-		if err := checkPartResponse(resp, plan, offset, length); err != nil {
+		if stale, err := checkPartResponse(resp, plan, offset, length); err != nil {
+			tracker.invalidate(stale)
 			return err
 		}
 		body = resp.Body
@@ -235,13 +168,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 	// request carries the combined CRC32C for GCS to check once more.
 	w.DisableAutoChecksum = true
 	w.ContentType = "application/octet-stream"
-	w.Metadata = map[string]string{
-		metaWochitVideoID: plan.in.WochitVideoID,
-		metaSourceURL:     truncate(plan.source, maxMetadataValue),
-		metaSourceETag:    truncate(plan.etag, maxMetadataValue),
-		metaPartOffset:    strconv.FormatInt(offset, 10),
-		metaPartLength:    strconv.FormatInt(length, 10),
-	}
+	w.Metadata = plan.partMetadata(i)
 	var read int64
 	src := newHashingReader(io.LimitReader(body, length), false, func(n int) {
 		read += int64(n)
@@ -252,6 +179,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 
 	_, copyErr := copyBuffered(w, src)
 	d := src.digest()
+	var finalizeErr error
 	switch {
 	case src.err != nil:
 		abandonUpload()
@@ -264,19 +192,24 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if isPreconditionFailed(copyErr) {
-			return a.replaceUnverifiedPart(ctx, obj, i)
-		}
-		return retryable(ErrStorage, nil, "uploading part %d: %v", i, copyErr)
+		finalizeErr = copyErr
 	case d.size != length:
 		abandonUpload()
 		return retryable(ErrIncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, d.size, length)
+	default:
+		finalizeErr = w.Close()
 	}
-	if err := w.Close(); err != nil {
-		if isPreconditionFailed(err) {
-			return a.replaceUnverifiedPart(ctx, obj, i)
+	if isPreconditionFailed(finalizeErr) {
+		crc, err := a.settleConcurrentPart(ctx, obj, plan, i)
+		if err != nil {
+			return err
 		}
-		return retryable(ErrStorage, nil, "finalizing part %d: %v", i, err)
+		tracker.finish(i, crc, read)
+		read = 0
+		return nil
+	}
+	if finalizeErr != nil {
+		return retryable(ErrStorage, nil, "uploading part %d: %v", i, finalizeErr)
 	}
 	attrs := w.Attrs()
 	if attrs.Size != length || attrs.CRC32C != d.crc32c {
@@ -300,163 +233,56 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 	return nil
 }
 
-// replaceUnverifiedPart handles a part object that appeared while we were
-// writing it (a concurrent attempt): it cannot be trusted unless verified, so
-// it is removed and the part fetched again.
-func (a *Activities) replaceUnverifiedPart(ctx context.Context, obj *storage.ObjectHandle, i int) error {
-	_ = obj.Delete(ctx)
-	return retryable(ErrStorage, nil, "part %d was written concurrently; fetching it again", i)
+// settleConcurrentPart handles a part object that appeared while we were
+// writing it: another attempt — one whose heartbeat timed out but which kept
+// running — wrote it. If that attempt verified it for this very plan, it is
+// as good as ours and is kept. Otherwise it is removed, but only the
+// generation that was read, so a part verified in the meantime survives,
+// and the part is fetched again.
+func (a *Activities) settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan partPlan, i int) (uint32, error) {
+	attrs, err := obj.Attrs(ctx)
+	switch {
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return 0, retryable(ErrStorage, nil, "part %d was written concurrently and removed since; fetching it again", i)
+	case err != nil:
+		return 0, retryable(ErrStorage, nil, "reading the concurrently written part %d: %v", i, err)
+	case plan.verifiedPart(i, attrs):
+		return attrs.CRC32C, nil
+	}
+	err = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) && !isPreconditionFailed(err) {
+		return 0, retryable(ErrStorage, nil, "removing the unverified part %d: %v", i, err)
+	}
+	return 0, retryable(ErrStorage, nil, "part %d was written concurrently and is not verified; fetching it again", i)
 }
 
-// checkPartResponse insists on exactly the requested range of the same file.
-func checkPartResponse(resp *http.Response, plan partPlan, offset, length int64) error {
+// checkPartResponse insists on exactly the requested range of the plan's
+// version of the file. It also says when the plan itself no longer holds:
+// a 200 to If-Range, or other validators or content headers, mean the file
+// changed; a shorter range of the same file means the origin caps ranges.
+func checkPartResponse(resp *http.Response, plan partPlan, offset, length int64) (staleness, error) {
+	if resp.StatusCode == http.StatusOK {
+		return versionChanged, retryable(ErrOriginMisbehaved, nil, "the file changed during the transfer: the origin answered 200 to a range request with If-Range %s",
+			plan.validator)
+	}
 	if resp.StatusCode != http.StatusPartialContent {
-		return retryable(ErrOriginMisbehaved, nil, "origin answered %d instead of 206 to a range request", resp.StatusCode)
+		return planHolds, retryable(ErrOriginMisbehaved, nil, "origin answered %d instead of 206 to a range request", resp.StatusCode)
+	}
+	if what := versionOf(resp.Header).changedFrom(plan.version); what != "" {
+		return versionChanged, retryable(ErrOriginMisbehaved, nil, "the file changed during the transfer: part %d-%d came with %s",
+			offset, offset+length-1, what)
 	}
 	r, ok := parseContentRange(resp.Header.Get("Content-Range"))
+	if ok && r.start == offset && r.end < offset+length-1 && r.total == plan.total {
+		return rangesCapped, retryable(ErrOriginMisbehaved, nil, "origin served %d bytes of the %d-byte range at %d; the next attempt plans shorter parts",
+			r.end-r.start+1, length, offset)
+	}
 	if !ok || r.start != offset || r.end != offset+length-1 || r.total != plan.total {
-		return retryable(ErrOriginMisbehaved, nil, "origin answered the range %d-%d/%d with Content-Range %q",
+		return planHolds, retryable(ErrOriginMisbehaved, nil, "origin answered the range %d-%d/%d with Content-Range %q",
 			offset, offset+length-1, plan.total, resp.Header.Get("Content-Range"))
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != length {
-		return retryable(ErrOriginMisbehaved, nil, "origin sent Content-Length %d for a %d-byte range", resp.ContentLength, length)
+		return planHolds, retryable(ErrOriginMisbehaved, nil, "origin sent Content-Length %d for a %d-byte range", resp.ContentLength, length)
 	}
-	if etag := resp.Header.Get("ETag"); plan.etag != "" && etag != "" && etag != plan.etag {
-		return retryable(ErrOriginMisbehaved, nil, "the file changed during the transfer (ETag %s, was %s)", etag, plan.etag)
-	}
-	return nil
-}
-
-// verifiedParts lists the parts an earlier attempt left behind, keeps those
-// that are complete, verified and from the same source, and deletes the rest.
-// When the earlier attempt's heartbeat listed a part, the part's CRC32C must
-// also match that record.
-func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, previous TransferProgress) (map[int]uint32, error) {
-	recorded := map[int]string{}
-	for _, p := range previous.Parts {
-		recorded[p.Index] = p.CRC32C
-	}
-	done := map[int]uint32{}
-	it := bucket.Objects(ctx, &storage.Query{Prefix: plan.dir})
-	for {
-		attrs, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return done, nil
-		}
-		if err != nil {
-			return nil, retryable(ErrStorage, nil, "listing parts under %s: %v", plan.dir, err)
-		}
-		i, ok := partIndex(plan, attrs.Name)
-		if ok {
-			offset, length := plan.bounds(i)
-			m := attrs.Metadata
-			rec, listed := recorded[i]
-			ok = attrs.Size == length && m[metaCRC32C] == crc32c.Encode(attrs.CRC32C) &&
-				m[metaPartOffset] == strconv.FormatInt(offset, 10) && m[metaSourceURL] == truncate(plan.source, maxMetadataValue) &&
-				m[metaSourceETag] == truncate(plan.etag, maxMetadataValue) && (!listed || rec == m[metaCRC32C])
-		}
-		if ok {
-			done[i] = attrs.CRC32C
-			continue
-		}
-		// Unverified, stale or an intermediate compose result: remove it.
-		_ = bucket.Object(attrs.Name).If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
-	}
-}
-
-func partIndex(plan partPlan, name string) (int, bool) {
-	var i int
-	if _, err := fmt.Sscanf(name, plan.dir+"%06d", &i); err != nil || plan.name(i) != name || i >= plan.count() {
-		return 0, false
-	}
-	return i, true
-}
-
-type composeSource struct {
-	obj  *storage.ObjectHandle
-	crc  uint32
-	size int64
-}
-
-// compose joins the parts into the final object, at most 32 sources per
-// request: larger files are composed in rounds through intermediate objects.
-// Every request carries the expected CRC32C, which GCS verifies.
-func (a *Activities) compose(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, sources []composeSource,
-	final *storage.ObjectHandle, contentType string, meta map[string]string,
-) (*storage.ObjectAttrs, error) {
-	for round := 0; len(sources) > maxComposeSources; round++ {
-		var next []composeSource
-		for start := 0; start < len(sources); start += maxComposeSources {
-			group := sources[start:min(start+maxComposeSources, len(sources))]
-			if len(group) == 1 {
-				next = append(next, group[0])
-				continue
-			}
-			inter := bucket.Object(fmt.Sprintf("%scompose-%d-%06d", plan.dir, round, start/maxComposeSources))
-			merged := joined(group)
-			c := inter.ComposerFrom(handles(group)...)
-			c.CRC32C, c.SendCRC32C = merged.crc, true
-			if _, err := c.Run(ctx); err != nil {
-				return nil, retryable(ErrStorage, nil, "composing %s: %v", inter.ObjectName(), err)
-			}
-			next = append(next, composeSource{obj: inter, crc: merged.crc, size: merged.size})
-		}
-		sources = next
-	}
-	c := final.If(storage.Conditions{DoesNotExist: true}).ComposerFrom(handles(sources)...)
-	c.ContentType = contentType
-	c.Metadata = meta
-	c.CRC32C, c.SendCRC32C = joined(sources).crc, true
-	attrs, err := c.Run(ctx)
-	if err != nil {
-		if isPreconditionFailed(err) {
-			return nil, err
-		}
-		return nil, retryable(ErrStorage, nil, "composing %s: %v", final.ObjectName(), err)
-	}
-	return attrs, nil
-}
-
-func handles(s []composeSource) []*storage.ObjectHandle {
-	out := make([]*storage.ObjectHandle, len(s))
-	for i, src := range s {
-		out[i] = src.obj
-	}
-	return out
-}
-
-// joined is what composing s yields: the combined CRC32C and total size.
-func joined(s []composeSource) composeSource {
-	out := composeSource{crc: s[0].crc, size: s[0].size}
-	for _, src := range s[1:] {
-		out.crc = crc32c.Combine(out.crc, src.crc, src.size)
-		out.size += src.size
-	}
-	return out
-}
-
-// deleteParts removes a file's temporary objects, several at a time.
-// Failing to is not fatal: a later attempt or the bucket's lifecycle rule
-// removes them.
-func (a *Activities) deleteParts(ctx context.Context, dir string) {
-	bucket := a.Storage.Bucket(a.Bucket)
-	var g errgroup.Group
-	g.SetLimit(8)
-	it := bucket.Objects(ctx, &storage.Query{Prefix: dir})
-	for {
-		attrs, err := it.Next()
-		if err != nil {
-			if !errors.Is(err, iterator.Done) && activity.IsActivity(ctx) {
-				activity.GetLogger(ctx).Warn("could not list temporary parts", "dir", dir, "error", err)
-			}
-			break
-		}
-		g.Go(func() error {
-			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil && activity.IsActivity(ctx) {
-				activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", err)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
+	return planHolds, nil
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,6 +46,28 @@ func TestMain(m *testing.M) {
 type childResult struct {
 	Bytes   int64
 	Seconds float64
+	// PeakRSS is the child's own peak resident set (VmHWM), in bytes; 0
+	// where /proc is missing. Linux's rusage is no substitute: exec carries
+	// the forking process's high-water mark into the child's ru_maxrss, so a
+	// benchmark process larger than its child would be measured instead.
+	PeakRSS int64
+}
+
+// peakRSS reads this process's VmHWM from /proc/self/status.
+func peakRSS() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 func runChild(mode string) error {
@@ -66,12 +89,15 @@ func runChild(mode string) error {
 	}
 	defer gcs.Close()
 	policy := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
+	// Zero settings take the worker's defaults.
 	settings := activities.TransferSettings{
-		ChunkSize:       envInt("BENCH_CHUNK", 16<<20),
-		PartSize:        int64(envInt("BENCH_PART", 64<<20)),
-		PartConcurrency: envInt("BENCH_PARTS", 4),
+		ChunkSize:       envInt("BENCH_CHUNK", 0),
+		PartSize:        int64(envInt("BENCH_PART", 0)),
+		PartConcurrency: envInt("BENCH_PARTS", 0),
+		MemoryBudget:    int64(envInt("BENCH_BUDGET", 0)),
 		MaxVideoBytes:   1 << 40,
 	}
+	kind := activities.AssetKind(cmp.Or(os.Getenv("BENCH_KIND"), string(activities.KindVideo)))
 	acts := &activities.Activities{
 		Origin:   safehttp.NewClient(policy, safehttp.ClientOptions{MaxRedirects: 3}),
 		Storage:  gcs,
@@ -81,14 +107,19 @@ func runChild(mode string) error {
 	}
 	suite := &testsuite.WorkflowTestSuite{}
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
-	// The test environment spends ~200 ms on its first activity; pay it
-	// before the clock starts, so only the transfer is timed.
+	// One test environment per concurrent transfer: an environment does not
+	// run activities concurrently safely. Each spends time on its first
+	// activity; that is paid before the clock starts, so only the transfer
+	// is timed.
 	warmUp := func(context.Context) error { return nil }
-	env.RegisterActivity(warmUp)
-	if _, err := env.ExecuteActivity(warmUp); err != nil {
-		return err
+	envs := make([]*testsuite.TestActivityEnvironment, len(urls))
+	for i := range envs {
+		envs[i] = suite.NewTestActivityEnvironment()
+		envs[i].RegisterActivity(acts)
+		envs[i].RegisterActivity(warmUp)
+		if _, err := envs[i].ExecuteActivity(warmUp); err != nil {
+			return err
+		}
 	}
 
 	start := time.Now()
@@ -105,7 +136,7 @@ func runChild(mode string) error {
 			if mode == "relay" {
 				n, err = relay(ctx, acts, u, fmt.Sprintf("relay/%d-%d", os.Getpid(), i))
 			} else {
-				n, err = transfer(env, acts, u, fmt.Sprintf("bench-%d-%d", os.Getpid(), i))
+				n, err = transfer(envs[i], acts, kind, u, fmt.Sprintf("bench-%d-%d", os.Getpid(), i))
 			}
 			if err != nil {
 				errs <- err
@@ -121,7 +152,7 @@ func runChild(mode string) error {
 	if err := <-errs; err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: time.Since(start).Seconds()})
+	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: time.Since(start).Seconds(), PeakRSS: peakRSS()})
 }
 
 // emulatorSink, followed by a directory, as BENCH_SINK makes the child serve
@@ -150,8 +181,8 @@ func serveEmulator(root string) (stop func(), url string, err error) {
 	return func() { srv.Close(); emu.Stop() }, url, nil
 }
 
-func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, url, id string) (int64, error) {
-	v, err := env.ExecuteActivity(acts.TransferToGCS, activities.TransferInput{Kind: activities.KindVideo, SourceURL: url, WochitVideoID: id})
+func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, kind activities.AssetKind, url, id string) (int64, error) {
+	v, err := env.ExecuteActivity(acts.TransferToGCS, activities.TransferInput{Kind: kind, SourceURL: url, WochitVideoID: id})
 	if err != nil {
 		return 0, err
 	}
@@ -174,7 +205,7 @@ func relay(ctx context.Context, acts *activities.Activities, url, name string) (
 	}
 	defer resp.Body.Close()
 	w := acts.Storage.Bucket(acts.Bucket).Object(name).NewWriter(ctx)
-	w.ChunkSize = acts.Transfer.ChunkSize
+	w.ChunkSize = cmp.Or(acts.Transfer.ChunkSize, activities.DefaultTransferSettings.ChunkSize)
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
 		return n, err
@@ -216,11 +247,14 @@ func runCopy(b testing.TB, mode, sinkURL string, urls []string, settings ...stri
 	if err := json.Unmarshal(out, &res); err != nil {
 		b.Fatalf("%s child printed %q", mode, out)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return measurement{
+	m := measurement{
 		bytes:      res.Bytes,
 		seconds:    res.Seconds,
 		cpuSeconds: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
-		maxRSS:     ru.Maxrss * 1024,
+		maxRSS:     res.PeakRSS,
 	}
+	if m.maxRSS == 0 {
+		m.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	}
+	return m
 }

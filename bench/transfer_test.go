@@ -125,13 +125,13 @@ func BenchmarkEmulatorMemory(b *testing.B) {
 }
 
 // BenchmarkParallelParts copies a file from an origin throttled per
-// connection with 1, 2, 4 and 8 parts at once. The baseline is the
-// single-connection rate measured in the same iteration; scaling-N is the
-// N-part rate over N times it (1.0 = perfect scaling).
+// connection with 1, 2, 4 and 8 parts at once, in the default 16 MiB parts.
+// The baseline is the single-connection rate measured in the same iteration;
+// scaling-N is the N-part rate over N times it (1.0 = perfect scaling).
 func BenchmarkParallelParts(b *testing.B) {
 	f := newFixtures(b)
 	const perConnection = 16 * mib
-	const size = 64 * mib
+	const size = 256 * mib
 	url := f.serve("throttled.mp4", size, mediaorigin.File{BytesPerSecond: perConnection})
 	counts := []int{1, 2, 4, 8}
 	sums := make(map[int]float64)
@@ -139,8 +139,10 @@ func BenchmarkParallelParts(b *testing.B) {
 	for b.Loop() {
 		rates := map[int]float64{}
 		for _, parts := range counts {
-			m := runCopy(b, "transfer", f.sinkURL, []string{url},
-				"BENCH_PART="+fmt.Sprint(4*mib), "BENCH_PARTS="+fmt.Sprint(parts))
+			m := runCopy(b, "transfer", f.sinkURL, []string{url}, "BENCH_PARTS="+fmt.Sprint(parts))
+			if m.bytes != size {
+				b.Fatalf("copied %d bytes, want %d", m.bytes, size)
+			}
 			rates[parts] = m.rate()
 		}
 		single += rates[1]

@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type Config struct {
 	// VideoSlots is how many video transfers one process runs at once. Each
 	// holds one upload chunk in memory: budget VideoSlots × ChunkSize.
 	VideoSlots int
+	// ActivitySlots is how many activities (thumbnail transfers, callbacks)
+	// one process runs at once on workflows.TaskQueue; the SDK's default of
+	// 1000 lets a burst of slow thumbnails hold far more memory and
+	// connections than a worker should.
+	ActivitySlots int
 	// StopTimeout is how long in-flight activities may finish after a stop
 	// signal before they are cancelled (and retried elsewhere).
 	StopTimeout time.Duration
@@ -65,8 +71,9 @@ type Config struct {
 
 // Defaults for zero Config fields.
 const (
-	DefaultVideoSlots  = 4
-	DefaultStopTimeout = 30 * time.Second
+	DefaultVideoSlots    = 4
+	DefaultActivitySlots = 100
+	DefaultStopTimeout   = 30 * time.Second
 )
 
 // AllTaskQueues lists the queues a worker polls unless told otherwise.
@@ -120,6 +127,21 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 }
 
 func newWorker(c client.Client, queue string, cfg Config, acts *activities.Activities) (sdkworker.Worker, error) {
+	opts, err := workerOptions(queue, cfg)
+	if err != nil {
+		return nil, err
+	}
+	w := sdkworker.New(c, queue, opts)
+	if queue == workflows.TaskQueue {
+		w.RegisterWorkflowWithOptions(workflows.IngestVideo, workflow.RegisterOptions{Name: workflows.IngestVideoName})
+	}
+	w.RegisterActivity(acts) // on the video queue only TransferToGCS is ever scheduled
+	return w, nil
+}
+
+// workerOptions sizes each queue's worker: its slots bound the memory and
+// connections the activities it runs may hold at once.
+func workerOptions(queue string, cfg Config) (sdkworker.Options, error) {
 	opts := sdkworker.Options{
 		WorkerStopTimeout: stopTimeout(cfg),
 		// Send transfer progress to the server every few seconds, so the Web
@@ -128,21 +150,13 @@ func newWorker(c client.Client, queue string, cfg Config, acts *activities.Activ
 	}
 	switch queue {
 	case workflows.TaskQueue:
-		w := sdkworker.New(c, queue, opts)
-		w.RegisterWorkflowWithOptions(workflows.IngestVideo, workflow.RegisterOptions{Name: workflows.IngestVideoName})
-		w.RegisterActivity(acts)
-		return w, nil
+		opts.MaxConcurrentActivityExecutionSize = cmp.Or(cfg.ActivitySlots, DefaultActivitySlots)
 	case workflows.VideoTaskQueue:
-		opts.MaxConcurrentActivityExecutionSize = cfg.VideoSlots
-		if opts.MaxConcurrentActivityExecutionSize == 0 {
-			opts.MaxConcurrentActivityExecutionSize = DefaultVideoSlots
-		}
-		w := sdkworker.New(c, queue, opts)
-		w.RegisterActivity(acts) // only TransferToGCS is ever scheduled here
-		return w, nil
+		opts.MaxConcurrentActivityExecutionSize = cmp.Or(cfg.VideoSlots, DefaultVideoSlots)
 	default:
-		return nil, fmt.Errorf("unknown task queue %q (known: %v)", queue, AllTaskQueues)
+		return opts, fmt.Errorf("unknown task queue %q (known: %v)", queue, AllTaskQueues)
 	}
+	return opts, nil
 }
 
 // NewActivities builds the activities' dependencies from the configuration.

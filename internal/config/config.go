@@ -189,8 +189,9 @@ func (l *loader) workerSettings(w *worker.Config) (finish func()) {
 	l.str(&w.StorageEndpoint, "storage-emulator-host", "STORAGE_EMULATOR_HOST", "", "GCS emulator host:port or URL (empty: real GCS with Application Default Credentials)")
 	l.list(&w.TaskQueues, "task-queues", "WORKER_TASK_QUEUES", strings.Join(worker.AllTaskQueues, ","), "task queues to poll (comma-separated)")
 	l.integer(&w.VideoSlots, "video-slots", "VIDEO_TRANSFER_SLOTS", "4", "video transfers one worker runs at once (memory ≈ slots × chunk size)")
+	l.integer(&w.ActivitySlots, "activity-slots", "WORKER_ACTIVITY_SLOTS", "100", "activities (thumbnails, callbacks) one worker runs at once on the wochit-ingest queue")
 	l.bytes(&chunk, "chunk-size", "TRANSFER_CHUNK_SIZE", "16MiB", "GCS upload chunk size of a single-stream transfer (its memory)")
-	l.bytes(&w.Transfer.PartSize, "part-size", "TRANSFER_PART_SIZE", "64MiB", "part size when the origin supports ranges (a crash re-downloads at most the parts in flight)")
+	l.bytes(&w.Transfer.PartSize, "part-size", "TRANSFER_PART_SIZE", "16MiB", "part size when the origin supports ranges (a crash re-downloads at most part size × part concurrency)")
 	l.integer(&w.Transfer.PartConcurrency, "part-concurrency", "TRANSFER_PART_CONCURRENCY", "4", "parts of one file copied at once")
 	l.bytes(&w.Transfer.MaxVideoBytes, "max-video-size", "TRANSFER_MAX_VIDEO_SIZE", "10GiB", "larger videos fail with TooLarge")
 	l.bytes(&w.Transfer.MaxThumbnailBytes, "max-thumbnail-size", "TRANSFER_MAX_THUMBNAIL_SIZE", "50MiB", "larger thumbnails fail with TooLarge")
@@ -211,6 +212,9 @@ func (l *loader) workerSettings(w *worker.Config) (finish func()) {
 		}
 		if w.VideoSlots < 1 {
 			l.fail("VIDEO_TRANSFER_SLOTS", "must be at least 1")
+		}
+		if w.ActivitySlots < 1 {
+			l.fail("WORKER_ACTIVITY_SLOTS", "must be at least 1")
 		}
 		if chunk < 256<<10 || chunk > 1<<30 {
 			l.fail("TRANSFER_CHUNK_SIZE", "must be between 256KiB and 1GiB")

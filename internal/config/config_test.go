@@ -45,7 +45,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	if c.Worker.Bucket != "from-flag" || c.Worker.StopTimeout != 10*time.Second || len(c.Worker.CallbackSecrets) != 1 {
 		t.Fatalf("config = %+v", c.Worker)
 	}
-	if c.Worker.Transfer.ChunkSize != 16<<20 || c.Worker.VideoSlots != 4 || c.Worker.Prefix != "videos/" {
+	if c.Worker.Transfer.ChunkSize != 16<<20 || c.Worker.Transfer.PartSize != 16<<20 || c.Worker.VideoSlots != 4 || c.Worker.ActivitySlots != 100 || c.Worker.Prefix != "videos/" {
 		t.Fatalf("defaults not applied: %+v", c.Worker)
 	}
 }

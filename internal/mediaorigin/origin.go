@@ -9,7 +9,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"strconv"
@@ -54,6 +53,32 @@ type File struct {
 	SendHashes bool
 	// Hold, when set, is waited on before each request is served.
 	Hold <-chan struct{}
+	// Pause, with PauseAfter > 0, holds each body after PauseAfter bytes
+	// until it is closed: a file that stalls mid-way.
+	Pause      <-chan struct{}
+	PauseAfter int64
+
+	// Validators and versions, for tests of ranged and resumed transfers
+	// (validators.go serves them).
+	//
+	// ETag replaces the computed strong ETag (the CRC-32 of Body, or the
+	// size of generated content); NoETag sends none, WeakETag sends it weak
+	// (W/"…": two byte-different versions may share it).
+	ETag     string
+	NoETag   bool
+	WeakETag bool
+	// LastModified, when set, is sent as Last-Modified.
+	LastModified time.Time
+	// MaxRange caps a range answer at that many bytes, as some CDNs do;
+	// Content-Range names what was served.
+	MaxRange int64
+	// IgnoreIfRange serves the requested range even when If-Range names
+	// another version of the file (a broken cache).
+	IgnoreIfRange bool
+	// Then replaces the file once ThenAfter requests were served: the file
+	// changes between requests (give Then another ETag or Last-Modified).
+	Then      *File
+	ThenAfter int
 }
 
 // Stats is what the origin observed for one path.
@@ -62,12 +87,18 @@ type Stats struct {
 	Completed int   // bodies sent in full
 	Cut       int   // connections cut on purpose
 	BytesSent int64 // body bytes written
+	// Capped counts range answers shortened by MaxRange.
+	Capped int
+	// StaleIfRange counts requests whose If-Range named another version
+	// (answered 200 with the whole file, unless IgnoreIfRange).
+	StaleIfRange int
 }
 
 // Request is one request the origin received.
 type Request struct {
-	At    time.Time
-	Range string // the Range header, if any
+	At      time.Time
+	Range   string // the Range header, if any
+	IfRange string // the If-Range header, if any
 }
 
 // Origin serves Files by path.
@@ -107,10 +138,10 @@ func (o *Origin) Requests(path string) []Request {
 	return append([]Request(nil), o.requests[path]...)
 }
 
-func (o *Origin) begin(path, rangeHeader string) (f *File, status int, cut bool, ok bool) {
+func (o *Origin) begin(path string, r *http.Request) (f *File, status int, cut bool, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.requests[path] = append(o.requests[path], Request{At: time.Now(), Range: rangeHeader})
+	o.requests[path] = append(o.requests[path], Request{At: time.Now(), Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range")})
 	f = o.files[path]
 	if f == nil {
 		return nil, 0, false, false
@@ -121,6 +152,11 @@ func (o *Origin) begin(path, rangeHeader string) (f *File, status int, cut bool,
 		o.stats[path] = s
 	}
 	s.Requests++
+	if f.Then != nil && s.Requests > f.ThenAfter {
+		// The file changes: this and later requests get the new version.
+		f = f.Then
+		o.files[path] = f
+	}
 	if len(f.Statuses) > 0 {
 		status, f.Statuses = f.Statuses[0], f.Statuses[1:]
 	}
@@ -151,7 +187,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := r.URL.Path
-	f, status, cut, ok := o.begin(path, r.Header.Get("Range"))
+	f, status, cut, ok := o.begin(path, r)
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -177,11 +213,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.ContentType != "" {
 		w.Header().Set("Content-Type", f.ContentType)
 	}
-	if f.Source != nil {
-		w.Header().Set("ETag", fmt.Sprintf(`"gen-%d"`, size))
-	} else {
-		w.Header().Set("ETag", fmt.Sprintf(`"%08x"`, crc32.ChecksumIEEE(f.Body)))
-	}
+	f.setValidators(w.Header())
 	if f.SendHashes && f.Source == nil {
 		sum := md5.Sum(f.Body)
 		w.Header().Set("X-Goog-Hash", fmt.Sprintf("crc32c=%s,md5=%s",
@@ -189,9 +221,18 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !f.NoRanges {
 		w.Header().Set("Accept-Ranges", "bytes")
-		if rf, rt, ok := parseRange(r.Header.Get("Range"), size); ok {
+		rf, rt, ok := parseRange(r.Header.Get("Range"), size)
+		if ok && !f.ifRangeMatches(r.Header.Get("If-Range")) {
+			o.update(path, func(s *Stats) { s.StaleIfRange++ })
+			ok = f.IgnoreIfRange
+		}
+		if ok {
 			if o.takeWrongRange(f) && rt+1 < size {
 				rf, rt = rf+1, rt+1
+			}
+			if f.MaxRange > 0 && rt-rf+1 > f.MaxRange {
+				rt = rf + f.MaxRange - 1
+				o.update(path, func(s *Stats) { s.Capped++ })
 			}
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rf, rt, size))
 			from, to, code = rf, rt, http.StatusPartialContent
@@ -218,9 +259,19 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cut && f.CutAfter < limit {
 		limit = f.CutAfter
 	}
-	n := copyThrottled(w, io.NewSectionReader(src, from, limit), f.BytesPerSecond, func(n int) {
-		o.update(path, func(s *Stats) { s.BytesSent += int64(n) })
-	})
+	sent := func(n int) { o.update(path, func(s *Stats) { s.BytesSent += int64(n) }) }
+	var n int64
+	if f.Pause != nil && f.PauseAfter > 0 && f.PauseAfter < limit {
+		n = copyThrottled(w, io.NewSectionReader(src, from, f.PauseAfter), f.BytesPerSecond, sent)
+		select {
+		case <-f.Pause:
+		case <-r.Context().Done():
+			return
+		}
+		n += copyThrottled(w, io.NewSectionReader(src, from+f.PauseAfter, limit-f.PauseAfter), f.BytesPerSecond, sent)
+	} else {
+		n = copyThrottled(w, io.NewSectionReader(src, from, limit), f.BytesPerSecond, sent)
+	}
 	if n < limit {
 		return // the client went away
 	}

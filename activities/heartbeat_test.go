@@ -1,0 +1,116 @@
+package activities_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"wochit-ingest/activities"
+	"wochit-ingest/internal/mediaorigin"
+)
+
+const testHeartbeatTimeout = 500 * time.Millisecond
+
+// transferOnce runs one attempt of TransferToGCS with a short heartbeat
+// timeout, which the test environment enforces.
+func transferOnce(ctx workflow.Context, in activities.TransferInput) (activities.TransferResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    testHeartbeatTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var a *activities.Activities
+	var res activities.TransferResult
+	err := workflow.ExecuteActivity(ctx, a.TransferToGCS, in).Get(ctx, &res)
+	return res, err
+}
+
+// An origin that takes longer than the heartbeat timeout to send its
+// headers, or stalls in the middle of a small file (read whole before its
+// upload), does not time the attempt out: the attempt heartbeats while it
+// waits. The origin is released only once heartbeats have been seen for
+// several heartbeat timeouts after its request arrived.
+func TestSlowOriginsDoNotTimeOutTheHeartbeat(t *testing.T) {
+	thumb := mediaorigin.Thumbnail("slow", 128, 128)
+	video := mediaorigin.Video("slow", 3<<20)
+	tests := []struct {
+		name string
+		kind activities.AssetKind
+		file func(release <-chan struct{}) mediaorigin.File
+		body []byte
+	}{
+		{"headers after the heartbeat timeout", activities.KindThumbnail, func(release <-chan struct{}) mediaorigin.File {
+			return mediaorigin.File{Body: thumb, ContentType: "image/png", Hold: release}
+		}, thumb},
+		{"small file stalling mid-body", activities.KindVideo, func(release <-chan struct{}) mediaorigin.File {
+			return mediaorigin.File{Body: video, ContentType: "video/mp4", Pause: release, PauseAfter: 1 << 20}
+		}, video},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.acts.Transfer.HeartbeatInterval = 50 * time.Millisecond
+			f.acts.Transfer.ChunkSize = 4 << 20 // the video is small: read whole, then uploaded
+
+			release := make(chan struct{})
+			var releaseOnce sync.Once
+			var arrived time.Time
+			var mu sync.Mutex
+			released := false
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				if arrived.IsZero() {
+					arrived = time.Now()
+				}
+				mu.Unlock()
+				f.origin.ServeHTTP(w, r)
+			}))
+			defer origin.Close()
+			f.origin.Put("/f", tt.file(release))
+			// Should the attempt stop heartbeating, the origin is released
+			// anyway, so the test fails instead of hanging.
+			failsafe := time.AfterFunc(20*testHeartbeatTimeout, func() { releaseOnce.Do(func() { close(release) }) })
+			defer failsafe.Stop()
+
+			suite := &testsuite.WorkflowTestSuite{}
+			suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(f.logs, nil))))
+			env := suite.NewTestWorkflowEnvironment()
+			env.SetTestTimeout(time.Minute)
+			env.RegisterActivity(f.acts)
+			env.RegisterWorkflow(transferOnce)
+			env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) {
+				mu.Lock()
+				defer mu.Unlock()
+				if !arrived.IsZero() && time.Since(arrived) > 4*testHeartbeatTimeout {
+					releaseOnce.Do(func() { released = true; close(release) })
+				}
+			})
+			env.ExecuteWorkflow(transferOnce, activities.TransferInput{Kind: tt.kind, SourceURL: origin.URL + "/f", WochitVideoID: "slow"})
+
+			mu.Lock()
+			heartbeatsReleased := released
+			mu.Unlock()
+			if !heartbeatsReleased {
+				t.Fatal("no heartbeat arrived more than 4 heartbeat timeouts after the origin got the request")
+			}
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatalf("the attempt failed: %v", err)
+			}
+			var res activities.TransferResult
+			if err := env.GetWorkflowResult(&res); err != nil {
+				t.Fatal(err)
+			}
+			f.assertStored(res.Object.Name, tt.body)
+		})
+	}
+}

@@ -1,0 +1,181 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"cloud.google.com/go/storage"
+	"go.temporal.io/sdk/activity"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/iterator"
+
+	"wochit-ingest/internal/crc32c"
+)
+
+// verifiedParts lists the parts an earlier attempt left behind, keeps those
+// that are verified parts of this plan, and deletes the rest. A part the
+// earlier attempt's heartbeat recorded must also match that record.
+func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, recorded []PartRecord) (map[int]uint32, error) {
+	records := map[int]string{}
+	for _, p := range recorded {
+		records[p.Index] = p.CRC32C
+	}
+	done := map[int]uint32{}
+	it := bucket.Objects(ctx, &storage.Query{Prefix: plan.dir})
+	for {
+		attrs, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return done, nil
+		}
+		if err != nil {
+			return nil, retryable(ErrStorage, nil, "listing parts under %s: %v", plan.dir, err)
+		}
+		i, ok := partIndex(plan, attrs.Name)
+		if ok {
+			rec, listed := records[i]
+			ok = plan.verifiedPart(i, attrs) && (!listed || rec == attrs.Metadata[metaCRC32C])
+		}
+		if ok {
+			done[i] = attrs.CRC32C
+			continue
+		}
+		// Unverified, stale, of another version or an intermediate compose
+		// result: remove it (that generation only).
+		_ = bucket.Object(attrs.Name).If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+	}
+}
+
+func partIndex(plan partPlan, name string) (int, bool) {
+	var i int
+	if _, err := fmt.Sscanf(name, plan.dir+"%06d", &i); err != nil || plan.name(i) != name || i >= plan.count() {
+		return 0, false
+	}
+	return i, true
+}
+
+type composeSource struct {
+	obj  *storage.ObjectHandle
+	crc  uint32
+	size int64
+}
+
+// compose joins the parts into the final object, at most 32 sources per
+// request: larger files are composed in rounds through intermediate objects.
+// Every request carries the expected CRC32C, which GCS verifies.
+func (a *Activities) compose(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, sources []composeSource,
+	final *storage.ObjectHandle, contentType string, meta map[string]string,
+) (*storage.ObjectAttrs, error) {
+	for round := 0; len(sources) > maxComposeSources; round++ {
+		var next []composeSource
+		for start := 0; start < len(sources); start += maxComposeSources {
+			group := sources[start:min(start+maxComposeSources, len(sources))]
+			if len(group) == 1 {
+				next = append(next, group[0])
+				continue
+			}
+			inter := bucket.Object(fmt.Sprintf("%scompose-%d-%06d", plan.dir, round, start/maxComposeSources))
+			merged := joined(group)
+			c := inter.ComposerFrom(handles(group)...)
+			c.CRC32C, c.SendCRC32C = merged.crc, true
+			if _, err := c.Run(ctx); err != nil {
+				return nil, retryable(ErrStorage, nil, "composing %s: %v", inter.ObjectName(), err)
+			}
+			next = append(next, composeSource{obj: inter, crc: merged.crc, size: merged.size})
+		}
+		sources = next
+	}
+	c := final.If(storage.Conditions{DoesNotExist: true}).ComposerFrom(handles(sources)...)
+	c.ContentType = contentType
+	c.Metadata = meta
+	c.CRC32C, c.SendCRC32C = joined(sources).crc, true
+	attrs, err := c.Run(ctx)
+	if err != nil {
+		if isPreconditionFailed(err) {
+			return nil, err
+		}
+		return nil, retryable(ErrStorage, nil, "composing %s: %v", final.ObjectName(), err)
+	}
+	return attrs, nil
+}
+
+func handles(s []composeSource) []*storage.ObjectHandle {
+	out := make([]*storage.ObjectHandle, len(s))
+	for i, src := range s {
+		out[i] = src.obj
+	}
+	return out
+}
+
+// joined is what composing s yields: the combined CRC32C and total size.
+func joined(s []composeSource) composeSource {
+	out := composeSource{crc: s[0].crc, size: s[0].size}
+	for _, src := range s[1:] {
+		out.crc = crc32c.Combine(out.crc, src.crc, src.size)
+		out.size += src.size
+	}
+	return out
+}
+
+// deleteParts removes a file's temporary objects, several at a time.
+// Failing to is not fatal: a later attempt or the bucket's lifecycle rule
+// removes them.
+func (a *Activities) deleteParts(ctx context.Context, dir string) {
+	bucket := a.Storage.Bucket(a.Bucket)
+	var g errgroup.Group
+	g.SetLimit(8)
+	it := bucket.Objects(ctx, &storage.Query{Prefix: dir})
+	for {
+		attrs, err := it.Next()
+		if err != nil {
+			if !errors.Is(err, iterator.Done) && activity.IsActivity(ctx) {
+				activity.GetLogger(ctx).Warn("could not list temporary parts", "dir", dir, "error", redact(err.Error()))
+			}
+			break
+		}
+		g.Go(func() error {
+			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil && activity.IsActivity(ctx) {
+				activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", redact(err.Error()))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// partsReader reads the file that the verified parts of plan make up,
+// before they are composed, through ranged reads of the part objects: where
+// a check of the whole file's structure (its boxes, say) can look at it.
+type partsReader struct {
+	ctx    context.Context
+	bucket *storage.BucketHandle
+	plan   partPlan
+}
+
+func (r partsReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("reading parts at offset %d", off)
+	}
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= r.plan.total {
+			return n, io.EOF
+		}
+		i := int(pos / r.plan.size)
+		start, length := r.plan.bounds(i)
+		want := min(int64(len(p)-n), start+length-pos)
+		rd, err := r.bucket.Object(r.plan.name(i)).NewRangeReader(r.ctx, pos-start, want)
+		if err != nil {
+			return n, err
+		}
+		k, err := io.ReadFull(rd, p[n:n+int(want)])
+		rd.Close()
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,199 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"cloud.google.com/go/storage"
+	"go.temporal.io/sdk/activity"
+
+	"wochit-ingest/internal/crc32c"
+)
+
+// Large files are copied in parts when the origin supports ranges: each part
+// is a ranged GET streamed into its own temporary object, and the final
+// object is composed from the parts. A part object only exists once its
+// bytes were verified, and is marked verified in its metadata; a retried
+// attempt, on any worker, keeps the verified parts of the same version of
+// the file and fetches only the rest. Composite objects carry a CRC32C
+// (combined from the parts') but no MD5.
+
+const (
+	// maxPartTries bounds the retries of one part inside an attempt, so a
+	// transient error costs one part, not the attempt's progress.
+	maxPartTries = 3
+	// maxComposeSources is GCS's limit per compose request.
+	maxComposeSources = 32
+	// maxCappedParts bounds the parts of a file whose origin caps ranges
+	// below the part size, and so the compose requests it takes.
+	maxCappedParts = 4096
+)
+
+// Part object metadata (besides wochitVideoId, sourceUrl and crc32c).
+const (
+	metaSourceValidator = "sourceValidator"
+	metaSourceSize      = "sourceSize"
+	metaPartOffset      = "partOffset"
+	metaPartLength      = "partLength"
+)
+
+// partPlan is how one version of a file is cut into parts.
+type partPlan struct {
+	in        TransferInput
+	total     int64
+	size      int64
+	validator string        // the version, as If-Range sends it
+	version   sourceVersion // what every part answer must repeat
+	source    string        // without query string
+	dir       string        // where the temporary objects live
+}
+
+// planParts decides whether the rest of a file whose probe got its start is
+// copied in parts, and in which size: the earlier attempt's, when this one
+// resumes the same version; the size the origin caps its ranges at, when it
+// served less than asked; the configured one otherwise. Without a strong
+// validator nothing could tell parts of two versions apart, so such a file
+// is copied in one stream.
+func (a *Activities) planParts(ctx context.Context, in TransferInput, probe probeResult, previous TransferProgress,
+	settings TransferSettings, source string,
+) (partPlan, bool) {
+	if !probe.partial() {
+		return partPlan{}, false
+	}
+	version := versionOf(probe.resp.Header)
+	plan := partPlan{
+		in: in, total: probe.total, size: settings.PartSize, validator: version.validator(), version: version,
+		source: source, dir: a.partDir(in),
+	}
+	switch {
+	case plan.validator == "":
+		logInfo(ctx, "copying in one stream: the origin sends no strong ETag or Last-Modified to check parts against", "etag", version.etag)
+		return partPlan{}, false
+	case previous.resumable() && previous.Validator == plan.validator && previous.Total == plan.total:
+		plan.size = previous.PartSize
+	case probe.length < probe.asked:
+		if probe.length < settings.MinPartSize || (probe.total+probe.length-1)/probe.length > maxCappedParts {
+			logInfo(ctx, "copying in one stream: the origin's ranges are too short for parts", "rangeBytes", probe.length)
+			return partPlan{}, false
+		}
+		plan.size = probe.length
+	}
+	return plan, true
+}
+
+// partDir holds the temporary objects of one file. It sits under one
+// prefix for all videos (<prefix>.parts/) so a bucket lifecycle rule can
+// clear what an abandoned transfer leaves behind.
+func (a *Activities) partDir(in TransferInput) string {
+	return a.Prefix + ".parts/" + in.WochitVideoID + "/" + string(in.Kind) + "/"
+}
+
+func (p partPlan) count() int { return int((p.total + p.size - 1) / p.size) }
+
+func (p partPlan) bounds(i int) (offset, length int64) {
+	offset = int64(i) * p.size
+	return offset, min(p.size, p.total-offset)
+}
+
+func (p partPlan) name(i int) string { return fmt.Sprintf("%s%06d", p.dir, i) }
+
+// partMetadata ties part i to this plan: the video, the source and its
+// version, and the part's place in the file.
+func (p partPlan) partMetadata(i int) map[string]string {
+	offset, length := p.bounds(i)
+	return map[string]string{
+		metaWochitVideoID:   p.in.WochitVideoID,
+		metaSourceURL:       fitMetadata(p.source, maxMetadataText),
+		metaSourceValidator: fitMetadata(p.validator, maxMetadataValidator),
+		metaSourceSize:      strconv.FormatInt(p.total, 10),
+		metaPartOffset:      strconv.FormatInt(offset, 10),
+		metaPartLength:      strconv.FormatInt(length, 10),
+	}
+}
+
+// verifiedPart reports whether attrs is part i of this plan, complete and
+// marked verified (its recorded CRC32C is the one GCS computed).
+func (p partPlan) verifiedPart(i int, attrs *storage.ObjectAttrs) bool {
+	_, length := p.bounds(i)
+	if attrs.Size != length || attrs.Metadata[metaCRC32C] != crc32c.Encode(attrs.CRC32C) {
+		return false
+	}
+	for k, v := range p.partMetadata(i) {
+		if attrs.Metadata[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// staleness says why a plan stopped holding during an attempt.
+type staleness int
+
+const (
+	planHolds      staleness = iota
+	versionChanged           // the file changed: its parts are of another version
+	rangesCapped             // the origin serves shorter ranges than the plan's parts
+)
+
+// partTracker is the shared progress of one attempt's parts.
+type partTracker struct {
+	plan     partPlan
+	mu       sync.Mutex
+	done     map[int]uint32 // index → CRC32C
+	inFlight int64          // bytes of unfinished parts read so far
+	stale    staleness
+}
+
+func (t *partTracker) finish(i int, crc uint32, readSoFar int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done[i] = crc
+	t.inFlight -= readSoFar
+}
+
+func (t *partTracker) read(n int64) {
+	t.mu.Lock()
+	t.inFlight += n
+	t.mu.Unlock()
+}
+
+func (t *partTracker) invalidate(why staleness) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stale = max(t.stale, why)
+}
+
+func (t *partTracker) staleness() staleness {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stale
+}
+
+// progress is what the heartbeat reports. Once the plan no longer holds it
+// names no part size or version, so the next attempt plans anew.
+func (t *partTracker) progress() TransferProgress {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := TransferProgress{Kind: t.plan.in.Kind, Total: t.plan.total, Bytes: t.inFlight}
+	for i, crc := range t.done {
+		_, length := t.plan.bounds(i)
+		p.Bytes += length
+		p.Parts = append(p.Parts, PartRecord{Index: i, CRC32C: crc32c.Encode(crc)})
+	}
+	slices.SortFunc(p.Parts, func(x, y PartRecord) int { return x.Index - y.Index })
+	if t.stale != planHolds {
+		p.Parts = nil
+		return p
+	}
+	p.PartSize, p.Validator = t.plan.size, t.plan.validator
+	return p
+}
+
+func logInfo(ctx context.Context, msg string, keyvals ...any) {
+	if activity.IsActivity(ctx) {
+		activity.GetLogger(ctx).Info(msg, keyvals...)
+	}
+}

@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -8,9 +10,9 @@ import (
 	"net/http"
 	"time"
 
-	"wochit-ingest/devstack"
-	"wochit-ingest/internal/httpserver"
-	"wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 // runDemoServer serves what `dev` serves on its dev address — the demo media

@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -6,8 +8,8 @@ import (
 	"io"
 	"time"
 
-	"wochit-ingest/devstack"
-	"wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/internal/config"
 )
 
 // runDev runs the whole system in this process until interrupted.

@@ -8,10 +8,10 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"wochit-ingest/ingress"
-	"wochit-ingest/internal/config"
-	"wochit-ingest/internal/httpserver"
-	"wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
+	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 )
 
 // runIngress serves the webhook endpoint until SIGINT/SIGTERM, then stops

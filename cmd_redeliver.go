@@ -8,8 +8,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"wochit-ingest/internal/config"
-	"wochit-ingest/internal/redeliver"
+	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/redeliver"
 )
 
 // runRedeliver sends a video's callback again: it signals the open run, or

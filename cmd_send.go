@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -17,14 +19,11 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/devstack"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 type sendOptions struct {
@@ -153,105 +152,6 @@ func (o *sendOptions) payload() (body []byte, videoID string, err error) {
 	}
 	body, err = json.Marshal(n)
 	return body, n.WochitVideoID, err
-}
-
-// follow shows the workflow's progress until it closes, then its outcome.
-func follow(ctx context.Context, c client.Client, workflowID, runID string, stdout io.Writer) error {
-	fmt.Fprintf(stdout, "Following %s …\n", workflowID)
-	resultCh := make(chan error, 1)
-	var result workflows.IngestResult
-	go func() { resultCh <- c.GetWorkflow(ctx, workflowID, runID).Get(ctx, &result) }()
-
-	ticker := time.NewTicker(500 * time.Millisecond)
-	defer ticker.Stop()
-	last := ""
-	for {
-		select {
-		case err := <-resultCh:
-			if err != nil {
-				fmt.Fprintf(stdout, "✗ failed: %v\n", err)
-				return errors.New("the ingest failed")
-			}
-			fmt.Fprintf(stdout, "✓ stored\n  video      %s (%d bytes, crc32c %s)\n  thumbnail  %s (%d bytes, crc32c %s)\n  callback   %s delivered (webhook-id %s, %d attempt(s))\n",
-				result.Video.URI, result.Video.Size, result.Video.CRC32C,
-				result.Thumbnail.URI, result.Thumbnail.Size, result.Thumbnail.CRC32C,
-				result.Callback.EventType, result.Callback.WebhookID, len(result.Callback.Attempts))
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
-			if line := progressLine(ctx, c, workflowID, runID); line != "" && line != last {
-				fmt.Fprintln(stdout, "  "+line)
-				last = line
-			}
-		}
-	}
-}
-
-// progressLine summarises the pending activities' heartbeats.
-func progressLine(ctx context.Context, c client.Client, workflowID, runID string) string {
-	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, runID)
-	if err != nil {
-		return ""
-	}
-	var parts []string
-	for _, pa := range desc.GetPendingActivities() {
-		name := pa.GetActivityType().GetName()
-		if name == "DeliverCallback" {
-			continue // each callback attempt is one activity; callbackLine counts them
-		}
-		if name != "TransferToGCS" {
-			parts = append(parts, fmt.Sprintf("%s (attempt %d)", name, pa.GetAttempt()))
-			continue
-		}
-		var p activities.TransferProgress
-		if hb := pa.GetHeartbeatDetails(); hb != nil && converter.GetDefaultDataConverter().FromPayloads(hb, &p) == nil {
-			parts = append(parts, fmt.Sprintf("%s: %s", p.Kind, formatProgress(p)))
-		} else {
-			parts = append(parts, "transfer: starting")
-		}
-		if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && pa.GetAttempt() > 1 {
-			parts[len(parts)-1] += fmt.Sprintf(" (retry %d: %s)", pa.GetAttempt()-1, pa.GetLastFailure().GetMessage())
-		}
-	}
-	if len(parts) == 0 && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		parts = append(parts, callbackLine(ctx, c, workflowID, runID))
-	}
-	return strings.Join(parts, " | ")
-}
-
-// callbackLine says where the callback stands, from the status query.
-func callbackLine(ctx context.Context, c client.Client, workflowID, runID string) string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // no worker, no answer
-	defer cancel()
-	v, err := c.QueryWorkflow(ctx, workflowID, runID, workflows.StatusQuery)
-	var s workflows.Status
-	if err != nil || v.Get(&s) != nil || s.Stage != workflows.StageCallingBack {
-		return ""
-	}
-	cb := s.Callback
-	line := "callback " + cb.EventType + ": "
-	next := len(cb.Attempts) + 1
-	if next > 1 {
-		last := cb.Attempts[next-2]
-		line += fmt.Sprintf("attempt %d failed (%s); ", last.Attempt, last.Error)
-	}
-	if !cb.NextAttemptAt.IsZero() {
-		return line + fmt.Sprintf("attempt %d at %s", next, cb.NextAttemptAt.Local().Format(time.TimeOnly))
-	}
-	return line + fmt.Sprintf("sending attempt %d", next)
-}
-
-func formatProgress(p activities.TransferProgress) string {
-	const mib = 1 << 20
-	if p.Total <= 0 {
-		return fmt.Sprintf("%.1f MiB", float64(p.Bytes)/mib)
-	}
-	s := fmt.Sprintf("%.1f / %.1f MiB (%d%%)", float64(p.Bytes)/mib, float64(p.Total)/mib, p.Bytes*100/p.Total)
-	if p.PartSize > 0 {
-		s += fmt.Sprintf(", %d of %d parts", len(p.Parts), (p.Total+p.PartSize-1)/p.PartSize)
-	}
-	return s
 }
 
 func randomHex(n int) string {

@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"wochit-ingest/internal/config"
-	"wochit-ingest/worker"
+	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/worker"
 )
 
 // runSetup prepares a Temporal namespace for wochit-ingest: it registers the

@@ -8,10 +8,10 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"wochit-ingest/internal/config"
-	"wochit-ingest/internal/httpserver"
-	"wochit-ingest/internal/metrics"
-	"wochit-ingest/worker"
+	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
+	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/worker"
 )
 
 // runWorker polls Temporal until SIGINT/SIGTERM, then stops polling and lets

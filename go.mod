@@ -1,4 +1,4 @@
-module wochit-ingest
+module github.com/wochit-ingest/wochit-ingest
 
 go 1.26.8
 

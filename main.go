@@ -11,6 +11,10 @@
 //	wochit-ingest demo-server  demo media and a verifying callback receiver
 //	wochit-ingest redeliver send a video's callback again
 //	wochit-ingest version   print the version
+//
+// dev, send and demo-server embed the Temporal server, its Web UI and a GCS
+// emulator; `go build -tags production` leaves them (and those modules) out
+// of the binary platform teams deploy.
 package main
 
 import (
@@ -28,8 +32,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"wochit-ingest/internal/config"
-	"wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 )
 
 func main() {
@@ -61,13 +65,12 @@ type command struct {
 	run     func(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error
 }
 
+// commands are the production commands; a build without the production tag
+// adds the dev ones (commands_dev.go).
 var commands = []command{
-	{"dev", "run everything in one process: Temporal + Web UI, GCS emulator, worker, ingress", runDev},
 	{"ingress", "serve the webhook endpoint (production)", runIngress},
 	{"worker", "run the Temporal worker (production)", runWorker},
-	{"send", "post a notification to an ingress (--demo for sample media, --wait to follow it)", runSend},
 	{"setup", "register the search attributes wochit-ingest sets in a Temporal namespace", runSetup},
-	{"demo-server", "serve the demo media and a verifying callback receiver on their own", runDemoServer},
 	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver},
 	{"version", "print the version", runVersion},
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
 )
 
 func runCmd(t *testing.T, ctx context.Context, environ []string, args ...string) (stdout, stderr string, err error) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // After a run, the worker's /metrics has the transfer series and the

@@ -15,9 +15,9 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/devstack"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // SIGTERM during a transfer: the worker stops polling but lets the running

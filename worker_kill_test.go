@@ -22,10 +22,10 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/api/iterator"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/devstack"
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // childCommandEnv makes the test binary run a wochit-ingest command (with

@@ -17,7 +17,7 @@ import (
 	"cloud.google.com/go/storage"
 	"golang.org/x/sync/semaphore"
 
-	"wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 // Activities carries the clients and settings every activity needs.

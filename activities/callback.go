@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"time"
 
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // Event types sent to the customer's backend.

@@ -14,9 +14,9 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/safehttp"
-	"wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 type capturedRequest struct {

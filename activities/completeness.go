@@ -3,7 +3,7 @@ package activities
 import (
 	"time"
 
-	"wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 // Byte counts and checksums prove that we stored what the origin sent, not

@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // mp4Boxes builds an MP4 from top-level boxes (type, payload length), with

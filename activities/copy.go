@@ -10,7 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 // smallFileChunk is the unit a small file's in-memory buffer grows by: it

@@ -25,11 +25,11 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/api/iterator"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/safehttp"
-	"wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 const testBucket = "test-bucket"

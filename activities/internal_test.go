@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"wochit-ingest/internal/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 )
 
 func TestSniff(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // A small file is read whole before its upload, but into a buffer that

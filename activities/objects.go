@@ -11,7 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 
 	"cloud.google.com/go/storage"
 )

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 const (

@@ -12,8 +12,8 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // Two attempts of one transfer can run at once: one whose heartbeat timed

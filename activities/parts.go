@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
 
-	"wochit-ingest/internal/crc32c"
-	"wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 // transferParts copies the file part by part and composes the final object.

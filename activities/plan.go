@@ -10,7 +10,7 @@ import (
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
 
-	"wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 // Large files are copied in parts when the origin supports ranges: each part

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // A resumable upload's session URI (…&upload_id=…) lets anyone who holds it

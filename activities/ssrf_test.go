@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"testing"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // toLoopback resolves every name to 127.0.0.1, where the canary listens: a

@@ -14,8 +14,8 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"wochit-ingest/internal/crc32c"
-	"wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 type digest struct {

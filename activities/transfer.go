@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/api/googleapi"
 
-	"wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 // TransferInput names one file to copy into GCS.

@@ -12,10 +12,10 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/crc32c"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 func crc32cOf(b []byte) string { return crc32c.Encode(crc32c.Checksum(b)) }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // Parts fetched at different times, maybe by different attempts, are only

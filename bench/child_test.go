@@ -21,9 +21,9 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // Child mode: the benchmark binary re-runs itself with childEnv set to

@@ -17,13 +17,13 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/devstack"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/safehttp"
-	"wochit-ingest/internal/webhook"
-	"wochit-ingest/worker"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/worker"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 const benchSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"

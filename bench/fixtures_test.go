@@ -5,8 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"wochit-ingest/internal/gcssink"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/bench/gcssink"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // fixtures are the media origin and the GCS sink, both on loopback.

@@ -20,8 +20,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
 
-	"wochit-ingest/ingress"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // BenchmarkIngress offers the same open-loop load — notifications at a fixed

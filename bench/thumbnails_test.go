@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // BenchmarkThumbnailBurst measures a worker's peak RSS while it copies 1000

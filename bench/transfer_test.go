@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // origins are the two kinds of media origin: one that serves ranges, as CDNs

@@ -15,12 +15,12 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/devstack"
-	"wochit-ingest/ingress"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/redeliver"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/redeliver"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // backend is the customer's callback endpoint for these tests. It verifies

@@ -3,7 +3,7 @@ package devstack
 import (
 	"net/http"
 
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // DemoMedia returns an origin serving the demo video and thumbnail. The video

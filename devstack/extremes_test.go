@@ -11,10 +11,10 @@ import (
 
 	"go.temporal.io/sdk/converter"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/ingress"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // The widest notifications the README allows — every field at its length

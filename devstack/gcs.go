@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/httpserver"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
 )
 
 type gcsEmulator struct {

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 // Receiver is the callback endpoint `dev` uses when CALLBACK_URL is not set:

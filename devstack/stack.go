@@ -23,14 +23,14 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/time/rate"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/ingress"
-	"wochit-ingest/internal/httpserver"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/metrics"
-	"wochit-ingest/internal/safehttp"
-	"wochit-ingest/internal/webhook"
-	"wochit-ingest/worker"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/worker"
 )
 
 // Options configure a stack. Addresses are host:port; port 0 picks a free one.

@@ -23,13 +23,13 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/devstack"
-	"wochit-ingest/internal/crc32c"
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/webhook"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 const secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"

@@ -23,7 +23,7 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Namespace is the namespace `dev` creates and uses.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
 )
 
 // rawPost writes a request head (and part of a body) on a bare connection

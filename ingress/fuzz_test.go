@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode"
 
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // FuzzDecodeNotification checks the decoder's contract on any input: it

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 
-	"wochit-ingest/ingress"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // started counts the videos among ids whose workflow exists on the server.

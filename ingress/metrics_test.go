@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
 )
 
 // scrape reads /metrics into "name{labels}" → value.

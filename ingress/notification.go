@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // MaxBodyBytes bounds a notification; Wochit's are a few hundred bytes.

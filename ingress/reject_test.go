@@ -16,8 +16,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"wochit-ingest/ingress"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 const (

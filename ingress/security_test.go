@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
 )
 
 func prefixes(s ...string) []netip.Prefix {

@@ -24,9 +24,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
 
-	prommetrics "wochit-ingest/internal/metrics"
-	"wochit-ingest/internal/safehttp"
-	"wochit-ingest/workflows"
+	prommetrics "github.com/wochit-ingest/wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Config tunes the ingress. Its zero value is production's closed door:

@@ -21,8 +21,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 
-	"wochit-ingest/ingress"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // shared is one real Temporal server for the tests in this package. No

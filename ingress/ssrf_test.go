@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"testing"
 
-	"wochit-ingest/ingress"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // The ingress refuses the SSRF corpus at the door, in both URL fields: 400

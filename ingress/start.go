@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // StartOptions say where a workflow is started and by whom.

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // urlRules says which media URLs the ingress accepts. It refuses at the door

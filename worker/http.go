@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
-	"wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 )
 
 // NewHTTPHandler serves the worker's operational endpoints: /metrics,

@@ -3,7 +3,7 @@ package worker
 import (
 	"testing"
 
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Each queue's worker runs a bounded number of activities at once: the light

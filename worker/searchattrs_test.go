@@ -8,8 +8,8 @@ import (
 
 	"go.temporal.io/server/temporaltest"
 
-	"wochit-ingest/worker"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/worker"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // A worker refuses to start on a namespace that lacks the search attributes

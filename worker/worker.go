@@ -20,11 +20,10 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/api/option"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/safehttp"
-	"wochit-ingest/internal/webhook"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Config is everything a worker process needs besides the Temporal client.
@@ -174,7 +173,9 @@ func NewActivities(ctx context.Context, cfg Config) (*activities.Activities, fun
 	}
 	var storageOpts []option.ClientOption
 	if cfg.StorageEndpoint != "" {
-		storageOpts = gcsemu.ClientOptions(cfg.StorageEndpoint)
+		// What the storage client does itself for STORAGE_EMULATOR_HOST,
+		// for an endpoint given by flag too.
+		storageOpts = []option.ClientOption{option.WithEndpoint(cfg.StorageEndpoint + "/storage/v1/"), option.WithoutAuthentication()}
 	}
 	gcs, err := storage.NewClient(ctx, storageOpts...)
 	if err != nil {

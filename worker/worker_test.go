@@ -10,10 +10,10 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/internal/safehttp"
-	"wochit-ingest/internal/webhook"
-	"wochit-ingest/worker"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/worker"
 )
 
 // The production wiring, not a test double: a callback endpoint that accepts

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/activities"
 )
 
 const (

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // attemptAt is one DeliverCallback call as the workflow made it.

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/activities"
 )
 
 // Timeouts and retry policies, named for what they protect.

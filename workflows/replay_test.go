@@ -10,13 +10,13 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Every committed history must replay against the current workflow code: a
 // change that would make running workflows fail with a non-determinism error
 // fails here first. Capture new histories with
-// `go run ./internal/tools/capturehistories` (see README).
+// `go run ./devstack/capturehistories` (see README).
 func TestReplayCommittedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/histories/*.json")
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 func TestParseCallbackSchedule(t *testing.T) {

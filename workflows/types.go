@@ -9,7 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/activities"
 )
 
 // Task queues. Video transfers are heavy (long, memory-bound) and get their

@@ -11,11 +11,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
-	"wochit-ingest/activities"
-	"wochit-ingest/ingress"
-	"wochit-ingest/internal/webhook"
-	"wochit-ingest/worker"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/worker"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Log is shared by every command.

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
 )
 
 // minTokenLen keeps tokens out of guessing range (16 random URL-safe

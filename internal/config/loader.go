@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Setting describes one configuration knob: an environment variable and the

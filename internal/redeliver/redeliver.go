@@ -18,8 +18,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"wochit-ingest/ingress"
-	"wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Action is what Redeliver did.

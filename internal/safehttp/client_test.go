@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // everyNameIs resolves every host name to one address. Pointed at the

@@ -17,7 +17,7 @@ import (
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
 
-	"wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 const testBucket = "videos"

@@ -22,8 +22,8 @@ import (
 	"sync"
 	"time"
 
-	"wochit-ingest/internal/crc32c"
-	"wochit-ingest/internal/gcsapi"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsapi"
 )
 
 type object struct {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 // boxTypes checks data with mediacheck and returns its top-level box types.

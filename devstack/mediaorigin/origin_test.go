@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 func get(t *testing.T, url, rangeHeader string) (*http.Response, []byte) {

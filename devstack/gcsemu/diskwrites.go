@@ -28,8 +28,8 @@ import (
 
 	"github.com/pkg/xattr"
 
-	"wochit-ingest/internal/crc32c"
-	"wochit-ingest/internal/gcsapi"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsapi"
 )
 
 // diskWrites serves the write paths of the JSON API that the storage client

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
-	"wochit-ingest/internal/crc32c"
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/gcssink"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/bench/gcssink"
 )
 
 // The sink must behave like GCS for every call the storage client makes in

@@ -1,6 +1,6 @@
 // Package gcsapi holds the server side of the GCS JSON API that both of this
-// project's stand-ins for GCS need: dev's streaming writes (internal/gcsemu)
-// and the benchmark sink (internal/gcssink). Errors, resumable chunk ranges
+// project's stand-ins for GCS need: dev's streaming writes (devstack/gcsemu)
+// and the benchmark sink (bench/gcssink). Errors, resumable chunk ranges
 // and generation preconditions behave as GCS's do, so the real storage
 // client reacts to them as it would in production.
 package gcsapi

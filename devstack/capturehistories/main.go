@@ -5,7 +5,7 @@
 // after a deliberate change to the workflow (see README, "Changing a
 // workflow safely"):
 //
-//	go run ./internal/tools/capturehistories
+//	go run ./devstack/capturehistories
 package main
 
 import (
@@ -27,9 +27,9 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 
-	"wochit-ingest/devstack"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 const outDir = "workflows/testdata/histories"

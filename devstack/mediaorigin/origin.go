@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 // File is one path the origin serves, with optional faults.

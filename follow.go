@@ -114,4 +114,3 @@ func formatProgress(p activities.TransferProgress) string {
 	}
 	return s
 }
-

@@ -22,8 +22,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsapi"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 type object struct {

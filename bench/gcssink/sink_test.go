@@ -12,9 +12,9 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
-	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/bench/gcssink"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 // The sink must behave like GCS for every call the storage client makes in

@@ -28,8 +28,8 @@ import (
 
 	"github.com/pkg/xattr"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsapi"
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 )
 
 // diskWrites serves the write paths of the JSON API that the storage client

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -35,7 +37,7 @@ type sendOptions struct {
 	wait         bool
 	temporalAddr string
 	namespace    string
-	n            workflows.Notification
+	n            contract.Notification
 }
 
 // runSend posts one notification, like Wochit would, and optionally follows
@@ -132,7 +134,7 @@ func (o *sendOptions) payload() (body []byte, videoID string, err error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("--file: %w", err)
 		}
-		var n workflows.Notification
+		var n contract.Notification
 		_ = json.Unmarshal(raw, &n) // the ingress judges the payload; we only want the id
 		return raw, n.WochitVideoID, nil
 	}

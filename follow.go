@@ -91,7 +91,7 @@ func callbackLine(ctx context.Context, c client.Client, workflowID, runID string
 		return ""
 	}
 	cb := s.Callback
-	line := "callback " + cb.EventType + ": "
+	line := "callback " + string(cb.EventType) + ": "
 	next := len(cb.Attempts) + 1
 	if next > 1 {
 		last := cb.Attempts[next-2]

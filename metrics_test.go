@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
@@ -42,7 +43,7 @@ func TestWorkerMetricsAfterARun(t *testing.T) {
 		t.Fatalf("POST: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	if ev := callbacks.next(t, time.Minute); ev.Type != activities.EventVideoStored {
+	if ev := callbacks.next(t, time.Minute); ev.Type != contract.VideoStored {
 		t.Fatalf("event = %+v", ev)
 	}
 

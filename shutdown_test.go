@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
@@ -76,7 +77,7 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 	// Another worker finishes the workflow without fetching the video again.
 	second := startChild(t, env)
 	defer func() { second.Process.Kill(); second.Wait() }()
-	if ev := callbacks.next(t, time.Minute); ev.Type != activities.EventVideoStored {
+	if ev := callbacks.next(t, time.Minute); ev.Type != contract.VideoStored {
 		t.Fatalf("event = %+v", ev)
 	}
 	if n := origin.Stats("/v.mp4").Requests; n != 1 {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.temporal.io/sdk/converter"
@@ -103,7 +105,7 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	defer func() { second.Process.Kill(); second.Wait() }()
 
 	event := callbacks.next(t, 2*time.Minute)
-	if event.Type != activities.EventVideoStored {
+	if event.Type != contract.VideoStored {
 		t.Fatalf("event = %+v", event)
 	}
 	r, err := gcs.Bucket(stack.Bucket).Object(event.Data.Video.Name).NewReader(context.Background())
@@ -155,7 +157,7 @@ func videoHeartbeat(t *testing.T, stack *devstack.Stack, workflowID string) (act
 	}
 	for _, a := range desc.GetPendingActivities() {
 		var p activities.TransferProgress
-		if a.GetHeartbeatDetails() != nil && converter.GetDefaultDataConverter().FromPayloads(a.GetHeartbeatDetails(), &p) == nil && p.Kind == activities.KindVideo {
+		if a.GetHeartbeatDetails() != nil && converter.GetDefaultDataConverter().FromPayloads(a.GetHeartbeatDetails(), &p) == nil && p.Kind == contract.KindVideo {
 			return p, true
 		}
 	}
@@ -240,7 +242,7 @@ func portOf(rawURL string) string {
 // callbackSink receives callbacks, verified with the reference library.
 type callbackSink struct {
 	url    string
-	events chan activities.Event
+	events chan contract.Event
 }
 
 func newCallbackSink(t *testing.T) *callbackSink {
@@ -248,7 +250,7 @@ func newCallbackSink(t *testing.T) *callbackSink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &callbackSink{events: make(chan activities.Event, 10)}
+	s := &callbackSink{events: make(chan contract.Event, 10)}
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -256,7 +258,7 @@ func newCallbackSink(t *testing.T) *callbackSink {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		var ev activities.Event
+		var ev contract.Event
 		_ = json.Unmarshal(body, &ev)
 		mu.Lock()
 		defer mu.Unlock()
@@ -268,14 +270,14 @@ func newCallbackSink(t *testing.T) *callbackSink {
 	return s
 }
 
-func (s *callbackSink) next(t *testing.T, timeout time.Duration) activities.Event {
+func (s *callbackSink) next(t *testing.T, timeout time.Duration) contract.Event {
 	t.Helper()
 	select {
 	case ev := <-s.events:
 		return ev
 	case <-time.After(timeout):
 		t.Fatalf("no callback within %s", timeout)
-		return activities.Event{}
+		return contract.Event{}
 	}
 }
 

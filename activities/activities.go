@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	"golang.org/x/sync/semaphore"
 
@@ -103,8 +105,8 @@ func (a *Activities) transferSettings() TransferSettings {
 	return s
 }
 
-func (s TransferSettings) maxBytes(kind AssetKind) int64 {
-	if kind == KindThumbnail {
+func (s TransferSettings) maxBytes(kind contract.AssetKind) int64 {
+	if kind == contract.KindThumbnail {
 		return s.MaxThumbnailBytes
 	}
 	return s.MaxVideoBytes

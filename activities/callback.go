@@ -11,52 +11,28 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
-
-// Event types sent to the customer's backend.
-const (
-	EventVideoStored = "video.stored"
-	EventVideoFailed = "video.failed"
-)
-
-// Event is the JSON body of a callback.
-type Event struct {
-	Type      string    `json:"type"`
-	Timestamp time.Time `json:"timestamp"`
-	Data      EventData `json:"data"`
-}
-
-// EventData carries either the two stored objects (video.stored) or the
-// reason the ingest failed (video.failed).
-type EventData struct {
-	WochitVideoID string        `json:"wochitVideoId"`
-	VideoContext  string        `json:"videoContext"`
-	Title         string        `json:"title"`
-	WorkflowID    string        `json:"workflowId"`
-	Video         *StoredObject `json:"video,omitempty"`
-	Thumbnail     *StoredObject `json:"thumbnail,omitempty"`
-	Reason        string        `json:"reason,omitempty"`
-	Message       string        `json:"message,omitempty"`
-}
 
 // CallbackInput is one attempt at delivering an event.
 type CallbackInput struct {
 	// WebhookID is the same for every attempt of one delivery, so receivers
 	// can deduplicate on it.
 	WebhookID string
-	Event     Event
+	Event     contract.Event
 	Attempt   int
 }
 
-// CallbackOutcome classifies one attempt's response.
-type CallbackOutcome string
+// AttemptOutcome classifies one attempt's response.
+type AttemptOutcome string
 
 const (
-	CallbackDelivered CallbackOutcome = "delivered" // 2xx
-	CallbackRetry     CallbackOutcome = "retry"     // 408, 429, 5xx, 3xx, network error, timeout
-	CallbackGone      CallbackOutcome = "gone"      // 410: the endpoint asks us to stop
-	CallbackRejected  CallbackOutcome = "rejected"  // other 4xx: retrying would not help
+	AttemptDelivered AttemptOutcome = "delivered" // 2xx
+	AttemptRetry     AttemptOutcome = "retry"     // 408, 429, 5xx, 3xx, network error, timeout
+	AttemptGone      AttemptOutcome = "gone"      // 410: the endpoint asks us to stop
+	AttemptRejected  AttemptOutcome = "rejected"  // other 4xx: retrying would not help
 )
 
 // CallbackAttempt records one attempt for the status query and the result.
@@ -65,7 +41,7 @@ type CallbackAttempt struct {
 	At         time.Time
 	StatusCode int `json:",omitempty"`
 	Latency    time.Duration
-	Outcome    CallbackOutcome
+	Outcome    AttemptOutcome
 	RetryAfter time.Duration `json:",omitempty"`
 	Error      string        `json:",omitempty"`
 }
@@ -79,18 +55,18 @@ const CallbackTimeout = 15 * time.Second
 // failure, is a result rather than an error.
 func (a *Activities) DeliverCallback(ctx context.Context, in CallbackInput) (CallbackAttempt, error) {
 	if a.CallbackURL == "" || a.Signer == nil {
-		return CallbackAttempt{}, permanent(ErrCallbackNotConfigured, nil, "no callback URL or secret configured on this worker")
+		return CallbackAttempt{}, permanent(contract.CallbackNotConfigured, nil, "no callback URL or secret configured on this worker")
 	}
 	body, err := json.Marshal(in.Event)
 	if err != nil {
-		return CallbackAttempt{}, permanent(ErrInvalidInput, err, "encoding event")
+		return CallbackAttempt{}, permanent(contract.InvalidInput, err, "encoding event")
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, CallbackTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.CallbackURL, bytes.NewReader(body))
 	if err != nil {
-		return CallbackAttempt{}, permanent(ErrCallbackNotConfigured, nil, "callback URL: %v", err)
+		return CallbackAttempt{}, permanent(contract.CallbackNotConfigured, nil, "callback URL: %v", err)
 	}
 	start := a.now()
 	req.Header.Set("Content-Type", "application/json")
@@ -101,10 +77,10 @@ func (a *Activities) DeliverCallback(ctx context.Context, in CallbackInput) (Cal
 	resp, err := a.Callback.Do(req)
 	attempt.Latency = a.now().Sub(start)
 	if err != nil {
-		attempt.Outcome = CallbackRetry
+		attempt.Outcome = AttemptRetry
 		attempt.Error = describeCallbackError(err)
 		if safehttp.IsBlocked(err) {
-			attempt.Outcome = CallbackRejected
+			attempt.Outcome = AttemptRejected
 		}
 		return attempt, nil
 	}
@@ -114,27 +90,27 @@ func (a *Activities) DeliverCallback(ctx context.Context, in CallbackInput) (Cal
 
 	attempt.StatusCode = resp.StatusCode
 	attempt.Outcome = classifyCallbackStatus(resp.StatusCode)
-	if attempt.Outcome == CallbackRetry {
+	if attempt.Outcome == AttemptRetry {
 		attempt.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), a.now())
 	}
-	if attempt.Outcome != CallbackDelivered {
+	if attempt.Outcome != AttemptDelivered {
 		attempt.Error = fmt.Sprintf("callback endpoint answered %d", resp.StatusCode)
 	}
 	return attempt, nil
 }
 
-func classifyCallbackStatus(code int) CallbackOutcome {
+func classifyCallbackStatus(code int) AttemptOutcome {
 	switch {
 	case code >= 200 && code < 300:
-		return CallbackDelivered
+		return AttemptDelivered
 	case code == http.StatusGone:
-		return CallbackGone
+		return AttemptGone
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests:
-		return CallbackRetry
+		return AttemptRetry
 	case code >= 400 && code < 500:
-		return CallbackRejected
+		return AttemptRejected
 	default: // 1xx, 3xx (redirects are not followed), 5xx
-		return CallbackRetry
+		return AttemptRetry
 	}
 }
 

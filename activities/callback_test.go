@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -55,13 +57,13 @@ func (f *fixture) deliver(in activities.CallbackInput) activities.CallbackAttemp
 	return res
 }
 
-var sampleEvent = activities.Event{
-	Type:      activities.EventVideoStored,
+var sampleEvent = contract.Event{
+	Type:      contract.VideoStored,
 	Timestamp: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC),
-	Data: activities.EventData{
+	Data: contract.EventData{
 		WochitVideoID: "vid-1", VideoContext: "ctx", Title: "Title", WorkflowID: "wochit-video-vid-1",
-		Video:     &activities.StoredObject{Bucket: "b", Name: "videos/vid-1/video.mp4", URI: "gs://b/videos/vid-1/video.mp4", Size: 3, ContentType: "video/mp4", CRC32C: "AAAAAA==", MD5: "x"},
-		Thumbnail: &activities.StoredObject{Bucket: "b", Name: "videos/vid-1/thumbnail.png", URI: "gs://b/videos/vid-1/thumbnail.png", Size: 1, ContentType: "image/png", CRC32C: "AAAAAA=="},
+		Video:     &contract.StoredObject{Bucket: "b", Name: "videos/vid-1/video.mp4", URI: "gs://b/videos/vid-1/video.mp4", Size: 3, ContentType: "video/mp4", CRC32C: "AAAAAA==", MD5: "x"},
+		Thumbnail: &contract.StoredObject{Bucket: "b", Name: "videos/vid-1/thumbnail.png", URI: "gs://b/videos/vid-1/thumbnail.png", Size: 1, ContentType: "image/png", CRC32C: "AAAAAA=="},
 	},
 }
 
@@ -71,7 +73,7 @@ func TestDeliverCallbackSignsPerStandardWebhooks(t *testing.T) {
 	f.acts.CallbackURL = srv.URL + "/hooks"
 
 	res := f.deliver(activities.CallbackInput{WebhookID: "msg_abc", Event: sampleEvent, Attempt: 1})
-	if res.Outcome != activities.CallbackDelivered || res.StatusCode != http.StatusNoContent {
+	if res.Outcome != activities.AttemptDelivered || res.StatusCode != http.StatusNoContent {
 		t.Fatalf("attempt = %+v, want delivered with 204", res)
 	}
 	got := requests()
@@ -89,7 +91,7 @@ func TestDeliverCallbackSignsPerStandardWebhooks(t *testing.T) {
 	if id := got[0].header.Get("webhook-id"); id != "msg_abc" {
 		t.Errorf("webhook-id = %q, want msg_abc", id)
 	}
-	var ev activities.Event
+	var ev contract.Event
 	if err := json.Unmarshal(got[0].body, &ev); err != nil || ev.Type != "video.stored" || ev.Data.Video.URI != sampleEvent.Data.Video.URI {
 		t.Errorf("body = %s, want the event as JSON", got[0].body)
 	}
@@ -104,23 +106,23 @@ func TestDeliverCallbackClassifiesResponses(t *testing.T) {
 		name           string
 		status         int
 		header         map[string]string
-		wantOutcome    activities.CallbackOutcome
+		wantOutcome    activities.AttemptOutcome
 		wantRetryAfter time.Duration
 	}{
-		{"200", http.StatusOK, nil, activities.CallbackDelivered, 0},
-		{"302 is not followed", http.StatusFound, map[string]string{"Location": "/elsewhere"}, activities.CallbackRetry, 0},
-		{"307 is not followed", http.StatusTemporaryRedirect, map[string]string{"Location": "/elsewhere"}, activities.CallbackRetry, 0},
-		{"308 is not followed", http.StatusPermanentRedirect, map[string]string{"Location": "/elsewhere"}, activities.CallbackRetry, 0},
-		{"404 rejected", http.StatusNotFound, nil, activities.CallbackRejected, 0},
-		{"500 retried", http.StatusInternalServerError, nil, activities.CallbackRetry, 0},
-		{"410 gone", http.StatusGone, nil, activities.CallbackGone, 0},
-		{"400 rejected", http.StatusBadRequest, nil, activities.CallbackRejected, 0},
-		{"401 rejected", http.StatusUnauthorized, nil, activities.CallbackRejected, 0},
-		{"408 retried", http.StatusRequestTimeout, nil, activities.CallbackRetry, 0},
-		{"429 with Retry-After", http.StatusTooManyRequests, map[string]string{"Retry-After": "120"}, activities.CallbackRetry, 2 * time.Minute},
-		{"503 retried", http.StatusServiceUnavailable, nil, activities.CallbackRetry, 0},
-		{"503 with Retry-After", http.StatusServiceUnavailable, map[string]string{"Retry-After": "3600"}, activities.CallbackRetry, time.Hour},
-		{"429 with a bad Retry-After", http.StatusTooManyRequests, map[string]string{"Retry-After": "soon"}, activities.CallbackRetry, 0},
+		{"200", http.StatusOK, nil, activities.AttemptDelivered, 0},
+		{"302 is not followed", http.StatusFound, map[string]string{"Location": "/elsewhere"}, activities.AttemptRetry, 0},
+		{"307 is not followed", http.StatusTemporaryRedirect, map[string]string{"Location": "/elsewhere"}, activities.AttemptRetry, 0},
+		{"308 is not followed", http.StatusPermanentRedirect, map[string]string{"Location": "/elsewhere"}, activities.AttemptRetry, 0},
+		{"404 rejected", http.StatusNotFound, nil, activities.AttemptRejected, 0},
+		{"500 retried", http.StatusInternalServerError, nil, activities.AttemptRetry, 0},
+		{"410 gone", http.StatusGone, nil, activities.AttemptGone, 0},
+		{"400 rejected", http.StatusBadRequest, nil, activities.AttemptRejected, 0},
+		{"401 rejected", http.StatusUnauthorized, nil, activities.AttemptRejected, 0},
+		{"408 retried", http.StatusRequestTimeout, nil, activities.AttemptRetry, 0},
+		{"429 with Retry-After", http.StatusTooManyRequests, map[string]string{"Retry-After": "120"}, activities.AttemptRetry, 2 * time.Minute},
+		{"503 retried", http.StatusServiceUnavailable, nil, activities.AttemptRetry, 0},
+		{"503 with Retry-After", http.StatusServiceUnavailable, map[string]string{"Retry-After": "3600"}, activities.AttemptRetry, time.Hour},
+		{"429 with a bad Retry-After", http.StatusTooManyRequests, map[string]string{"Retry-After": "soon"}, activities.AttemptRetry, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +156,7 @@ func TestDeliverCallbackCutsAHangingEndpoint(t *testing.T) {
 	f.acts.Callback = safehttp.NewClient(localPolicy, safehttp.ClientOptions{Timeout: 200 * time.Millisecond})
 
 	res := f.deliver(activities.CallbackInput{WebhookID: "msg_1", Event: sampleEvent, Attempt: 1})
-	if res.Outcome != activities.CallbackRetry || res.Error == "" {
+	if res.Outcome != activities.AttemptRetry || res.Error == "" {
 		t.Fatalf("attempt = %+v, want a retry with an error", res)
 	}
 	if res.Latency > 5*time.Second {

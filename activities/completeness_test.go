@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -70,7 +72,7 @@ func TestUnfinishedFilesAreNeverStored(t *testing.T) {
 			file := tt.file
 			file.Body, file.ContentType = tt.body, tt.contentTyp
 			f.origin.Put("/v", file)
-			in := f.input(activities.KindVideo, "/v", "unfinished")
+			in := f.input(contract.KindVideo, "/v", "unfinished")
 
 			_, err := f.transfer(in)
 			// The origin's byte count may lag the client hanging up; the
@@ -85,8 +87,8 @@ func TestUnfinishedFilesAreNeverStored(t *testing.T) {
 			if !tt.wantParts && s.Requests > 1 && !tt.file.NoRanges {
 				t.Fatalf("the origin got %d requests; the file should have been refused after the first", s.Requests)
 			}
-			if typ, final := failure(t, err); typ != activities.ErrIncompleteMedia || final {
-				t.Fatalf("error = %v, want a retryable %s", err, activities.ErrIncompleteMedia)
+			if typ, final := failure(t, err); typ != contract.IncompleteMedia || final {
+				t.Fatalf("error = %v, want a retryable %s", err, contract.IncompleteMedia)
 			}
 			f.assertNothingStored("unfinished")
 
@@ -108,7 +110,7 @@ func TestFileThatStaysUnfinishedFailsAfterTenMinutes(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	f.acts.Now = func() time.Time { return now }
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: mediaorigin.UnfinishedVideo("stuck", 300<<10), ContentType: "video/mp4"})
-	in := f.input(activities.KindVideo, "/v.mp4", "stuck")
+	in := f.input(contract.KindVideo, "/v.mp4", "stuck")
 
 	for _, step := range []struct {
 		after time.Duration
@@ -116,8 +118,8 @@ func TestFileThatStaysUnfinishedFailsAfterTenMinutes(t *testing.T) {
 	}{{0, false}, {5 * time.Minute, false}, {6 * time.Minute, true}} {
 		now = now.Add(step.after)
 		_, err := f.transfer(in)
-		if typ, final := failure(t, err); typ != activities.ErrIncompleteMedia || final != step.final {
-			t.Fatalf("after %s more: error = %v, want %s with non-retryable %v", step.after, err, activities.ErrIncompleteMedia, step.final)
+		if typ, final := failure(t, err); typ != contract.IncompleteMedia || final != step.final {
+			t.Fatalf("after %s more: error = %v, want %s with non-retryable %v", step.after, err, contract.IncompleteMedia, step.final)
 		}
 		var last activities.TransferProgress
 		if err := f.lastHeartbeat.Get(&last); err != nil {
@@ -154,7 +156,7 @@ func TestWholeFilesWithUnreadableMetadataAreStored(t *testing.T) {
 			file := tt.file
 			file.Body, file.ContentType = tt.body, tt.contentType
 			f.origin.Put("/v", file)
-			res, err := f.transfer(f.input(activities.KindVideo, "/v", "garbled"))
+			res, err := f.transfer(f.input(contract.KindVideo, "/v", "garbled"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,12 +182,12 @@ func TestWorkflowGivesUpOnAnUnfinishedVideo(t *testing.T) {
 	env.RegisterWorkflow(workflows.IngestVideo)
 	started := env.Now()
 	env.ExecuteWorkflow(workflows.IngestVideo, workflows.IngestInput{
-		Notification: workflows.Notification{WochitVideoID: "never", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
+		Notification: contract.Notification{WochitVideoID: "never", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
 		ReceivedAt:   started,
 	})
 	var appErr *temporal.ApplicationError
-	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrIncompleteMedia {
-		t.Fatalf("workflow error = %v, want %s", err, activities.ErrIncompleteMedia)
+	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != string(contract.IncompleteMedia) {
+		t.Fatalf("workflow error = %v, want %s", err, contract.IncompleteMedia)
 	}
 	attempts := f.origin.Stats("/v.mp4").Requests
 	t.Logf("the video was tried %d times over %s", attempts, env.Now().Sub(started))

@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"mime"
 	"strings"
+
+	"github.com/wochit-ingest/wochit-ingest/contract"
 )
 
 // allowedTypes are the media types each kind of file may have, whether the
 // origin declares them or they are recognised from the first bytes.
-var allowedTypes = map[AssetKind]map[string]bool{
-	KindVideo: {
+var allowedTypes = map[contract.AssetKind]map[string]bool{
+	contract.KindVideo: {
 		"video/mp4": true, "video/quicktime": true, "video/webm": true, "video/x-matroska": true,
 		"video/x-m4v": true, "video/3gpp": true, "video/mpeg": true, "video/mp2t": true, "video/x-msvideo": true,
 	},
-	KindThumbnail: {"image/jpeg": true, "image/png": true, "image/webp": true, "image/gif": true},
+	contract.KindThumbnail: {"image/jpeg": true, "image/png": true, "image/webp": true, "image/gif": true},
 }
 
 // genericTypes say nothing about the content; object stores (S3's default
@@ -29,17 +31,17 @@ const sniffLen = 512
 // when specific, must be an allowed type for the kind, and the bytes must look
 // like an allowed type whatever the header says (an HTML error page served
 // with 200 and "video/mp4" is still an HTML page).
-func contentTypeOf(kind AssetKind, header string, head []byte) (string, error) {
+func contentTypeOf(kind contract.AssetKind, header string, head []byte) (string, error) {
 	declared := ""
 	if header != "" {
 		mt, _, err := mime.ParseMediaType(header)
 		if err != nil {
-			return "", permanent(ErrUnsupportedContent, nil, "unparseable Content-Type %q", header)
+			return "", permanent(contract.UnsupportedContentType, nil, "unparseable Content-Type %q", header)
 		}
 		declared = strings.ToLower(mt)
 	}
 	if !genericTypes[declared] && !allowedTypes[kind][declared] {
-		return "", permanent(ErrUnsupportedContent, nil, "the origin serves %s, which is not an accepted %s type", declared, kind)
+		return "", permanent(contract.UnsupportedContentType, nil, "the origin serves %s, which is not an accepted %s type", declared, kind)
 	}
 	sniffed := sniff(head)
 	if !allowedTypes[kind][sniffed] {
@@ -47,7 +49,7 @@ func contentTypeOf(kind AssetKind, header string, head []byte) (string, error) {
 		if what == "" {
 			what = "unrecognised data"
 		}
-		return "", permanent(ErrUnsupportedContent, nil, "the %s's first bytes are %s, not an accepted %s format", kind, what, kind)
+		return "", permanent(contract.UnsupportedContentType, nil, "the %s's first bytes are %s, not an accepted %s format", kind, what, kind)
 	}
 	if genericTypes[declared] {
 		return sniffed, nil

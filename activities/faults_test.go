@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -39,7 +41,7 @@ func (f *fixture) attempts(in activities.TransferInput, max int) (activities.Tra
 	return activities.TransferResult{}, errs
 }
 
-func (f *fixture) input(kind activities.AssetKind, path, id string) activities.TransferInput {
+func (f *fixture) input(kind contract.AssetKind, path, id string) activities.TransferInput {
 	return activities.TransferInput{Kind: kind, SourceURL: f.originURL + path, WochitVideoID: id, VideoContext: "ctx"}
 }
 
@@ -65,13 +67,13 @@ func TestServerErrorsAreRetriedThenSucceed(t *testing.T) {
 	body := mediaorigin.Video("500", 300<<10)
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", Statuses: []int{500, 500, 500}})
 
-	res, errs := f.attempts(f.input(activities.KindVideo, "/v.mp4", "e500"), 10)
+	res, errs := f.attempts(f.input(contract.KindVideo, "/v.mp4", "e500"), 10)
 	if len(errs) != 3 {
 		t.Fatalf("failed attempts = %d (%v), want 3", len(errs), errs)
 	}
 	for _, err := range errs {
-		if typ, final := failure(t, err); typ != activities.ErrOriginUnavailable || final {
-			t.Fatalf("error %v is not a retryable %s", err, activities.ErrOriginUnavailable)
+		if typ, final := failure(t, err); typ != contract.OriginUnavailable || final {
+			t.Fatalf("error %v is not a retryable %s", err, contract.OriginUnavailable)
 		}
 	}
 	f.assertStored(res.Object.Name, body)
@@ -80,7 +82,7 @@ func TestServerErrorsAreRetriedThenSucceed(t *testing.T) {
 func TestRetryAfterSetsTheNextRetryDelay(t *testing.T) {
 	f := newFixture(t)
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{503}, RetryAfter: "120"})
-	_, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "ra"))
+	_, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "ra"))
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.NextRetryDelay() != 2*time.Minute || appErr.NonRetryable() {
 		t.Fatalf("error = %v, want a retryable error with NextRetryDelay 2m", err)
@@ -101,15 +103,15 @@ func TestMisbehavingBodiesNeverStoreWrongBytes(t *testing.T) {
 	tests := []struct {
 		name     string
 		file     mediaorigin.File
-		wantType string
+		wantType contract.Reason
 	}{
-		{"declares more than it sends", mediaorigin.File{DeclaredLength: int64(len(body)) + 1000, NoRanges: true}, activities.ErrIncompleteBody},
-		{"declares less than the file (ranges)", mediaorigin.File{DeclaredLength: int64(len(body)) - 1000}, activities.ErrOriginMisbehaved},
-		{"declares less than the file: its structure is cut", mediaorigin.File{DeclaredLength: int64(len(body)) - 1000, NoRanges: true}, activities.ErrIncompleteMedia},
-		{"declares less than the file, checksum sent", mediaorigin.File{Body: ts, ContentType: "video/mp2t", DeclaredLength: int64(len(body)) - 1000, NoRanges: true, SendHashes: true}, activities.ErrIntegrity},
-		{"cut, with length", mediaorigin.File{CutAfter: 100 << 10, CutTimes: 1, NoRanges: true}, activities.ErrIncompleteBody},
-		{"cut, chunked", mediaorigin.File{CutAfter: 100 << 10, CutTimes: 1, NoLength: true, NoRanges: true}, activities.ErrIncompleteBody},
-		{"wrong Content-Range", mediaorigin.File{WrongContentRange: 1}, activities.ErrOriginMisbehaved},
+		{"declares more than it sends", mediaorigin.File{DeclaredLength: int64(len(body)) + 1000, NoRanges: true}, contract.IncompleteBody},
+		{"declares less than the file (ranges)", mediaorigin.File{DeclaredLength: int64(len(body)) - 1000}, contract.OriginMisbehaved},
+		{"declares less than the file: its structure is cut", mediaorigin.File{DeclaredLength: int64(len(body)) - 1000, NoRanges: true}, contract.IncompleteMedia},
+		{"declares less than the file, checksum sent", mediaorigin.File{Body: ts, ContentType: "video/mp2t", DeclaredLength: int64(len(body)) - 1000, NoRanges: true, SendHashes: true}, contract.IntegrityMismatch},
+		{"cut, with length", mediaorigin.File{CutAfter: 100 << 10, CutTimes: 1, NoRanges: true}, contract.IncompleteBody},
+		{"cut, chunked", mediaorigin.File{CutAfter: 100 << 10, CutTimes: 1, NoLength: true, NoRanges: true}, contract.IncompleteBody},
+		{"wrong Content-Range", mediaorigin.File{WrongContentRange: 1}, contract.OriginMisbehaved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +122,7 @@ func TestMisbehavingBodiesNeverStoreWrongBytes(t *testing.T) {
 				file.Body, file.ContentType = body, "video/mp4"
 			}
 			f.origin.Put("/v.mp4", file)
-			in := f.input(activities.KindVideo, "/v.mp4", "lie")
+			in := f.input(contract.KindVideo, "/v.mp4", "lie")
 
 			_, err := f.transfer(in)
 			if typ, final := failure(t, err); typ != tt.wantType || final {
@@ -143,17 +145,17 @@ func TestLimitsAndContentChecks(t *testing.T) {
 	html := []byte("<!DOCTYPE html><html><body>Your session expired</body></html>")
 	tests := []struct {
 		name     string
-		kind     activities.AssetKind
+		kind     contract.AssetKind
 		file     mediaorigin.File
-		wantType string
+		wantType contract.Reason
 		maxSent  int64 // the origin must not have sent more than this
 	}{
-		{"too large by Content-Length", activities.KindVideo, mediaorigin.File{Body: big, ContentType: "video/mp4", NoRanges: true}, activities.ErrTooLarge, 8 << 20},
-		{"too large by Content-Range", activities.KindVideo, mediaorigin.File{Body: big, ContentType: "video/mp4"}, activities.ErrTooLarge, 8 << 20},
-		{"too large while streaming", activities.KindVideo, mediaorigin.File{Body: big, ContentType: "video/mp4", NoLength: true, NoRanges: true}, activities.ErrTooLarge, 8 << 20},
-		{"HTML error page", activities.KindVideo, mediaorigin.File{Body: html, ContentType: "text/html"}, activities.ErrUnsupportedContent, 1 << 20},
-		{"HTML labelled video/mp4", activities.KindVideo, mediaorigin.File{Body: html, ContentType: "video/mp4"}, activities.ErrUnsupportedContent, 1 << 20},
-		{"video as thumbnail", activities.KindThumbnail, mediaorigin.File{Body: mediaorigin.Video("x", 1000), ContentType: "image/png"}, activities.ErrUnsupportedContent, 1 << 20},
+		{"too large by Content-Length", contract.KindVideo, mediaorigin.File{Body: big, ContentType: "video/mp4", NoRanges: true}, contract.TooLarge, 8 << 20},
+		{"too large by Content-Range", contract.KindVideo, mediaorigin.File{Body: big, ContentType: "video/mp4"}, contract.TooLarge, 8 << 20},
+		{"too large while streaming", contract.KindVideo, mediaorigin.File{Body: big, ContentType: "video/mp4", NoLength: true, NoRanges: true}, contract.TooLarge, 8 << 20},
+		{"HTML error page", contract.KindVideo, mediaorigin.File{Body: html, ContentType: "text/html"}, contract.UnsupportedContentType, 1 << 20},
+		{"HTML labelled video/mp4", contract.KindVideo, mediaorigin.File{Body: html, ContentType: "video/mp4"}, contract.UnsupportedContentType, 1 << 20},
+		{"video as thumbnail", contract.KindThumbnail, mediaorigin.File{Body: mediaorigin.Video("x", 1000), ContentType: "image/png"}, contract.UnsupportedContentType, 1 << 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,7 +180,7 @@ func TestGCSFailuresMidUploadAreRetried(t *testing.T) {
 		body := mediaorigin.Video("503", 2<<20)
 		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true})
 		f.gcsProxy.failUploads[3] = http.StatusServiceUnavailable
-		res, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "g503"))
+		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "g503"))
 		if _, failed, _ := f.gcsProxy.counts(); failed != 1 {
 			t.Fatalf("the proxy injected %d faults, want 1", failed)
 		}
@@ -193,7 +195,7 @@ func TestGCSFailuresMidUploadAreRetried(t *testing.T) {
 		body := mediaorigin.Video("503p", 1<<20+5)
 		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
 		f.gcsProxy.failUploads[2] = http.StatusServiceUnavailable
-		res, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "g503p"))
+		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "g503p"))
 		if _, failed, _ := f.gcsProxy.counts(); failed != 1 {
 			t.Fatalf("the proxy injected %d faults, want 1", failed)
 		}
@@ -219,18 +221,18 @@ func TestIntegrityMismatchDeletesTheObject(t *testing.T) {
 		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true})
 		f.gcsProxy.tamperCRC = 1
 
-		_, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "crc"))
+		_, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "crc"))
 		if _, _, tampered := f.gcsProxy.counts(); tampered != 1 {
 			t.Fatalf("the proxy falsified %d responses, want 1", tampered)
 		}
-		if typ, final := failure(t, err); typ != activities.ErrIntegrity || final {
-			t.Fatalf("error = %v, want a retryable %s", err, activities.ErrIntegrity)
+		if typ, final := failure(t, err); typ != contract.IntegrityMismatch || final {
+			t.Fatalf("error = %v, want a retryable %s", err, contract.IntegrityMismatch)
 		}
 		if n := testutil.ToFloat64(f.acts.Metrics.IntegrityFailures.WithLabelValues("video")); n != 1 {
 			t.Fatalf("integrity failures metric = %v, want 1", n)
 		}
 		f.assertNothingStored("crc")
-		res, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "crc"))
+		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "crc"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +247,7 @@ func TestIntegrityMismatchDeletesTheObject(t *testing.T) {
 		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
 		f.gcsProxy.tamperCRC = 1
 
-		res, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "crcp"))
+		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "crcp"))
 		if _, _, tampered := f.gcsProxy.counts(); tampered != 1 {
 			t.Fatalf("the proxy falsified %d responses, want 1", tampered)
 		}
@@ -271,7 +273,7 @@ func TestPartedTransfer(t *testing.T) {
 	body := mediaorigin.Video("parts", 40*256<<10-17)
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", SendHashes: true})
 
-	res, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "parts"))
+	res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "parts"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +304,7 @@ func TestPartedTransferResumes(t *testing.T) {
 	body := mediaorigin.Video("resume", 8*256<<10)
 	// The first attempt is cut in the middle of part 3.
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-	in := f.input(activities.KindVideo, "/v.mp4", "resume")
+	in := f.input(contract.KindVideo, "/v.mp4", "resume")
 	// Cut as often as an attempt tries a part, so the attempt fails.
 	cutter := &cutOnRange{origin: f.origin, cutRange: "bytes=786432-1048575", times: 3}
 	srv := httptest.NewServer(cutter)
@@ -429,7 +431,7 @@ func TestComposeIntoExistingObjectTakesThePreconditionPath(t *testing.T) {
 	}))
 	defer racing.Close()
 
-	res, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: racing.URL + "/v.mp4", WochitVideoID: "race-p"})
+	res, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: racing.URL + "/v.mp4", WochitVideoID: "race-p"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,20 +456,20 @@ func TestAccessDeniedAfterTheLinkExpiredIsFinal(t *testing.T) {
 		Statuses: []int{0, 403, 403, 403}})
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	f.acts.Now = func() time.Time { return now }
-	in := f.input(activities.KindVideo, "/v.mp4", "exp")
+	in := f.input(contract.KindVideo, "/v.mp4", "exp")
 	in.LinkExpiresAt = now.Add(time.Minute)
 
 	_, err := f.transfer(in)
-	if typ, final := failure(t, err); typ != activities.ErrIncompleteBody || final {
-		t.Fatalf("first attempt: %v, want a retryable %s", err, activities.ErrIncompleteBody)
+	if typ, final := failure(t, err); typ != contract.IncompleteBody || final {
+		t.Fatalf("first attempt: %v, want a retryable %s", err, contract.IncompleteBody)
 	}
 	now = now.Add(2 * time.Minute) // the link has expired
 	_, errs := f.attempts(in, 10)
 	if len(errs) != 1 {
 		t.Fatalf("after expiry %d attempts ran (%v), want 1", len(errs), errs)
 	}
-	if typ, final := failure(t, errs[0]); typ != activities.ErrLinkExpired || !final {
-		t.Fatalf("error = %v, want a non-retryable %s", errs[0], activities.ErrLinkExpired)
+	if typ, final := failure(t, errs[0]); typ != contract.LinkExpired || !final {
+		t.Fatalf("error = %v, want a non-retryable %s", errs[0], contract.LinkExpired)
 	}
 	if n := f.origin.Stats("/v.mp4").Requests; n != 2 {
 		t.Fatalf("origin saw %d requests, want 2 (no retry storm)", n)
@@ -478,11 +480,11 @@ func TestAccessDeniedAfterTheLinkExpiredIsFinal(t *testing.T) {
 func TestAccessDeniedBeforeExpiryIsRetried(t *testing.T) {
 	f := newFixture(t)
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{403}})
-	in := f.input(activities.KindVideo, "/v.mp4", "deny")
+	in := f.input(contract.KindVideo, "/v.mp4", "deny")
 	in.LinkExpiresAt = time.Now().Add(time.Hour)
 	_, err := f.transfer(in)
-	if typ, final := failure(t, err); typ != activities.ErrOriginDenied || final {
-		t.Fatalf("error = %v, want a retryable %s", err, activities.ErrOriginDenied)
+	if typ, final := failure(t, err); typ != contract.OriginDenied || final {
+		t.Fatalf("error = %v, want a retryable %s", err, contract.OriginDenied)
 	}
 }
 
@@ -499,12 +501,12 @@ func TestAccessDeniedIsRetriedOnlyAFewTimes(t *testing.T) {
 	env.RegisterActivity(f.acts)
 	env.RegisterWorkflow(workflows.IngestVideo)
 	env.ExecuteWorkflow(workflows.IngestVideo, workflows.IngestInput{
-		Notification: workflows.Notification{WochitVideoID: "deny3", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
+		Notification: contract.Notification{WochitVideoID: "deny3", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
 		ReceivedAt:   time.Now(),
 	})
 	var appErr *temporal.ApplicationError
-	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrOriginDenied {
-		t.Fatalf("workflow error = %v, want %s", err, activities.ErrOriginDenied)
+	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != string(contract.OriginDenied) {
+		t.Fatalf("workflow error = %v, want %s", err, contract.OriginDenied)
 	}
 	if n := f.origin.Stats("/v.mp4").Requests; n != 3 {
 		t.Fatalf("origin saw %d requests for the video, want 3", n)

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -173,13 +175,13 @@ func (f *fixture) attrs(name string) *storage.ObjectAttrs {
 
 // failure returns the ApplicationError type of err and whether it is
 // non-retryable.
-func failure(t *testing.T, err error) (errType string, nonRetryable bool) {
+func failure(t *testing.T, err error) (reason contract.Reason, nonRetryable bool) {
 	t.Helper()
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) {
 		t.Fatalf("error %v (%T) is not an ApplicationError", err, err)
 	}
-	return appErr.Type(), appErr.NonRetryable()
+	return contract.Reason(appErr.Type()), appErr.NonRetryable()
 }
 
 func sha(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/activity"
 )
 
@@ -90,7 +92,7 @@ func (h *heartbeat) stop() {
 }
 
 // previousProgress is the last heartbeat of an earlier attempt, if any.
-func previousProgress(ctx context.Context, kind AssetKind) TransferProgress {
+func previousProgress(ctx context.Context, kind contract.AssetKind) TransferProgress {
 	var p TransferProgress
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &p) == nil && p.Kind == kind {
 		return p

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
@@ -45,14 +47,14 @@ func TestSlowOriginsDoNotTimeOutTheHeartbeat(t *testing.T) {
 	video := mediaorigin.Video("slow", 3<<20)
 	tests := []struct {
 		name string
-		kind activities.AssetKind
+		kind contract.AssetKind
 		file func(release <-chan struct{}) mediaorigin.File
 		body []byte
 	}{
-		{"headers after the heartbeat timeout", activities.KindThumbnail, func(release <-chan struct{}) mediaorigin.File {
+		{"headers after the heartbeat timeout", contract.KindThumbnail, func(release <-chan struct{}) mediaorigin.File {
 			return mediaorigin.File{Body: thumb, ContentType: "image/png", Hold: release}
 		}, thumb},
-		{"small file stalling mid-body", activities.KindVideo, func(release <-chan struct{}) mediaorigin.File {
+		{"small file stalling mid-body", contract.KindVideo, func(release <-chan struct{}) mediaorigin.File {
 			return mediaorigin.File{Body: video, ContentType: "video/mp4", Pause: release, PauseAfter: 1 << 20}
 		}, video},
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 )
 
@@ -38,20 +40,20 @@ func TestContentTypeOf(t *testing.T) {
 	mp4 := []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00")
 	html := []byte("<html><body>Access denied</body></html>")
 	tests := []struct {
-		kind   AssetKind
+		kind   contract.AssetKind
 		header string
 		head   []byte
 		want   string // "" means an error
 	}{
-		{KindVideo, "video/mp4", mp4, "video/mp4"},
-		{KindVideo, "video/quicktime", mp4, "video/quicktime"},
-		{KindVideo, "application/octet-stream", mp4, "video/mp4"},
-		{KindVideo, "", mp4, "video/mp4"},
-		{KindVideo, "text/html; charset=utf-8", html, ""},
-		{KindVideo, "video/mp4", html, ""},
-		{KindVideo, "image/png", mp4, ""},
-		{KindThumbnail, "image/png", mp4, ""},
-		{KindThumbnail, "image/jpeg", []byte("\xff\xd8\xff\xe0"), "image/jpeg"},
+		{contract.KindVideo, "video/mp4", mp4, "video/mp4"},
+		{contract.KindVideo, "video/quicktime", mp4, "video/quicktime"},
+		{contract.KindVideo, "application/octet-stream", mp4, "video/mp4"},
+		{contract.KindVideo, "", mp4, "video/mp4"},
+		{contract.KindVideo, "text/html; charset=utf-8", html, ""},
+		{contract.KindVideo, "video/mp4", html, ""},
+		{contract.KindVideo, "image/png", mp4, ""},
+		{contract.KindThumbnail, "image/png", mp4, ""},
+		{contract.KindThumbnail, "image/jpeg", []byte("\xff\xd8\xff\xe0"), "image/jpeg"},
 	}
 	for _, tt := range tests {
 		got, err := contentTypeOf(tt.kind, tt.header, tt.head)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
@@ -23,13 +25,13 @@ func TestSmallFileBufferGrowsAsBytesArrive(t *testing.T) {
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := f.transfer(f.input(activities.KindThumbnail, "/t.png", "grow"))
+	_, err := f.transfer(f.input(contract.KindThumbnail, "/t.png", "grow"))
 	runtime.ReadMemStats(&after)
 	if s := f.origin.Stats("/t.png"); s.Cut != 1 || s.BytesSent != 64<<10 {
 		t.Fatalf("origin stats %+v; want one body cut after 64 KiB", s)
 	}
-	if typ, final := failure(t, err); typ != activities.ErrIncompleteBody || final {
-		t.Fatalf("error = %v, want a retryable %s", err, activities.ErrIncompleteBody)
+	if typ, final := failure(t, err); typ != contract.IncompleteBody || final {
+		t.Fatalf("error = %v, want a retryable %s", err, contract.IncompleteBody)
 	}
 	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 8<<20 {
 		t.Fatalf("the attempt allocated %d MiB for 64 KiB received; the buffer did not grow with the bytes", allocated>>20)
@@ -62,7 +64,7 @@ func TestTransfersBeyondTheMemoryBudgetStreamUnbuffered(t *testing.T) {
 			var res activities.TransferResult
 			go func() {
 				var err error
-				res, err = f.transfer(f.input(activities.KindThumbnail, "/t.png", "budget"))
+				res, err = f.transfer(f.input(contract.KindThumbnail, "/t.png", "budget"))
 				done <- err
 			}()
 			// The upload begins while the origin still holds the rest.

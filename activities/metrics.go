@@ -2,6 +2,7 @@ package activities
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/wochit-ingest/wochit-ingest/contract"
 )
 
 // Metrics are the transfer figures the worker exports (by asset kind).
@@ -32,26 +33,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.Bytes, m.Duration, m.Transfers, m.IntegrityFailures)
 	// Export zeros from the start, so a dashboard or alert sees the series
 	// before the first event.
-	for _, kind := range []AssetKind{KindVideo, KindThumbnail} {
+	for _, kind := range []contract.AssetKind{contract.KindVideo, contract.KindThumbnail} {
 		m.Bytes.WithLabelValues(string(kind))
 		m.IntegrityFailures.WithLabelValues(string(kind))
 	}
 	return m
 }
 
-func (m *Metrics) integrityFailure(kind AssetKind) {
+func (m *Metrics) integrityFailure(kind contract.AssetKind) {
 	if m != nil {
 		m.IntegrityFailures.WithLabelValues(string(kind)).Inc()
 	}
 }
 
-func (m *Metrics) addBytes(kind AssetKind, n int64) {
+func (m *Metrics) addBytes(kind contract.AssetKind, n int64) {
 	if m != nil && n > 0 {
 		m.Bytes.WithLabelValues(string(kind)).Add(float64(n))
 	}
 }
 
-func (m *Metrics) attempt(kind AssetKind, outcome string, seconds float64) {
+func (m *Metrics) attempt(kind contract.AssetKind, outcome string, seconds float64) {
 	if m != nil {
 		m.Transfers.WithLabelValues(string(kind), outcome).Inc()
 		m.Duration.WithLabelValues(string(kind), outcome).Observe(seconds)

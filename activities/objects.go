@@ -11,31 +11,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 
 	"cloud.google.com/go/storage"
 )
-
-// AssetKind names the two files of a Wochit video.
-type AssetKind string
-
-const (
-	KindVideo     AssetKind = "video"
-	KindThumbnail AssetKind = "thumbnail"
-)
-
-// StoredObject describes an object in GCS, as the callback reports it.
-// CRC32C and MD5 are base64 of the big-endian checksum bytes, exactly as GCS
-// shows them in object metadata (and gsutil hash prints them).
-type StoredObject struct {
-	Bucket      string `json:"bucket"`
-	Name        string `json:"name"`
-	URI         string `json:"uri"`
-	Size        int64  `json:"size"`
-	ContentType string `json:"contentType"`
-	CRC32C      string `json:"crc32c"`
-	MD5         string `json:"md5,omitempty"`
-}
 
 // Custom metadata keys written on every object, so an object can be traced
 // back to its notification and an earlier attempt's object recognised as ours.
@@ -118,13 +99,13 @@ func (a *Activities) objectDir(wochitVideoID string) string {
 // objectName is deterministic for a notification: the extension comes from
 // the URL path when it is a known media extension, otherwise from the
 // response's content type, otherwise there is none.
-func (a *Activities) objectName(kind AssetKind, wochitVideoID, sourcePath, contentType string) string {
+func (a *Activities) objectName(kind contract.AssetKind, wochitVideoID, sourcePath, contentType string) string {
 	return a.objectDir(wochitVideoID) + string(kind) + extension(kind, sourcePath, contentType)
 }
 
-var knownExtensions = map[AssetKind][]string{
-	KindVideo:     {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".3gp"},
-	KindThumbnail: {".jpg", ".jpeg", ".png", ".webp", ".gif"},
+var knownExtensions = map[contract.AssetKind][]string{
+	contract.KindVideo:     {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".3gp"},
+	contract.KindThumbnail: {".jpg", ".jpeg", ".png", ".webp", ".gif"},
 }
 
 var extensionByType = map[string]string{
@@ -133,7 +114,7 @@ var extensionByType = map[string]string{
 	"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
 }
 
-func extension(kind AssetKind, sourcePath, contentType string) string {
+func extension(kind contract.AssetKind, sourcePath, contentType string) string {
 	if ext := pathExtension(kind, sourcePath); ext != "" {
 		return ext
 	}
@@ -145,7 +126,7 @@ func extension(kind AssetKind, sourcePath, contentType string) string {
 
 // pathExtension is the URL path's extension if it is a known media
 // extension for kind; then the object name does not depend on the response.
-func pathExtension(kind AssetKind, sourcePath string) string {
+func pathExtension(kind contract.AssetKind, sourcePath string) string {
 	ext := strings.ToLower(path.Ext(sourcePath))
 	for _, known := range knownExtensions[kind] {
 		if ext == known {
@@ -156,13 +137,13 @@ func pathExtension(kind AssetKind, sourcePath string) string {
 }
 
 // isOurObjectName reports whether name is "<dir><kind>" or "<dir><kind>.<ext>".
-func isOurObjectName(name, dir string, kind AssetKind) bool {
+func isOurObjectName(name, dir string, kind contract.AssetKind) bool {
 	rest, ok := strings.CutPrefix(name, dir+string(kind))
 	return ok && (rest == "" || (strings.HasPrefix(rest, ".") && !strings.ContainsAny(rest, "/")))
 }
 
-func storedObject(attrs *storage.ObjectAttrs) StoredObject {
-	o := StoredObject{
+func storedObject(attrs *storage.ObjectAttrs) contract.StoredObject {
+	o := contract.StoredObject{
 		Bucket:      attrs.Bucket,
 		Name:        attrs.Name,
 		URI:         "gs://" + attrs.Bucket + "/" + attrs.Name,

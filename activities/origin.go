@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -37,7 +39,7 @@ func (a *Activities) get(ctx context.Context, in TransferInput, start, end int64
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, in.SourceURL, nil)
 	if err != nil {
 		cancel(nil)
-		return nil, permanent(ErrInvalidInput, nil, "building request for %s", RedactURL(in.SourceURL))
+		return nil, permanent(contract.InvalidInput, nil, "building request for %s", RedactURL(in.SourceURL))
 	}
 	// Store the bytes as served, not a re-encoding.
 	req.Header.Set("Accept-Encoding", "identity")
@@ -74,24 +76,24 @@ func (a *Activities) statusError(ctx context.Context, in TransferInput, resp *ht
 	case code == http.StatusOK || code == http.StatusPartialContent || code == http.StatusRequestedRangeNotSatisfiable:
 		return nil
 	case code == http.StatusNotFound:
-		return permanent(ErrOriginNotFound, nil, "origin answered 404 for %s", source)
+		return permanent(contract.OriginNotFound, nil, "origin answered 404 for %s", source)
 	case code == http.StatusGone:
-		return permanent(ErrLinkExpired, nil, "origin answered 410 for %s", source)
+		return permanent(contract.LinkExpired, nil, "origin answered 410 for %s", source)
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		now := a.now()
 		if !in.LinkExpiresAt.IsZero() && !now.Before(in.LinkExpiresAt) {
-			return permanent(ErrLinkExpired, nil, "origin answered %d for %s after the link expired at %s",
+			return permanent(contract.LinkExpired, nil, "origin answered %d for %s after the link expired at %s",
 				code, source, in.LinkExpiresAt.UTC().Format(time.RFC3339))
 		}
 		if activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt >= maxDeniedAttempts {
-			return permanent(ErrOriginDenied, nil, "origin answered %d for %s on attempt %d, before the link's expiry",
+			return permanent(contract.OriginDenied, nil, "origin answered %d for %s on attempt %d, before the link's expiry",
 				code, source, activity.GetInfo(ctx).Attempt)
 		}
-		return retryable(ErrOriginDenied, nil, "origin answered %d for %s", code, source)
+		return retryable(contract.OriginDenied, nil, "origin answered %d for %s", code, source)
 	default: // 408, 429, 5xx, and anything unexpected
 		delay := parseRetryAfter(resp.Header.Get("Retry-After"), a.now())
 		return temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("origin answered %d for %s", code, source), ErrOriginUnavailable,
+			fmt.Sprintf("origin answered %d for %s", code, source), string(contract.OriginUnavailable),
 			temporal.ApplicationErrorOptions{NextRetryDelay: min(delay, maxRetryAfter)})
 	}
 }
@@ -101,7 +103,7 @@ func (a *Activities) statusError(ctx context.Context, in TransferInput, resp *ht
 func originError(ctx context.Context, cause error, rawURL string, err error) error {
 	var blocked *safehttp.BlockedError
 	if errors.As(err, &blocked) {
-		return permanent(ErrBlockedDestination, nil, "fetching %s: %v", RedactURL(rawURL), blocked)
+		return permanent(contract.BlockedDestination, nil, "fetching %s: %v", RedactURL(rawURL), blocked)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // the activity itself was cancelled or timed out
@@ -113,7 +115,7 @@ func originError(ctx context.Context, cause error, rawURL string, err error) err
 	if cause != nil {
 		err = cause // e.g. the idle watchdog fired while waiting for headers
 	}
-	return retryable(ErrOriginUnavailable, nil, "fetching %s: %v", RedactURL(rawURL), err)
+	return retryable(contract.OriginUnavailable, nil, "fetching %s: %v", RedactURL(rawURL), err)
 }
 
 // byteRange is a parsed Content-Range: bytes start-end/total (total -1 = "*").

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -53,7 +55,7 @@ func TestConcurrentlyWrittenParts(t *testing.T) {
 			}))
 			defer racing.Close()
 
-			res, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: racing.URL + "/v.mp4", WochitVideoID: "racep"})
+			res, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: racing.URL + "/v.mp4", WochitVideoID: "racep"})
 			if otherGen == 0 {
 				t.Fatal("the other attempt did not store part 1")
 			}

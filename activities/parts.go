@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
@@ -94,7 +96,7 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 			return nil, digest{}, ctx.Err()
 		}
 		if !mediacheck.IsIncomplete(err) {
-			return nil, digest{}, retryable(ErrStorage, nil, "reading the parts to check the file's structure: %v", err)
+			return nil, digest{}, retryable(contract.StorageError, nil, "reading the parts to check the file's structure: %v", err)
 		}
 		// When the origin finishes the file, it is another version.
 		tracker.invalidate(versionChanged)
@@ -119,7 +121,7 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 	if declared.hasCRC32C && declared.crc32c != combined {
 		a.Metrics.integrityFailure(plan.in.Kind)
 		a.deleteParts(ctx, plan.dir)
-		return nil, d, retryable(ErrIntegrity, nil, "the parts read from %s do not add up to the CRC32C the origin declared", plan.source)
+		return nil, d, retryable(contract.IntegrityMismatch, nil, "the parts read from %s do not add up to the CRC32C the origin declared", plan.source)
 	}
 	attrs, err := a.compose(ctx, bucket, plan, sources, final, contentType, meta)
 	return attrs, d, err
@@ -186,7 +188,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return retryable(ErrIncompleteBody, nil, "reading part %d of %s failed after %d bytes: %v", i, plan.source, d.size, src.err)
+		return retryable(contract.IncompleteBody, nil, "reading part %d of %s failed after %d bytes: %v", i, plan.source, d.size, src.err)
 	case copyErr != nil:
 		abandonUpload()
 		if ctx.Err() != nil {
@@ -195,7 +197,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 		finalizeErr = copyErr
 	case d.size != length:
 		abandonUpload()
-		return retryable(ErrIncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, d.size, length)
+		return retryable(contract.IncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, d.size, length)
 	default:
 		finalizeErr = w.Close()
 	}
@@ -209,13 +211,13 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 		return nil
 	}
 	if finalizeErr != nil {
-		return retryable(ErrStorage, nil, "uploading part %d: %v", i, finalizeErr)
+		return retryable(contract.StorageError, nil, "uploading part %d: %v", i, finalizeErr)
 	}
 	attrs := w.Attrs()
 	if attrs.Size != length || attrs.CRC32C != d.crc32c {
 		a.Metrics.integrityFailure(plan.in.Kind)
 		_ = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
-		return retryable(ErrIntegrity, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
+		return retryable(contract.IntegrityMismatch, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
 			i, crc32c.Encode(attrs.CRC32C), attrs.Size, crc32c.Encode(d.crc32c), length)
 	}
 	// Mark the part verified; a part without the mark is never reused.
@@ -226,7 +228,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 	marked[metaCRC32C] = crc32c.Encode(d.crc32c)
 	if _, err := obj.If(storage.Conditions{GenerationMatch: attrs.Generation, MetagenerationMatch: attrs.Metageneration}).
 		Update(ctx, storage.ObjectAttrsToUpdate{Metadata: marked}); err != nil {
-		return retryable(ErrStorage, nil, "marking part %d verified: %v", i, err)
+		return retryable(contract.StorageError, nil, "marking part %d verified: %v", i, err)
 	}
 	tracker.finish(i, d.crc32c, read)
 	read = 0
@@ -243,17 +245,17 @@ func (a *Activities) settleConcurrentPart(ctx context.Context, obj *storage.Obje
 	attrs, err := obj.Attrs(ctx)
 	switch {
 	case errors.Is(err, storage.ErrObjectNotExist):
-		return 0, retryable(ErrStorage, nil, "part %d was written concurrently and removed since; fetching it again", i)
+		return 0, retryable(contract.StorageError, nil, "part %d was written concurrently and removed since; fetching it again", i)
 	case err != nil:
-		return 0, retryable(ErrStorage, nil, "reading the concurrently written part %d: %v", i, err)
+		return 0, retryable(contract.StorageError, nil, "reading the concurrently written part %d: %v", i, err)
 	case plan.verifiedPart(i, attrs):
 		return attrs.CRC32C, nil
 	}
 	err = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) && !isPreconditionFailed(err) {
-		return 0, retryable(ErrStorage, nil, "removing the unverified part %d: %v", i, err)
+		return 0, retryable(contract.StorageError, nil, "removing the unverified part %d: %v", i, err)
 	}
-	return 0, retryable(ErrStorage, nil, "part %d was written concurrently and is not verified; fetching it again", i)
+	return 0, retryable(contract.StorageError, nil, "part %d was written concurrently and is not verified; fetching it again", i)
 }
 
 // checkPartResponse insists on exactly the requested range of the plan's
@@ -262,27 +264,27 @@ func (a *Activities) settleConcurrentPart(ctx context.Context, obj *storage.Obje
 // changed; a shorter range of the same file means the origin caps ranges.
 func checkPartResponse(resp *http.Response, plan partPlan, offset, length int64) (staleness, error) {
 	if resp.StatusCode == http.StatusOK {
-		return versionChanged, retryable(ErrOriginMisbehaved, nil, "the file changed during the transfer: the origin answered 200 to a range request with If-Range %s",
+		return versionChanged, retryable(contract.OriginMisbehaved, nil, "the file changed during the transfer: the origin answered 200 to a range request with If-Range %s",
 			plan.validator)
 	}
 	if resp.StatusCode != http.StatusPartialContent {
-		return planHolds, retryable(ErrOriginMisbehaved, nil, "origin answered %d instead of 206 to a range request", resp.StatusCode)
+		return planHolds, retryable(contract.OriginMisbehaved, nil, "origin answered %d instead of 206 to a range request", resp.StatusCode)
 	}
 	if what := versionOf(resp.Header).changedFrom(plan.version); what != "" {
-		return versionChanged, retryable(ErrOriginMisbehaved, nil, "the file changed during the transfer: part %d-%d came with %s",
+		return versionChanged, retryable(contract.OriginMisbehaved, nil, "the file changed during the transfer: part %d-%d came with %s",
 			offset, offset+length-1, what)
 	}
 	r, ok := parseContentRange(resp.Header.Get("Content-Range"))
 	if ok && r.start == offset && r.end < offset+length-1 && r.total == plan.total {
-		return rangesCapped, retryable(ErrOriginMisbehaved, nil, "origin served %d bytes of the %d-byte range at %d; the next attempt plans shorter parts",
+		return rangesCapped, retryable(contract.OriginMisbehaved, nil, "origin served %d bytes of the %d-byte range at %d; the next attempt plans shorter parts",
 			r.end-r.start+1, length, offset)
 	}
 	if !ok || r.start != offset || r.end != offset+length-1 || r.total != plan.total {
-		return planHolds, retryable(ErrOriginMisbehaved, nil, "origin answered the range %d-%d/%d with Content-Range %q",
+		return planHolds, retryable(contract.OriginMisbehaved, nil, "origin answered the range %d-%d/%d with Content-Range %q",
 			offset, offset+length-1, plan.total, resp.Header.Get("Content-Range"))
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != length {
-		return planHolds, retryable(ErrOriginMisbehaved, nil, "origin sent Content-Length %d for a %d-byte range", resp.ContentLength, length)
+		return planHolds, retryable(contract.OriginMisbehaved, nil, "origin sent Content-Length %d for a %d-byte range", resp.ContentLength, length)
 	}
 	return planHolds, nil
 }

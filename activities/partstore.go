@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
@@ -30,7 +32,7 @@ func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHa
 			return done, nil
 		}
 		if err != nil {
-			return nil, retryable(ErrStorage, nil, "listing parts under %s: %v", plan.dir, err)
+			return nil, retryable(contract.StorageError, nil, "listing parts under %s: %v", plan.dir, err)
 		}
 		i, ok := partIndex(plan, attrs.Name)
 		if ok {
@@ -80,7 +82,7 @@ func (a *Activities) compose(ctx context.Context, bucket *storage.BucketHandle, 
 			c := inter.ComposerFrom(handles(group)...)
 			c.CRC32C, c.SendCRC32C = merged.crc, true
 			if _, err := c.Run(ctx); err != nil {
-				return nil, retryable(ErrStorage, nil, "composing %s: %v", inter.ObjectName(), err)
+				return nil, retryable(contract.StorageError, nil, "composing %s: %v", inter.ObjectName(), err)
 			}
 			next = append(next, composeSource{obj: inter, crc: merged.crc, size: merged.size})
 		}
@@ -95,7 +97,7 @@ func (a *Activities) compose(ctx context.Context, bucket *storage.BucketHandle, 
 		if isPreconditionFailed(err) {
 			return nil, err
 		}
-		return nil, retryable(ErrStorage, nil, "composing %s: %v", final.ObjectName(), err)
+		return nil, retryable(contract.StorageError, nil, "composing %s: %v", final.ObjectName(), err)
 	}
 	return attrs, nil
 }

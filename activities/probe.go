@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"net/http"
+
+	"github.com/wochit-ingest/wochit-ingest/contract"
 )
 
 // probeResult is the first response from the origin, asked for the first
@@ -31,11 +33,11 @@ func (a *Activities) probe(ctx context.Context, in TransferInput, first int64) (
 		switch {
 		case !ok || r.start != 0 || r.end > first-1:
 			resp.Body.Close()
-			return probeResult{}, retryable(ErrOriginMisbehaved, nil, "origin answered the range 0-%d with Content-Range %q",
+			return probeResult{}, retryable(contract.OriginMisbehaved, nil, "origin answered the range 0-%d with Content-Range %q",
 				first-1, resp.Header.Get("Content-Range"))
 		case resp.ContentLength >= 0 && resp.ContentLength != r.end+1:
 			resp.Body.Close()
-			return probeResult{}, retryable(ErrOriginMisbehaved, nil, "origin sent Content-Length %d for the range %d-%d",
+			return probeResult{}, retryable(contract.OriginMisbehaved, nil, "origin sent Content-Length %d for the range %d-%d",
 				resp.ContentLength, r.start, r.end)
 		case r.total >= 0:
 			// The answer may be shorter than asked: some origins cap ranges.
@@ -59,7 +61,7 @@ func (a *Activities) wholeFile(ctx context.Context, in TransferInput) (probeResu
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return probeResult{}, retryable(ErrOriginMisbehaved, nil, "origin answered %d to a plain GET", resp.StatusCode)
+		return probeResult{}, retryable(contract.OriginMisbehaved, nil, "origin answered %d to a plain GET", resp.StatusCode)
 	}
 	return probeResult{resp: resp, total: resp.ContentLength, length: resp.ContentLength}, nil
 }

@@ -4,7 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
@@ -19,15 +20,15 @@ func TestStorageErrorsDoNotLeakUploadSessions(t *testing.T) {
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true})
 	f.gcsProxy.breakChunk = 2
 
-	_, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "leak"))
+	_, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "leak"))
 	f.gcsProxy.mu.Lock()
 	sessions := f.gcsProxy.brokenSessions
 	f.gcsProxy.mu.Unlock()
 	if len(sessions) != 1 || sessions[0] == "" {
 		t.Fatalf("the proxy broke %d chunk uploads (%v), want 1", len(sessions), sessions)
 	}
-	if typ, final := failure(t, err); typ != activities.ErrStorage || final {
-		t.Fatalf("error = %v, want a retryable %s", err, activities.ErrStorage)
+	if typ, final := failure(t, err); typ != contract.StorageError || final {
+		t.Fatalf("error = %v, want a retryable %s", err, contract.StorageError)
 	}
 	msg := err.Error()
 	// The message still says which request failed — the storage client's

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
@@ -82,13 +84,13 @@ func TestTransferRefusesSSRFCorpus(t *testing.T) {
 	for i, tt := range tests {
 		f.acts.Origin = safehttp.NewClient(tt.policy, safehttp.ClientOptions{MaxRedirects: 3})
 		id := fmt.Sprintf("ssrf-%d", i)
-		_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: tt.url, WochitVideoID: id})
+		_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: tt.url, WochitVideoID: id})
 		if err == nil {
 			t.Errorf("%s: transfer succeeded", tt.url)
 			continue
 		}
-		if errType, nonRetryable := failure(t, err); errType != activities.ErrBlockedDestination || !nonRetryable {
-			t.Errorf("%s: error = %v (%s, nonRetryable=%v), want a non-retryable %s", tt.url, err, errType, nonRetryable, activities.ErrBlockedDestination)
+		if errType, nonRetryable := failure(t, err); errType != contract.BlockedDestination || !nonRetryable {
+			t.Errorf("%s: error = %v (%s, nonRetryable=%v), want a non-retryable %s", tt.url, err, errType, nonRetryable, contract.BlockedDestination)
 		}
 		if objs := f.objects("videos/" + id + "/"); len(objs) != 0 {
 			t.Errorf("%s: objects stored: %v", tt.url, objs)
@@ -102,7 +104,7 @@ func TestTransferRefusesSSRFCorpus(t *testing.T) {
 	// and through the redirect.
 	for i, u := range []string{"http://127.0.0.1:" + p + "/v.mp4", redirect("http://127.0.0.1:" + p + "/v.mp4")} {
 		f.acts.Origin = safehttp.NewClient(dev, safehttp.ClientOptions{MaxRedirects: 3}) // a fresh connection each
-		res, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: u, WochitVideoID: fmt.Sprintf("control-%d", i)})
+		res, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: u, WochitVideoID: fmt.Sprintf("control-%d", i)})
 		if err != nil {
 			t.Fatalf("control transfer from %s: %v", u, err)
 		}

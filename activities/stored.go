@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
@@ -42,7 +44,7 @@ func (a *Activities) findStored(ctx context.Context, bucket *storage.BucketHandl
 			return TransferResult{}, false, nil
 		}
 		if err != nil {
-			return TransferResult{}, false, retryable(ErrStorage, nil, "looking up %s: %v", dir, err)
+			return TransferResult{}, false, retryable(contract.StorageError, nil, "looking up %s: %v", dir, err)
 		}
 	} else {
 		// The extension came from the content type: look for any.
@@ -53,7 +55,7 @@ func (a *Activities) findStored(ctx context.Context, bucket *storage.BucketHandl
 				return TransferResult{}, false, nil
 			}
 			if err != nil {
-				return TransferResult{}, false, retryable(ErrStorage, nil, "listing %s: %v", dir, err)
+				return TransferResult{}, false, retryable(contract.StorageError, nil, "listing %s: %v", dir, err)
 			}
 			if next.Name != "" && isOurObjectName(next.Name, dir, in.Kind) {
 				attrs = next
@@ -73,7 +75,7 @@ func (a *Activities) findStored(ctx context.Context, bucket *storage.BucketHandl
 func (a *Activities) acceptExisting(ctx context.Context, obj *storage.ObjectHandle, in TransferInput, source string) (TransferResult, error) {
 	attrs, err := obj.Attrs(ctx)
 	if err != nil {
-		return TransferResult{}, retryable(ErrStorage, nil, "reading attributes of existing %s: %v", obj.ObjectName(), err)
+		return TransferResult{}, retryable(contract.StorageError, nil, "reading attributes of existing %s: %v", obj.ObjectName(), err)
 	}
 	return a.accept(ctx, obj, attrs, in, source)
 }
@@ -83,7 +85,7 @@ func (a *Activities) acceptExisting(ctx context.Context, obj *storage.ObjectHand
 // human must look at, so it fails without retrying.
 func (a *Activities) accept(ctx context.Context, obj *storage.ObjectHandle, attrs *storage.ObjectAttrs, in TransferInput, source string) (TransferResult, error) {
 	if attrs.Metadata[metaWochitVideoID] != in.WochitVideoID || attrs.Metadata[metaSourceURL] != fitMetadata(source, maxMetadataText) {
-		return TransferResult{}, permanent(ErrObjectConflict, nil,
+		return TransferResult{}, permanent(contract.ObjectConflict, nil,
 			"gs://%s/%s already exists and was not stored from %s for video %s", attrs.Bucket, attrs.Name, source, in.WochitVideoID)
 	}
 	if attrs.Metadata[metaCRC32C] == "" {
@@ -97,7 +99,7 @@ func (a *Activities) accept(ctx context.Context, obj *storage.ObjectHandle, attr
 		}
 		var err error
 		if attrs, err = recordChecksums(ctx, obj, attrs, d); err != nil {
-			return TransferResult{}, retryable(ErrStorage, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+			return TransferResult{}, retryable(contract.StorageError, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
 		}
 	}
 	return TransferResult{Object: storedObject(attrs), SourceETag: attrs.Metadata[metaSourceETag], Reused: true}, nil

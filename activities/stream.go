@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
@@ -30,7 +32,7 @@ type digest struct {
 // origin declared. chunk is the upload's chunk buffer; 0 uploads in one
 // request that holds no buffer (and cannot be resent: a failure fails the
 // attempt).
-func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.ObjectHandle, kind AssetKind, probe probeResult, body io.Reader,
+func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.ObjectHandle, kind contract.AssetKind, probe probeResult, body io.Reader,
 	contentType string, meta map[string]string, limit int64, declared sourceHashes, chunk int,
 ) (*storage.ObjectAttrs, digest, error) {
 	total := probe.length
@@ -75,7 +77,7 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 		if ctx.Err() != nil {
 			return nil, d, ctx.Err()
 		}
-		return nil, d, retryable(ErrIncompleteBody, nil, "reading %s failed after %d bytes: %v", source, d.size, readError(probe.resp, src.err))
+		return nil, d, retryable(contract.IncompleteBody, nil, "reading %s failed after %d bytes: %v", source, d.size, readError(probe.resp, src.err))
 	case copyErr != nil:
 		abandonUpload()
 		if ctx.Err() != nil {
@@ -85,17 +87,17 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 		if isPreconditionFailed(copyErr) {
 			return nil, d, copyErr
 		}
-		return nil, d, retryable(ErrStorage, nil, "uploading %s: %v", obj.ObjectName(), copyErr)
+		return nil, d, retryable(contract.StorageError, nil, "uploading %s: %v", obj.ObjectName(), copyErr)
 	case d.size > limit:
 		abandonUpload()
-		return nil, d, permanent(ErrTooLarge, nil, "the %s is larger than the limit of %d bytes", kind, limit)
+		return nil, d, permanent(contract.TooLarge, nil, "the %s is larger than the limit of %d bytes", kind, limit)
 	case total >= 0 && d.size != total:
 		abandonUpload()
-		return nil, d, retryable(ErrIncompleteBody, nil, "origin announced %d bytes but sent %d", total, d.size)
+		return nil, d, retryable(contract.IncompleteBody, nil, "origin announced %d bytes but sent %d", total, d.size)
 	case declared.hasCRC32C && declared.crc32c != d.crc32c, declared.md5 != nil && !bytes.Equal(declared.md5, d.md5):
 		abandonUpload()
 		a.Metrics.integrityFailure(kind)
-		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
+		return nil, d, retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
 	}
 	if _, err := structure.Close(); err != nil {
 		abandonUpload()
@@ -106,7 +108,7 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 		if isPreconditionFailed(err) {
 			return nil, d, err
 		}
-		return nil, d, retryable(ErrStorage, nil, "finalizing %s: %v", obj.ObjectName(), err)
+		return nil, d, retryable(contract.StorageError, nil, "finalizing %s: %v", obj.ObjectName(), err)
 	}
 	return w.Attrs(), d, nil
 }
@@ -117,7 +119,7 @@ func (a *Activities) stream(ctx context.Context, hb *heartbeat, obj *storage.Obj
 // little holds little — and then its checksums go with the upload (GCS
 // verifies the CRC32C and MD5 before the object exists) and into its
 // metadata, in one request instead of an upload and an update.
-func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage.ObjectHandle, kind AssetKind, probe probeResult, body io.Reader,
+func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage.ObjectHandle, kind contract.AssetKind, probe probeResult, body io.Reader,
 	contentType string, meta map[string]string, declared sourceHashes,
 ) (*storage.ObjectAttrs, digest, error) {
 	source := RedactURL(probe.resp.Request.URL.String())
@@ -134,7 +136,7 @@ func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage
 		if ctx.Err() != nil {
 			return nil, digest{}, ctx.Err()
 		}
-		return nil, digest{}, retryable(ErrIncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, size, probe.length, readError(probe.resp, err))
+		return nil, digest{}, retryable(contract.IncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, size, probe.length, readError(probe.resp, err))
 	}
 	crc, sum := crc32.New(crc32c.Table), md5.New()
 	for _, c := range data {
@@ -144,7 +146,7 @@ func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage
 	d := digest{size: size, crc32c: crc.Sum32(), md5: sum.Sum(nil)}
 	if (declared.hasCRC32C && declared.crc32c != d.crc32c) || (declared.md5 != nil && !bytes.Equal(declared.md5, d.md5)) {
 		a.Metrics.integrityFailure(kind)
-		return nil, d, retryable(ErrIntegrity, nil, "the bytes read from %s do not match the checksums the origin declared", source)
+		return nil, d, retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
 	}
 	if err := checkChunks(data, size); err != nil {
 		return nil, d, a.incompleteMedia(hb, kind, source, err)
@@ -168,7 +170,7 @@ func (a *Activities) storeSmall(ctx context.Context, hb *heartbeat, obj *storage
 		case ctx.Err() != nil:
 			return nil, d, ctx.Err()
 		case try == maxPartTries || !storage.ShouldRetry(err):
-			return nil, d, retryable(ErrStorage, nil, "uploading %s: %v", obj.ObjectName(), err)
+			return nil, d, retryable(contract.StorageError, nil, "uploading %s: %v", obj.ObjectName(), err)
 		}
 		select {
 		case <-time.After(time.Duration(try) * 200 * time.Millisecond):

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/api/googleapi"
@@ -20,7 +22,7 @@ import (
 
 // TransferInput names one file to copy into GCS.
 type TransferInput struct {
-	Kind          AssetKind
+	Kind          contract.AssetKind
 	SourceURL     string
 	WochitVideoID string
 	VideoContext  string
@@ -34,7 +36,7 @@ type TransferInput struct {
 
 // TransferResult is what the workflow learns about a stored file.
 type TransferResult struct {
-	Object     StoredObject
+	Object     contract.StoredObject
 	SourceETag string `json:",omitempty"`
 	// Parts is how many ranged parts the file was copied in (0: one stream).
 	Parts int `json:",omitempty"`
@@ -48,7 +50,7 @@ type TransferResult struct {
 // which parts an earlier attempt finished, in which part size, of which
 // version of the file.
 type TransferProgress struct {
-	Kind     AssetKind
+	Kind     contract.AssetKind
 	Bytes    int64
 	Total    int64 // -1 while the size is unknown
 	PartSize int64 `json:",omitempty"`
@@ -79,7 +81,7 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 
 	src, err := in.validate()
 	if err != nil {
-		return TransferResult{}, permanent(ErrInvalidInput, nil, "%v", err)
+		return TransferResult{}, permanent(contract.InvalidInput, nil, "%v", err)
 	}
 	source := RedactURL(in.SourceURL)
 	bucket := a.Storage.Bucket(a.Bucket)
@@ -95,7 +97,7 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 		return res, err
 	}
 	if in.ReuseOnly {
-		return TransferResult{}, permanent(ErrLinkExpired, nil,
+		return TransferResult{}, permanent(contract.LinkExpired, nil,
 			"no %s was stored for video %s and its link has expired; the origin was not contacted", in.Kind, in.WochitVideoID)
 	}
 
@@ -112,7 +114,7 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	limit := settings.maxBytes(in.Kind)
 	if probe.total > limit {
 		probe.resp.Body.Close()
-		return TransferResult{}, permanent(ErrTooLarge, nil, "the %s is %d bytes; the limit is %d", in.Kind, probe.total, limit)
+		return TransferResult{}, permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", in.Kind, probe.total, limit)
 	}
 	plan, parted := a.planParts(ctx, in, probe, previous, settings, source)
 	if !parted && probe.partial() {
@@ -125,17 +127,17 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	defer probe.resp.Body.Close()
 
 	if probe.total > limit {
-		return TransferResult{}, permanent(ErrTooLarge, nil, "the %s is %d bytes; the limit is %d", in.Kind, probe.total, limit)
+		return TransferResult{}, permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", in.Kind, probe.total, limit)
 	}
 	if ce := probe.resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
-		return TransferResult{}, permanent(ErrUnsupportedContent, nil, "the origin sends the %s with Content-Encoding %q", in.Kind, ce)
+		return TransferResult{}, permanent(contract.UnsupportedContentType, nil, "the origin sends the %s with Content-Encoding %q", in.Kind, ce)
 	}
 	// Large enough to sniff and to see the first box headers; copies read
 	// past it with their own buffers.
 	body := bufio.NewReaderSize(probe.resp.Body, headLen)
 	head, peekErr := body.Peek(headLen)
 	if peekErr != nil && peekErr != io.EOF && peekErr != bufio.ErrBufferFull {
-		return TransferResult{}, retryable(ErrIncompleteBody, nil, "reading the first bytes of %s: %v", source, readError(probe.resp, peekErr))
+		return TransferResult{}, retryable(contract.IncompleteBody, nil, "reading the first bytes of %s: %v", source, readError(probe.resp, peekErr))
 	}
 	contentType, err := contentTypeOf(in.Kind, probe.resp.Header.Get("Content-Type"), head)
 	if err != nil {
@@ -187,7 +189,7 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 		chunk := chunkSizeFor(probe.length, settings.ChunkSize)
 		// Videos hold their chunk within VIDEO_TRANSFER_SLOTS; thumbnails,
 		// many more at once on the light queue, only within the budget.
-		if in.Kind == KindThumbnail {
+		if in.Kind == contract.KindThumbnail {
 			release, ok := a.reserveMemory(int64(chunk))
 			defer release()
 			if !ok {
@@ -212,14 +214,14 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 		// (a later, correct one must survive) and let the retry start over.
 		a.Metrics.integrityFailure(in.Kind)
 		delErr := obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
-		return TransferResult{}, retryable(ErrIntegrity, delErr,
+		return TransferResult{}, retryable(contract.IntegrityMismatch, delErr,
 			"stored object %s has crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
 			attrs.Name, crc32c.Encode(attrs.CRC32C), attrs.MD5, attrs.Size, crc32c.Encode(sums.crc32c), sums.md5, sums.size)
 	}
 
 	if attrs.Metadata[metaCRC32C] == "" {
 		if attrs, err = recordChecksums(ctx, obj, attrs, sums); err != nil {
-			return TransferResult{}, retryable(ErrStorage, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+			return TransferResult{}, retryable(contract.StorageError, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
 		}
 	}
 	return TransferResult{Object: storedObject(attrs), SourceETag: etag, Parts: parts}, nil
@@ -230,7 +232,7 @@ const headLen = 4 << 10
 
 func (in TransferInput) validate() (*url.URL, error) {
 	switch {
-	case in.Kind != KindVideo && in.Kind != KindThumbnail:
+	case in.Kind != contract.KindVideo && in.Kind != contract.KindThumbnail:
 		return nil, fmt.Errorf("unknown asset kind %q", in.Kind)
 	case in.WochitVideoID == "":
 		return nil, errors.New("empty wochitVideoId")

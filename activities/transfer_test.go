@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -29,17 +31,17 @@ func TestTransferStoresExactBytesAndRecordsChecksums(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct {
 		name        string
-		kind        activities.AssetKind
+		kind        contract.AssetKind
 		path        string
 		body        []byte
 		contentType string
 		wantName    string
 	}{
 		// 5 MiB with a 256 KiB chunk size: a multi-request resumable upload.
-		{"video, multi-chunk", activities.KindVideo, "/v/clip.mp4", mediaorigin.Video("a", 5<<20+123), "video/mp4", "videos/vid-1/video.mp4"},
+		{"video, multi-chunk", contract.KindVideo, "/v/clip.mp4", mediaorigin.Video("a", 5<<20+123), "video/mp4", "videos/vid-1/video.mp4"},
 		// Small: a single-request upload; no extension in the URL, so it
 		// comes from the content type.
-		{"thumbnail, single request", activities.KindThumbnail, "/thumb", mediaorigin.Thumbnail("a", 64, 64), "image/png", "videos/vid-1/thumbnail.png"},
+		{"thumbnail, single request", contract.KindThumbnail, "/thumb", mediaorigin.Thumbnail("a", 64, 64), "image/png", "videos/vid-1/thumbnail.png"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +56,7 @@ func TestTransferStoresExactBytesAndRecordsChecksums(t *testing.T) {
 			if got := sha(f.read(tt.wantName)); got != sha(tt.body) {
 				t.Fatalf("stored bytes differ from the origin's (sha256 %x, want %x)", got, sha(tt.body))
 			}
-			want := activities.StoredObject{
+			want := contract.StoredObject{
 				Bucket: testBucket, Name: tt.wantName, URI: "gs://" + testBucket + "/" + tt.wantName,
 				Size: int64(len(tt.body)), ContentType: tt.contentType, CRC32C: crc32cOf(tt.body), MD5: md5Of(tt.body),
 			}
@@ -89,14 +91,14 @@ func TestTransferCutBodyLeavesNoObject(t *testing.T) {
 			f := newFixture(t)
 			body := mediaorigin.Video("cut", 3<<20)
 			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoLength: noLength, CutAfter: 1 << 20, CutTimes: 1})
-			in := activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "cut-1"}
+			in := activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "cut-1"}
 
 			_, err := f.transfer(in)
 			if stats := f.origin.Stats("/v.mp4"); stats.Cut != 1 || stats.BytesSent != 1<<20 {
 				t.Fatalf("origin did not cut the connection as planned: %+v", stats)
 			}
-			if errType, nonRetryable := failure(t, err); errType != activities.ErrIncompleteBody || nonRetryable {
-				t.Fatalf("error = %v (%s, nonRetryable=%v), want a retryable %s", err, errType, nonRetryable, activities.ErrIncompleteBody)
+			if errType, nonRetryable := failure(t, err); errType != contract.IncompleteBody || nonRetryable {
+				t.Fatalf("error = %v (%s, nonRetryable=%v), want a retryable %s", err, errType, nonRetryable, contract.IncompleteBody)
 			}
 			if objs := f.objects("videos/cut-1/"); len(objs) != 0 {
 				t.Fatalf("a cut transfer left objects behind: %v", objs)
@@ -118,7 +120,7 @@ func TestTransferRepeatedRunReusesStoredObject(t *testing.T) {
 	f := newFixture(t)
 	body := mediaorigin.Video("again", 1<<20)
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-	in := activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "again-1"}
+	in := activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "again-1"}
 
 	first, err := f.transfer(in)
 	if err != nil {
@@ -179,7 +181,7 @@ func TestTransferPreconditionFailure(t *testing.T) {
 			}))
 			defer racing.Close()
 
-			res, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: racing.URL + "/v.mp4?sig=x", WochitVideoID: "race-1"})
+			res, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: racing.URL + "/v.mp4?sig=x", WochitVideoID: "race-1"})
 			if concurrentGen == 0 {
 				t.Fatal("the concurrent writer did not store the object")
 			}
@@ -194,8 +196,8 @@ func TestTransferPreconditionFailure(t *testing.T) {
 					t.Fatalf("result = %+v, want the concurrent object reused", res)
 				}
 			} else {
-				if errType, nonRetryable := failure(t, err); errType != activities.ErrObjectConflict || !nonRetryable {
-					t.Fatalf("error = %v, want a non-retryable %s", err, activities.ErrObjectConflict)
+				if errType, nonRetryable := failure(t, err); errType != contract.ObjectConflict || !nonRetryable {
+					t.Fatalf("error = %v, want a non-retryable %s", err, contract.ObjectConflict)
 				}
 			}
 			if got := f.attrs(name).Generation; got != concurrentGen {
@@ -208,19 +210,19 @@ func TestTransferPreconditionFailure(t *testing.T) {
 func TestTransferOriginStatuses(t *testing.T) {
 	tests := []struct {
 		status       int
-		wantType     string
+		wantType     contract.Reason
 		nonRetryable bool
 	}{
-		{http.StatusNotFound, activities.ErrOriginNotFound, true},
-		{http.StatusGone, activities.ErrLinkExpired, true},
-		{http.StatusInternalServerError, activities.ErrOriginUnavailable, false},
-		{http.StatusServiceUnavailable, activities.ErrOriginUnavailable, false},
+		{http.StatusNotFound, contract.OriginNotFound, true},
+		{http.StatusGone, contract.LinkExpired, true},
+		{http.StatusInternalServerError, contract.OriginUnavailable, false},
+		{http.StatusServiceUnavailable, contract.OriginUnavailable, false},
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			f := newFixture(t)
 			f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{tt.status}})
-			_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "st-1"})
+			_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "st-1"})
 			errType, nonRetryable := failure(t, err)
 			if errType != tt.wantType || nonRetryable != tt.nonRetryable {
 				t.Fatalf("error = %v (%s, nonRetryable=%v), want %s nonRetryable=%v", err, errType, nonRetryable, tt.wantType, tt.nonRetryable)
@@ -237,9 +239,9 @@ func TestTransferRefusesPrivateDestinations(t *testing.T) {
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("secret"), ContentType: "video/mp4"})
 	f.acts.Origin = safehttp.NewClient(safehttp.Policy{}, safehttp.ClientOptions{MaxRedirects: 3})
 
-	_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "ssrf-1"})
-	if errType, nonRetryable := failure(t, err); errType != activities.ErrBlockedDestination || !nonRetryable {
-		t.Fatalf("error = %v, want a non-retryable %s", err, activities.ErrBlockedDestination)
+	_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "ssrf-1"})
+	if errType, nonRetryable := failure(t, err); errType != contract.BlockedDestination || !nonRetryable {
+		t.Fatalf("error = %v, want a non-retryable %s", err, contract.BlockedDestination)
 	}
 	if n := f.origin.Stats("/v.mp4").Requests; n != 0 {
 		t.Fatalf("the loopback origin received %d requests, want 0", n)
@@ -253,9 +255,9 @@ func TestTransferFailsWhenOriginStalls(t *testing.T) {
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("never"), Hold: hold})
 	f.acts.Transfer.IdleTimeout = 300 * time.Millisecond
 
-	_, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "idle-1"})
-	if errType, nonRetryable := failure(t, err); errType != activities.ErrOriginUnavailable || nonRetryable {
-		t.Fatalf("error = %v, want a retryable %s", err, activities.ErrOriginUnavailable)
+	_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "idle-1"})
+	if errType, nonRetryable := failure(t, err); errType != contract.OriginUnavailable || nonRetryable {
+		t.Fatalf("error = %v, want a retryable %s", err, contract.OriginUnavailable)
 	}
 	if !strings.Contains(err.Error(), "sent nothing") {
 		t.Fatalf("error %q does not say the origin stalled", err)
@@ -272,12 +274,12 @@ func TestTransferReuseOnly(t *testing.T) {
 	body := mediaorigin.Video("reuse", 1<<20)
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
 	f.origin.Put("/never.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-	stored, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1"})
+	stored, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	got, err := f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1", ReuseOnly: true})
+	got, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1", ReuseOnly: true})
 	if err != nil {
 		t.Fatalf("reuse-only with a stored copy: %v", err)
 	}
@@ -288,9 +290,9 @@ func TestTransferReuseOnly(t *testing.T) {
 		t.Fatalf("origin saw %d requests for the stored file, want 1 (the first download only)", n)
 	}
 
-	_, err = f.transfer(activities.TransferInput{Kind: activities.KindVideo, SourceURL: f.originURL + "/never.mp4", WochitVideoID: "reuse-2", ReuseOnly: true})
-	if errType, nonRetryable := failure(t, err); errType != activities.ErrLinkExpired || !nonRetryable {
-		t.Fatalf("reuse-only without a stored copy failed with %s (non-retryable %v), want non-retryable %s", errType, nonRetryable, activities.ErrLinkExpired)
+	_, err = f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/never.mp4", WochitVideoID: "reuse-2", ReuseOnly: true})
+	if errType, nonRetryable := failure(t, err); errType != contract.LinkExpired || !nonRetryable {
+		t.Fatalf("reuse-only without a stored copy failed with %s (non-retryable %v), want non-retryable %s", errType, nonRetryable, contract.LinkExpired)
 	}
 	if n := f.origin.Stats("/never.mp4").Requests; n != 0 {
 		t.Fatalf("origin saw %d requests, want none", n)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
@@ -38,7 +40,7 @@ func TestPartsNeedAStrongValidator(t *testing.T) {
 			file.Body, file.ContentType = body, "video/mp4"
 			f.origin.Put("/v.mp4", file)
 
-			res, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "val"))
+			res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "val"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +105,7 @@ func TestFileWithoutValidatorChangingBetweenAttemptsIsNeverMixed(t *testing.T) {
 			file.Then, file.ThenAfter = &next, 6
 			f.origin.Put("/v.mp4", file)
 
-			res, errs := f.attempts(f.input(activities.KindVideo, "/v.mp4", "mix"), 5)
+			res, errs := f.attempts(f.input(contract.KindVideo, "/v.mp4", "mix"), 5)
 			if len(errs) == 5 {
 				t.Fatalf("no attempt succeeded: %v", errs)
 			}
@@ -148,14 +150,14 @@ func TestFileChangingMidTransferDropsItsParts(t *testing.T) {
 			// The probe and parts 1 and 2 are of v1; part 3 meets v2.
 			now.Then, now.ThenAfter = &then, 3
 			f.origin.Put("/v.mp4", now)
-			in := f.input(activities.KindVideo, "/v.mp4", "changed")
+			in := f.input(contract.KindVideo, "/v.mp4", "changed")
 
 			_, err := f.transfer(in)
 			if s := f.origin.Stats("/v.mp4"); s.Requests != 4 || s.StaleIfRange != tt.wantStale {
 				t.Fatalf("origin stats %+v; want 4 requests, the last meeting the new version, %d stale If-Range", s, tt.wantStale)
 			}
-			if typ, final := failure(t, err); typ != activities.ErrOriginMisbehaved || final || !strings.Contains(err.Error(), "changed") {
-				t.Fatalf("error = %v, want a retryable %s saying the file changed", err, activities.ErrOriginMisbehaved)
+			if typ, final := failure(t, err); typ != contract.OriginMisbehaved || final || !strings.Contains(err.Error(), "changed") {
+				t.Fatalf("error = %v, want a retryable %s saying the file changed", err, contract.OriginMisbehaved)
 			}
 			f.assertNothingStored("changed")
 			var last activities.TransferProgress
@@ -199,7 +201,7 @@ func TestRangeCappedOrigins(t *testing.T) {
 			f.acts.Transfer.MinPartSize = 64 << 10
 			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", MaxRange: tt.cap})
 
-			res, err := f.transfer(f.input(activities.KindVideo, "/v.mp4", "cap"))
+			res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "cap"))
 			if s := f.origin.Stats("/v.mp4"); s.Capped != 1 {
 				t.Fatalf("the origin capped %d ranges, want 1 (the probe's)", s.Capped)
 			}
@@ -228,14 +230,14 @@ func TestOriginCappingRangesMidTransferIsReplanned(t *testing.T) {
 	body := mediaorigin.Video("recap", 1<<20+5)
 	capped := mediaorigin.File{Body: body, ContentType: "video/mp4", MaxRange: 128 << 10}
 	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", Then: &capped, ThenAfter: 2})
-	in := f.input(activities.KindVideo, "/v.mp4", "recap")
+	in := f.input(contract.KindVideo, "/v.mp4", "recap")
 
 	_, err := f.transfer(in)
 	if s := f.origin.Stats("/v.mp4"); s.Capped != 1 || s.Requests != 3 {
 		t.Fatalf("origin stats %+v; want the third request capped and no more", s)
 	}
-	if typ, final := failure(t, err); typ != activities.ErrOriginMisbehaved || final {
-		t.Fatalf("error = %v, want a retryable %s", err, activities.ErrOriginMisbehaved)
+	if typ, final := failure(t, err); typ != contract.OriginMisbehaved || final {
+		t.Fatalf("error = %v, want a retryable %s", err, contract.OriginMisbehaved)
 	}
 	var last activities.TransferProgress
 	if err := f.lastHeartbeat.Get(&last); err != nil {

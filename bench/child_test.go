@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
@@ -97,7 +99,7 @@ func runChild(mode string) error {
 		MemoryBudget:    int64(envInt("BENCH_BUDGET", 0)),
 		MaxVideoBytes:   1 << 40,
 	}
-	kind := activities.AssetKind(cmp.Or(os.Getenv("BENCH_KIND"), string(activities.KindVideo)))
+	kind := contract.AssetKind(cmp.Or(os.Getenv("BENCH_KIND"), string(contract.KindVideo)))
 	acts := &activities.Activities{
 		Origin:   safehttp.NewClient(policy, safehttp.ClientOptions{MaxRedirects: 3}),
 		Storage:  gcs,
@@ -181,7 +183,7 @@ func serveEmulator(root string) (stop func(), url string, err error) {
 	return func() { srv.Close(); emu.Stop() }, url, nil
 }
 
-func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, kind activities.AssetKind, url, id string) (int64, error) {
+func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, kind contract.AssetKind, url, id string) (int64, error) {
 	v, err := env.ExecuteActivity(acts.TransferToGCS, activities.TransferInput{Kind: kind, SourceURL: url, WochitVideoID: id})
 	if err != nil {
 		return 0, err

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/activity"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -162,9 +164,9 @@ func registerNoopActivities(w sdkworker.Worker, bucket string) {
 	}, activity.RegisterOptions{Name: "Destination"})
 	w.RegisterActivityWithOptions(func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
 		name := "videos/" + in.WochitVideoID + "/" + string(in.Kind)
-		return activities.TransferResult{Object: activities.StoredObject{Bucket: bucket, Name: name, URI: "gs://" + bucket + "/" + name}}, nil
+		return activities.TransferResult{Object: contract.StoredObject{Bucket: bucket, Name: name, URI: "gs://" + bucket + "/" + name}}, nil
 	}, activity.RegisterOptions{Name: "TransferToGCS"})
 	w.RegisterActivityWithOptions(func(_ context.Context, in activities.CallbackInput) (activities.CallbackAttempt, error) {
-		return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.CallbackDelivered}, nil
+		return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.AttemptDelivered}, nil
 	}, activity.RegisterOptions{Name: "DeliverCallback"})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	xrate "golang.org/x/time/rate"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wochit-ingest/wochit-ingest/contract"
+	xrate "golang.org/x/time/rate"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
@@ -104,7 +106,7 @@ func mean(rs []loadResult, f func(loadResult) float64) float64 {
 // at least — decode the JSON and start the workflow with the same request.
 func bareHandler(c client.Client, namespace string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var n workflows.Notification
+		var n contract.Notification
 		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
 			http.Error(w, "bad json", http.StatusBadRequest)
 			return

@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
@@ -38,7 +39,7 @@ type backend struct {
 
 type callbackRequest struct {
 	id     string
-	event  activities.Event
+	event  contract.Event
 	status int // what the backend answered
 }
 
@@ -121,16 +122,16 @@ type callbackStack struct {
 var shortSchedule = []time.Duration{0, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
 
 // notification serves media for a new video and returns its notification.
-func (s *callbackStack) notification(video string) workflows.Notification {
+func (s *callbackStack) notification(video string) contract.Notification {
 	s.origin.Put("/"+video+"/v.mp4", mediaorigin.File{Body: mediaorigin.Video(video, 256<<10), ContentType: "video/mp4"})
 	s.origin.Put("/"+video+"/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail(video, 32, 32), ContentType: "image/png"})
-	return workflows.Notification{
+	return contract.Notification{
 		VideoContext: "ctx-" + video, WochitVideoID: video, Title: "Title of " + video,
 		VideoURL: s.originURL + "/" + video + "/v.mp4?token=secret", ThumbnailURL: s.originURL + "/" + video + "/t.png?token=secret",
 	}
 }
 
-func (s *callbackStack) post(t *testing.T, n workflows.Notification) (workflowID, runID string) {
+func (s *callbackStack) post(t *testing.T, n contract.Notification) (workflowID, runID string) {
 	t.Helper()
 	got := postNotification(t, s.IngressURL, map[string]string{
 		"videoContext": n.VideoContext, "wochitVideoId": n.WochitVideoID, "title": n.Title,
@@ -167,10 +168,10 @@ func wait(t *testing.T, c client.Client, workflowID, runID string) (workflows.In
 	return res, err
 }
 
-func reasonOf(err error) string {
+func reasonOf(err error) contract.Reason {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		return appErr.Type()
+		return contract.Reason(appErr.Type())
 	}
 	return ""
 }
@@ -241,8 +242,8 @@ func TestCallbacksEndToEnd(t *testing.T) {
 		n := s.notification("cb-resend")
 		b.set(n.WochitVideoID, always(http.StatusServiceUnavailable))
 		id, run := s.post(t, n)
-		if _, err := wait(t, s.Client, id, run); reasonOf(err) != workflows.ReasonCallbackExhausted {
-			t.Fatalf("first run ended with %v, want %s", err, workflows.ReasonCallbackExhausted)
+		if _, err := wait(t, s.Client, id, run); reasonOf(err) != contract.CallbackExhausted {
+			t.Fatalf("first run ended with %v, want %s", err, contract.CallbackExhausted)
 		}
 		if got := callbackStatus(t, s.Client, id, run); got != "exhausted" {
 			t.Fatalf("CallbackStatus = %q, want exhausted", got)
@@ -267,15 +268,15 @@ func TestCallbacksEndToEnd(t *testing.T) {
 		n := s.notification("cb-redeliver")
 		b.set(n.WochitVideoID, always(http.StatusServiceUnavailable))
 		id, run := s.post(t, n)
-		if _, err := wait(t, s.Client, id, run); reasonOf(err) != workflows.ReasonCallbackExhausted {
-			t.Fatalf("first run ended with %v, want %s", err, workflows.ReasonCallbackExhausted)
+		if _, err := wait(t, s.Client, id, run); reasonOf(err) != contract.CallbackExhausted {
+			t.Fatalf("first run ended with %v, want %s", err, contract.CallbackExhausted)
 		}
 		// A day later the callback is still failing and a second run, whose
 		// notification is now over 24 hours old, failed too: it got as far as
 		// the callback because it reused the stored files.
 		_, late := s.start(t, workflows.IngestInput{Notification: n, ReceivedAt: time.Now().Add(-25 * time.Hour).UTC(), CallbackSchedule: shortSchedule})
-		if _, err := wait(t, s.Client, id, late); reasonOf(err) != workflows.ReasonCallbackExhausted {
-			t.Fatalf("run after the deadline ended with %v, want %s: it should have reused the stored files", err, workflows.ReasonCallbackExhausted)
+		if _, err := wait(t, s.Client, id, late); reasonOf(err) != contract.CallbackExhausted {
+			t.Fatalf("run after the deadline ended with %v, want %s: it should have reused the stored files", err, contract.CallbackExhausted)
 		}
 
 		b.set(n.WochitVideoID, always(http.StatusNoContent))
@@ -283,8 +284,8 @@ func TestCallbacksEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Action != redeliver.Restarted || got.FailedRunID != late || !strings.HasPrefix(got.Failure, workflows.ReasonCallbackExhausted) {
-			t.Fatalf("redeliver = %+v, want a new run replacing %s, which failed %s", got, late, workflows.ReasonCallbackExhausted)
+		if got.Action != redeliver.Restarted || got.FailedRunID != late || !strings.HasPrefix(got.Failure, string(contract.CallbackExhausted)) {
+			t.Fatalf("redeliver = %+v, want a new run replacing %s, which failed %s", got, late, contract.CallbackExhausted)
 		}
 		res, err := wait(t, s.Client, id, got.RunID)
 		if err != nil {
@@ -294,7 +295,7 @@ func TestCallbacksEndToEnd(t *testing.T) {
 			t.Fatalf("redelivered run's callback = %+v, want delivered with the same webhook-id", res.Callback)
 		}
 		reqs := b.of(n.WochitVideoID)
-		if last := reqs[len(reqs)-1]; last.status != http.StatusNoContent || last.event.Type != activities.EventVideoStored {
+		if last := reqs[len(reqs)-1]; last.status != http.StatusNoContent || last.event.Type != contract.VideoStored {
 			t.Fatalf("last callback = %+v, want a delivered video.stored", last)
 		}
 		if v, th := s.downloads(n.WochitVideoID); v != 1 || th != 1 {
@@ -342,12 +343,12 @@ func TestCallbacksEndToEnd(t *testing.T) {
 		t.Parallel()
 		n := s.notification("cb-expired")
 		id, run := s.start(t, workflows.IngestInput{Notification: n, ReceivedAt: time.Now().Add(-25 * time.Hour).UTC(), CallbackSchedule: shortSchedule})
-		if _, err := wait(t, s.Client, id, run); reasonOf(err) != activities.ErrLinkExpired {
-			t.Fatalf("run ended with %v, want %s", err, activities.ErrLinkExpired)
+		if _, err := wait(t, s.Client, id, run); reasonOf(err) != contract.LinkExpired {
+			t.Fatalf("run ended with %v, want %s", err, contract.LinkExpired)
 		}
 		reqs := b.of(n.WochitVideoID)
-		if len(reqs) != 1 || reqs[0].event.Type != activities.EventVideoFailed || reqs[0].event.Data.Reason != activities.ErrLinkExpired {
-			t.Fatalf("callbacks = %+v, want one video.failed with reason %s", reqs, activities.ErrLinkExpired)
+		if len(reqs) != 1 || reqs[0].event.Type != contract.VideoFailed || reqs[0].event.Data.Reason != contract.LinkExpired {
+			t.Fatalf("callbacks = %+v, want one video.failed with reason %s", reqs, contract.LinkExpired)
 		}
 		if v, th := s.downloads(n.WochitVideoID); v != 0 || th != 0 {
 			t.Fatalf("origin saw %d and %d requests after the deadline, want none", v, th)

@@ -9,9 +9,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/converter"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
@@ -81,7 +82,7 @@ func TestWidestNotificationsCompleteWithOneCallback(t *testing.T) {
 			t.Fatalf("%.16s…: VideoContext attribute %.30q…, memo of %d bytes; want the fitted keyword and the whole value", id, keyword, len(memo))
 		}
 	}
-	byVideo := map[string][]activities.Event{}
+	byVideo := map[string][]contract.Event{}
 	for _, d := range recv.all() {
 		byVideo[d.event.Data.WochitVideoID] = append(byVideo[d.event.Data.WochitVideoID], d.event)
 	}
@@ -91,7 +92,7 @@ func TestWidestNotificationsCompleteWithOneCallback(t *testing.T) {
 			t.Fatalf("%.16s…: %d callbacks, want exactly 1", id, len(evs))
 		}
 		d := evs[0].Data
-		if evs[0].Type != activities.EventVideoStored || d.VideoContext != n["videoContext"] || d.Title != n["title"] {
+		if evs[0].Type != contract.VideoStored || d.VideoContext != n["videoContext"] || d.Title != n["title"] {
 			t.Fatalf("%.16s…: callback %s does not carry the notification as sent", id, evs[0].Type)
 		}
 	}

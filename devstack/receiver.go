@@ -8,7 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
@@ -25,9 +26,9 @@ type Receiver struct {
 
 // Delivery is one verified callback.
 type Delivery struct {
-	WebhookID  string           `json:"webhookId"`
-	ReceivedAt time.Time        `json:"receivedAt"`
-	Event      activities.Event `json:"event"`
+	WebhookID  string         `json:"webhookId"`
+	ReceivedAt time.Time      `json:"receivedAt"`
+	Event      contract.Event `json:"event"`
 }
 
 // NewReceiver returns a receiver that accepts deliveries signed with any of secrets.
@@ -65,7 +66,7 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return
 	}
-	var ev activities.Event
+	var ev contract.Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		http.Error(w, "body is not an event", http.StatusBadRequest)
 		return

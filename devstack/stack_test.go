@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -47,7 +49,7 @@ type receiver struct {
 type delivery struct {
 	id    string
 	body  []byte
-	event activities.Event
+	event contract.Event
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -75,14 +77,14 @@ func newReceiver(t *testing.T) *receiver {
 // verifiedEvent reads a delivery and checks it with the reference Standard
 // Webhooks library, answering 401 (and failing the test) when it does not
 // verify.
-func verifiedEvent(t *testing.T, wh *standardwebhooks.Webhook, w http.ResponseWriter, req *http.Request) ([]byte, activities.Event, bool) {
+func verifiedEvent(t *testing.T, wh *standardwebhooks.Webhook, w http.ResponseWriter, req *http.Request) ([]byte, contract.Event, bool) {
 	body, _ := io.ReadAll(req.Body)
 	if err := wh.Verify(body, req.Header); err != nil {
 		t.Errorf("callback failed verification by the reference library: %v", err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return nil, activities.Event{}, false
+		return nil, contract.Event{}, false
 	}
-	var ev activities.Event
+	var ev contract.Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		t.Errorf("callback body is not an event: %s", body)
 	}
@@ -166,7 +168,7 @@ func postNotification(t *testing.T, ingressURL string, n map[string]string) map[
 
 // checkStored asserts the object holds exactly want and that the callback
 // reported its checksums as GCS shows them.
-func checkStored(t *testing.T, gcsURL string, obj *activities.StoredObject, want []byte) {
+func checkStored(t *testing.T, gcsURL string, obj *contract.StoredObject, want []byte) {
 	t.Helper()
 	if obj == nil {
 		t.Fatal("callback lacks an object")
@@ -213,7 +215,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 	d := recv.next(2 * time.Minute)
 	ev := d.event
-	if ev.Type != activities.EventVideoStored || ev.Data.WochitVideoID != "e2e-1" || ev.Data.VideoContext != "page-7" ||
+	if ev.Type != contract.VideoStored || ev.Data.WochitVideoID != "e2e-1" || ev.Data.VideoContext != "page-7" ||
 		ev.Data.Title != "End to end" || ev.Data.WorkflowID != started["workflowId"] {
 		t.Fatalf("event = %+v", ev)
 	}
@@ -337,7 +339,7 @@ func TestRestartResumesInFlightTransfer(t *testing.T) {
 	defer second.Stop(context.Background())
 
 	d := recv.next(2 * time.Minute)
-	if d.event.Type != activities.EventVideoStored || d.event.Data.WorkflowID != started["workflowId"] {
+	if d.event.Type != contract.VideoStored || d.event.Data.WorkflowID != started["workflowId"] {
 		t.Fatalf("event = %+v", d.event)
 	}
 	checkStored(t, second.GCSURL, d.event.Data.Video, video)

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -25,13 +27,13 @@ import (
 // characters JSON escapes to 6 bytes ('<', '&', U+2028) and in control
 // characters. They seed FuzzAcceptedNotificationEndsInOneCallback and are
 // posted through a real Temporal server by devstack's end-to-end test.
-func extremeNotifications(videoURL, thumbnailURL func(pad string) string) map[string]workflows.Notification {
+func extremeNotifications(videoURL, thumbnailURL func(pad string) string) map[string]contract.Notification {
 	id := strings.Repeat("Az09-_", 22)[:MaxVideoIDLen]
 	widest := func(unit string, n int) string { return strings.Repeat(unit, n) }
-	out := map[string]workflows.Notification{}
+	out := map[string]contract.Notification{}
 	for name, unit := range map[string]string{"emoji": "😀", "escaped": "<&\u2028>", "control": "\x00\x01\t\n\x7f"} {
 		runes := utf8.RuneCountInString(unit)
-		out[name] = workflows.Notification{
+		out[name] = contract.Notification{
 			WochitVideoID: id[:MaxVideoIDLen-len(name)-1] + "-" + name,
 			VideoContext:  widest(unit, MaxVideoContextLen/runes) + strings.Repeat("x", MaxVideoContextLen%runes),
 			Title:         widest(unit, MaxTitleLen/runes) + strings.Repeat("x", MaxTitleLen%runes),
@@ -86,9 +88,9 @@ func FuzzAcceptedNotificationEndsInOneCallback(f *testing.F) {
 			t.Fatalf("%d callbacks, want exactly 1", len(events))
 		}
 		ev := events[0]
-		wantType := activities.EventVideoStored
+		wantType := contract.VideoStored
 		if transfersFail {
-			wantType = activities.EventVideoFailed
+			wantType = contract.VideoFailed
 		}
 		if ev.Type != wantType || ev.Data.WochitVideoID != n.WochitVideoID || ev.Data.VideoContext != n.VideoContext || ev.Data.Title != n.Title {
 			t.Fatalf("callback %s for %q (context %d bytes, title %d bytes), want %s carrying the notification as sent",
@@ -122,7 +124,7 @@ func checkStartRequest(t *testing.T, in workflows.IngestInput) {
 
 // runIngest runs IngestVideo in the SDK's test environment with stand-in
 // activities and returns the events it sent.
-func runIngest(t *testing.T, in workflows.IngestInput, transfersFail bool) []activities.Event {
+func runIngest(t *testing.T, in workflows.IngestInput, transfersFail bool) []contract.Event {
 	t.Helper()
 	var a *activities.Activities
 	var suite testsuite.WorkflowTestSuite
@@ -133,19 +135,19 @@ func runIngest(t *testing.T, in workflows.IngestInput, transfersFail bool) []act
 	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, ti activities.TransferInput) (activities.TransferResult, error) {
 			if transfersFail {
-				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin answered 404", activities.ErrOriginNotFound, nil)
+				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin answered 404", string(contract.OriginNotFound), nil)
 			}
 			name := "videos/" + ti.WochitVideoID + "/" + string(ti.Kind)
-			return activities.TransferResult{Object: activities.StoredObject{Bucket: "b", Name: name, URI: "gs://b/" + name, Size: 1, CRC32C: "AAAAAA=="}}, nil
+			return activities.TransferResult{Object: contract.StoredObject{Bucket: "b", Name: name, URI: "gs://b/" + name, Size: 1, CRC32C: "AAAAAA=="}}, nil
 		})
 	var mu sync.Mutex
-	var events []activities.Event
+	var events []contract.Event
 	env.OnActivity(a.DeliverCallback, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, ci activities.CallbackInput) (activities.CallbackAttempt, error) {
 			mu.Lock()
 			events = append(events, ci.Event)
 			mu.Unlock()
-			return activities.CallbackAttempt{Attempt: ci.Attempt, StatusCode: 204, Outcome: activities.CallbackDelivered}, nil
+			return activities.CallbackAttempt{Attempt: ci.Attempt, StatusCode: 204, Outcome: activities.AttemptDelivered}, nil
 		})
 	var saErr error
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -34,21 +36,21 @@ type field struct {
 	name     string
 	required bool
 	maxLen   int // in characters
-	get      func(*workflows.Notification) *string
+	get      func(*contract.Notification) *string
 }
 
 var fields = []field{
-	{"wochitVideoId", true, MaxVideoIDLen, func(n *workflows.Notification) *string { return &n.WochitVideoID }},
-	{"videoUrl", true, MaxURLLen, func(n *workflows.Notification) *string { return &n.VideoURL }},
-	{"thumbnailUrl", true, MaxURLLen, func(n *workflows.Notification) *string { return &n.ThumbnailURL }},
-	{"videoContext", true, MaxVideoContextLen, func(n *workflows.Notification) *string { return &n.VideoContext }},
-	{"title", false, MaxTitleLen, func(n *workflows.Notification) *string { return &n.Title }},
+	{"wochitVideoId", true, MaxVideoIDLen, func(n *contract.Notification) *string { return &n.WochitVideoID }},
+	{"videoUrl", true, MaxURLLen, func(n *contract.Notification) *string { return &n.VideoURL }},
+	{"thumbnailUrl", true, MaxURLLen, func(n *contract.Notification) *string { return &n.ThumbnailURL }},
+	{"videoContext", true, MaxVideoContextLen, func(n *contract.Notification) *string { return &n.VideoContext }},
+	{"title", false, MaxTitleLen, func(n *contract.Notification) *string { return &n.Title }},
 }
 
 // decodeNotification reads and validates a notification body received at
 // now. Unknown fields are accepted (Wochit may add some) and returned so
 // they can be counted.
-func decodeNotification(body io.Reader, urls urlRules, now time.Time) (n workflows.Notification, unknown []string, apiErr *apiError) {
+func decodeNotification(body io.Reader, urls urlRules, now time.Time) (n contract.Notification, unknown []string, apiErr *apiError) {
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -126,7 +128,7 @@ func parseObject(raw []byte) (map[string]json.RawMessage, *apiError) {
 
 // validate checks a decoded notification received at now. Messages name the
 // field and the rule, never the value.
-func validate(n workflows.Notification, urls urlRules, now time.Time) *apiError {
+func validate(n contract.Notification, urls urlRules, now time.Time) *apiError {
 	for _, f := range fields {
 		v := *f.get(&n)
 		if f.required && v == "" {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"fmt"
 	"io"
 	"net"
@@ -131,7 +133,7 @@ func TestNotificationStartsWorkflow(t *testing.T) {
 		t.Errorf("task queue = %q, want %q", tq, workflows.TaskQueue)
 	}
 	in := workflowInput(t, f.temporal, got.body["workflowId"], got.body["runId"])
-	want := workflows.Notification{VideoContext: "user-42", WochitVideoID: id, ThumbnailURL: n["thumbnailUrl"].(string), VideoURL: n["videoUrl"].(string), Title: "The video title"}
+	want := contract.Notification{VideoContext: "user-42", WochitVideoID: id, ThumbnailURL: n["thumbnailUrl"].(string), VideoURL: n["videoUrl"].(string), Title: "The video title"}
 	if in.Notification != want {
 		t.Errorf("workflow input = %+v, want %+v", in.Notification, want)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -55,7 +57,7 @@ func TestCallbackToAHangingEndpointIsCutAt15Seconds(t *testing.T) {
 
 	start := time.Now()
 	v, err := env.ExecuteActivity(acts.DeliverCallback, activities.CallbackInput{
-		WebhookID: "msg_hang", Event: activities.Event{Type: activities.EventVideoStored}, Attempt: 1,
+		WebhookID: "msg_hang", Event: contract.Event{Type: contract.VideoStored}, Attempt: 1,
 	})
 	took := time.Since(start)
 	if err != nil {
@@ -65,7 +67,7 @@ func TestCallbackToAHangingEndpointIsCutAt15Seconds(t *testing.T) {
 	if err := v.Get(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != activities.CallbackRetry || res.Error == "" {
+	if res.Outcome != activities.AttemptRetry || res.Error == "" {
 		t.Fatalf("attempt = %+v, want a retryable failure with an error", res)
 	}
 	if took < 15*time.Second || took > 20*time.Second {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -18,14 +20,6 @@ const (
 	// maxRetryAfter caps how long a Retry-After header can postpone the next
 	// attempt, so a bogus value cannot park a delivery forever.
 	maxRetryAfter = 12 * time.Hour
-)
-
-// Reasons a callback delivery ends without success; the workflow fails with
-// them as its error type.
-const (
-	ReasonCallbackGone      = "CallbackGone"      // 410: the endpoint asked us to stop
-	ReasonCallbackRejected  = "CallbackRejected"  // another 4xx: retrying would not help
-	ReasonCallbackExhausted = "CallbackExhausted" // the whole schedule failed
 )
 
 // CallbackState is where a delivery stands. The status query reports it and
@@ -47,7 +41,7 @@ var callbackStatusKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrCallback
 // CallbackReport is the history of one delivery.
 type CallbackReport struct {
 	WebhookID string
-	EventType string
+	EventType contract.EventType
 	State     CallbackState `json:",omitempty"`
 	Delivered bool
 	Attempts  []activities.CallbackAttempt
@@ -58,15 +52,15 @@ type CallbackReport struct {
 // WebhookID derives the webhook-id of an event from the workflow id, so it is
 // stable across attempts and across runs: a redelivery after a failed run
 // carries the same id and receivers deduplicate it.
-func WebhookID(workflowID, eventType string) string {
-	sum := sha256.Sum256([]byte(workflowID + "/" + eventType))
+func WebhookID(workflowID string, eventType contract.EventType) string {
+	sum := sha256.Sum256([]byte(workflowID + "/" + string(eventType)))
 	return "msg_" + hex.EncodeToString(sum[:16])
 }
 
 // deliver runs the callback schedule: one single-attempt activity per entry,
 // durable sleeps in between (a redeliver signal cuts a sleep short). It keeps
 // status.Callback current for the status query and returns it.
-func deliver(ctx workflow.Context, event activities.Event, schedule []time.Duration, status *Status) (CallbackReport, error) {
+func deliver(ctx workflow.Context, event contract.Event, schedule []time.Duration, status *Status) (CallbackReport, error) {
 	var a *activities.Activities
 	if len(schedule) == 0 {
 		schedule = DefaultCallbackSchedule
@@ -77,7 +71,7 @@ func deliver(ctx workflow.Context, event activities.Event, schedule []time.Durat
 	attemptCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: callbackAttemptTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
-		Summary:             event.Type + " callback",
+		Summary:             string(event.Type) + " callback",
 	})
 	redeliver := workflow.GetSignalChannel(ctx, RedeliverSignal)
 	setState := func(s CallbackState) {
@@ -113,23 +107,23 @@ func deliver(ctx workflow.Context, event activities.Event, schedule []time.Durat
 		}).Get(ctx, &res); err != nil {
 			// The attempt did not even report back (worker lost, timeout,
 			// misconfigured worker): count it as a failed attempt.
-			res = activities.CallbackAttempt{Attempt: attempt, At: workflow.Now(ctx), Outcome: activities.CallbackRetry, Error: err.Error()}
+			res = activities.CallbackAttempt{Attempt: attempt, At: workflow.Now(ctx), Outcome: activities.AttemptRetry, Error: err.Error()}
 		}
 		report.Attempts = append(report.Attempts, res)
 
 		switch res.Outcome {
-		case activities.CallbackDelivered:
+		case activities.AttemptDelivered:
 			report.Delivered = true
 			setState(CallbackDelivered)
 			return *report, nil
-		case activities.CallbackGone:
+		case activities.AttemptGone:
 			setState(CallbackGone)
 			return *report, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("callback endpoint answered 410 Gone on attempt %d; not retrying", attempt), ReasonCallbackGone, nil)
-		case activities.CallbackRejected:
+				fmt.Sprintf("callback endpoint answered 410 Gone on attempt %d; not retrying", attempt), string(contract.CallbackGone), nil)
+		case activities.AttemptRejected:
 			setState(CallbackRejected)
 			return *report, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("callback rejected on attempt %d: %s", attempt, res.Error), ReasonCallbackRejected, nil)
+				fmt.Sprintf("callback rejected on attempt %d: %s", attempt, res.Error), string(contract.CallbackRejected), nil)
 		}
 		if attempt < len(schedule) {
 			setState(CallbackRetrying)
@@ -139,7 +133,7 @@ func deliver(ctx workflow.Context, event activities.Event, schedule []time.Durat
 	setState(CallbackExhausted)
 	last := report.Attempts[len(report.Attempts)-1]
 	return *report, temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("callback not delivered after %d attempts; last: %s", len(report.Attempts), last.Error), ReasonCallbackExhausted, nil)
+		fmt.Sprintf("callback not delivered after %d attempts; last: %s", len(report.Attempts), last.Error), string(contract.CallbackExhausted), nil)
 }
 
 // waitDetails is the Web UI's current details while a retry is waited for.

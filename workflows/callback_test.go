@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 
@@ -63,7 +65,7 @@ func (env *callbackEnv) run(schedule []time.Duration) {
 	env.ExecuteWorkflow(workflows.IngestVideo, in)
 }
 
-func answer(status int, outcome activities.CallbackOutcome) activities.CallbackAttempt {
+func answer(status int, outcome activities.AttemptOutcome) activities.CallbackAttempt {
 	return activities.CallbackAttempt{StatusCode: status, Outcome: outcome}
 }
 
@@ -90,7 +92,7 @@ func checkGaps(t *testing.T, gaps, schedule []time.Duration) {
 
 func (env *callbackEnv) checkSameWebhookID(t *testing.T) {
 	t.Helper()
-	want := workflows.WebhookID("default-test-workflow-id", activities.EventVideoStored)
+	want := workflows.WebhookID("default-test-workflow-id", contract.VideoStored)
 	for _, at := range env.attempts {
 		if at.in.WebhookID != want {
 			t.Errorf("attempt %d carried webhook-id %q, want %q on every attempt", at.in.Attempt, at.in.WebhookID, want)
@@ -98,21 +100,21 @@ func (env *callbackEnv) checkSameWebhookID(t *testing.T) {
 	}
 }
 
-func failedWith(t *testing.T, err error) string {
+func failedWith(t *testing.T, err error) contract.Reason {
 	t.Helper()
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) {
 		t.Fatalf("workflow error = %v, want an ApplicationError", err)
 	}
-	return appErr.Type()
+	return contract.Reason(appErr.Type())
 }
 
 func TestCallbackDeliveredOnSixthAttemptAtScheduledTimes(t *testing.T) {
 	env := newCallbackEnv(t, func(attempt int) activities.CallbackAttempt {
 		if attempt <= 5 {
-			return answer(http.StatusInternalServerError, activities.CallbackRetry)
+			return answer(http.StatusInternalServerError, activities.AttemptRetry)
 		}
-		return answer(http.StatusOK, activities.CallbackDelivered)
+		return answer(http.StatusOK, activities.AttemptDelivered)
 	})
 	schedule := workflows.DefaultCallbackSchedule
 	// While attempt 6 is waited for (2 h after attempt 5), the status query
@@ -165,12 +167,12 @@ func TestCallbackStopsAtOnceOnGoneAndRejected(t *testing.T) {
 	tests := []struct {
 		name       string
 		answer     activities.CallbackAttempt
-		wantReason string
+		wantReason contract.Reason
 		wantState  string
 	}{
-		{"410 Gone", answer(http.StatusGone, activities.CallbackGone), workflows.ReasonCallbackGone, "gone"},
-		{"400 Bad Request", answer(http.StatusBadRequest, activities.CallbackRejected), workflows.ReasonCallbackRejected, "rejected"},
-		{"401 Unauthorized", answer(http.StatusUnauthorized, activities.CallbackRejected), workflows.ReasonCallbackRejected, "rejected"},
+		{"410 Gone", answer(http.StatusGone, activities.AttemptGone), contract.CallbackGone, "gone"},
+		{"400 Bad Request", answer(http.StatusBadRequest, activities.AttemptRejected), contract.CallbackRejected, "rejected"},
+		{"401 Unauthorized", answer(http.StatusUnauthorized, activities.AttemptRejected), contract.CallbackRejected, "rejected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,17 +197,17 @@ func TestCallbackStopsAtOnceOnGoneAndRejected(t *testing.T) {
 // 3xx, 408, 429, 5xx and network errors are all retried.
 func TestCallbackRetriesTransientFailures(t *testing.T) {
 	for _, first := range []activities.CallbackAttempt{
-		answer(http.StatusFound, activities.CallbackRetry),
-		answer(http.StatusRequestTimeout, activities.CallbackRetry),
-		answer(http.StatusTooManyRequests, activities.CallbackRetry),
-		answer(http.StatusServiceUnavailable, activities.CallbackRetry),
-		{Outcome: activities.CallbackRetry, Error: "connection refused"},
+		answer(http.StatusFound, activities.AttemptRetry),
+		answer(http.StatusRequestTimeout, activities.AttemptRetry),
+		answer(http.StatusTooManyRequests, activities.AttemptRetry),
+		answer(http.StatusServiceUnavailable, activities.AttemptRetry),
+		{Outcome: activities.AttemptRetry, Error: "connection refused"},
 	} {
 		env := newCallbackEnv(t, func(attempt int) activities.CallbackAttempt {
 			if attempt == 1 {
 				return first
 			}
-			return answer(http.StatusNoContent, activities.CallbackDelivered)
+			return answer(http.StatusNoContent, activities.AttemptDelivered)
 		})
 		env.run(workflows.DefaultCallbackSchedule)
 		if err := env.GetWorkflowError(); err != nil || len(env.attempts) != 2 {
@@ -216,13 +218,13 @@ func TestCallbackRetriesTransientFailures(t *testing.T) {
 
 func TestCallbackExhaustedAfterTheFullSchedule(t *testing.T) {
 	env := newCallbackEnv(t, func(int) activities.CallbackAttempt {
-		return answer(http.StatusServiceUnavailable, activities.CallbackRetry)
+		return answer(http.StatusServiceUnavailable, activities.AttemptRetry)
 	})
 	schedule := workflows.DefaultCallbackSchedule
 	env.run(schedule)
 
-	if got := failedWith(t, env.GetWorkflowError()); got != workflows.ReasonCallbackExhausted {
-		t.Fatalf("workflow failed with %s, want %s", got, workflows.ReasonCallbackExhausted)
+	if got := failedWith(t, env.GetWorkflowError()); got != contract.CallbackExhausted {
+		t.Fatalf("workflow failed with %s, want %s", got, contract.CallbackExhausted)
 	}
 	if len(env.attempts) != len(schedule) {
 		t.Fatalf("%d attempts, want %d", len(env.attempts), len(schedule))
@@ -257,9 +259,9 @@ func TestCallbackHonoursLongerRetryAfter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newCallbackEnv(t, func(attempt int) activities.CallbackAttempt {
 				if attempt == 1 {
-					return activities.CallbackAttempt{StatusCode: http.StatusTooManyRequests, Outcome: activities.CallbackRetry, RetryAfter: tt.retryAfter}
+					return activities.CallbackAttempt{StatusCode: http.StatusTooManyRequests, Outcome: activities.AttemptRetry, RetryAfter: tt.retryAfter}
 				}
-				return answer(http.StatusOK, activities.CallbackDelivered)
+				return answer(http.StatusOK, activities.AttemptDelivered)
 			})
 			env.run(schedule)
 			if err := env.GetWorkflowError(); err != nil {
@@ -278,9 +280,9 @@ func TestCallbackHonoursLongerRetryAfter(t *testing.T) {
 func TestRedeliverSignalCutsTheWaitShort(t *testing.T) {
 	env := newCallbackEnv(t, func(attempt int) activities.CallbackAttempt {
 		if attempt == 1 {
-			return answer(http.StatusServiceUnavailable, activities.CallbackRetry)
+			return answer(http.StatusServiceUnavailable, activities.AttemptRetry)
 		}
-		return answer(http.StatusOK, activities.CallbackDelivered)
+		return answer(http.StatusOK, activities.AttemptDelivered)
 	})
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.RedeliverSignal, nil) }, time.Minute)
 	env.run([]time.Duration{0, 10 * time.Hour})
@@ -301,9 +303,9 @@ func TestRedeliverSignalCutsTheWaitShort(t *testing.T) {
 func TestEarlyRedeliverSignalDoesNotCutALaterWait(t *testing.T) {
 	env := newCallbackEnv(t, func(attempt int) activities.CallbackAttempt {
 		if attempt == 1 {
-			return answer(http.StatusServiceUnavailable, activities.CallbackRetry)
+			return answer(http.StatusServiceUnavailable, activities.AttemptRetry)
 		}
-		return answer(http.StatusOK, activities.CallbackDelivered)
+		return answer(http.StatusOK, activities.AttemptDelivered)
 	})
 	// Transfers that take ten minutes; the operator signals after one.
 	env.transfersMocked = true
@@ -327,17 +329,17 @@ func TestEarlyRedeliverSignalDoesNotCutALaterWait(t *testing.T) {
 
 func TestDeliveryFailureOfVideoFailedKeepsTheTransferReason(t *testing.T) {
 	env := newCallbackEnv(t, func(int) activities.CallbackAttempt {
-		return answer(http.StatusGone, activities.CallbackGone)
+		return answer(http.StatusGone, activities.AttemptGone)
 	})
 	env.transfersMocked = true
 	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
-		activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin answered 404", activities.ErrOriginNotFound, nil))
+		activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin answered 404", string(contract.OriginNotFound), nil))
 	env.run(workflows.DefaultCallbackSchedule)
 
-	if got := failedWith(t, env.GetWorkflowError()); got != activities.ErrOriginNotFound {
-		t.Fatalf("workflow failed with %s, want %s: the transfer failure is the run's reason", got, activities.ErrOriginNotFound)
+	if got := failedWith(t, env.GetWorkflowError()); got != contract.OriginNotFound {
+		t.Fatalf("workflow failed with %s, want %s: the transfer failure is the run's reason", got, contract.OriginNotFound)
 	}
-	if len(env.attempts) != 1 || env.attempts[0].in.Event.Type != activities.EventVideoFailed {
+	if len(env.attempts) != 1 || env.attempts[0].in.Event.Type != contract.VideoFailed {
 		t.Fatalf("attempts = %+v, want one video.failed attempt", env.attempts)
 	}
 	if want := []string{"pending", "gone"}; !slices.Equal(env.states, want) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -40,16 +42,8 @@ var transferRetryPolicy = &temporal.RetryPolicy{
 	InitialInterval:        2 * time.Second,
 	BackoffCoefficient:     2,
 	MaximumInterval:        5 * time.Minute,
-	NonRetryableErrorTypes: activities.NonRetryableTransferErrors,
+	NonRetryableErrorTypes: activities.NonRetryableTransferTypes,
 }
-
-// Failure reasons of the workflow itself (activity failures keep their type).
-const (
-	ReasonDeadlineExceeded = "DeadlineExceeded"
-	ReasonTransferFailed   = "TransferFailed"
-	// ReasonCancelled: the run was cancelled before both files were stored.
-	ReasonCancelled = "Cancelled"
-)
 
 // DeadlinesFor computes each file's transfer deadline from the notification.
 func DeadlinesFor(in IngestInput) Deadlines {
@@ -82,34 +76,20 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	video, thumbnail, err := prepareAndTransfer(ctx, in, deadlines, ops)
 	if err != nil {
 		reason, message := failureReason(err)
-		status.Failure = reason + ": " + message
-		ops.stage(StageCallingBack, "Transfer failed ("+reason+"). Telling the backend.")
-		failed := activities.Event{
-			Type:      activities.EventVideoFailed,
-			Timestamp: workflow.Now(ctx).UTC(),
-			Data: activities.EventData{
-				WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext, Title: n.Title, WorkflowID: workflowID,
-				Reason: reason, Message: message,
-			},
-		}
+		status.Failure = string(reason) + ": " + message
+		ops.stage(StageCallingBack, "Transfer failed ("+string(reason)+"). Telling the backend.")
+		failed := contract.FailedEvent(n, workflowID, workflow.Now(ctx), reason, message)
 		_, _ = deliver(afterCtx, failed, in.CallbackSchedule, &status)
 		ops.stage(StageFailed, "Failed: "+status.Failure)
-		if reason == ReasonCancelled {
+		if reason == contract.Cancelled {
 			return IngestResult{}, temporal.NewCanceledError(message)
 		}
-		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, reason, nil)
+		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, string(reason), nil)
 	}
 
 	status.Video, status.Thumbnail = &video, &thumbnail
 	ops.stage(StageCallingBack, fmt.Sprintf("Stored %s and %s. Calling back.", video.URI, thumbnail.URI))
-	stored := activities.Event{
-		Type:      activities.EventVideoStored,
-		Timestamp: workflow.Now(ctx).UTC(),
-		Data: activities.EventData{
-			WochitVideoID: n.WochitVideoID, VideoContext: n.VideoContext, Title: n.Title, WorkflowID: workflowID,
-			Video: &video, Thumbnail: &thumbnail,
-		},
-	}
+	stored := contract.StoredEvent(n, workflowID, workflow.Now(ctx), video, thumbnail)
 	// Once the files are stored, the backend is told even if the run is
 	// cancelled meanwhile: cancelling cannot un-store them. (Terminating a
 	// run stops everything.)
@@ -127,7 +107,7 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 // prepareAndTransfer makes the run findable, looks up the destination and
 // copies both files. Any error it returns, a cancellation included, ends in
 // a video.failed callback.
-func prepareAndTransfer(ctx workflow.Context, in IngestInput, deadlines Deadlines, ops operatorView) (video, thumbnail activities.StoredObject, err error) {
+func prepareAndTransfer(ctx workflow.Context, in IngestInput, deadlines Deadlines, ops operatorView) (video, thumbnail contract.StoredObject, err error) {
 	n := in.Notification
 	// Make the run findable by video and context in the Web UI (one upsert:
 	// each is a write to the visibility store). Every value fits Temporal's
@@ -141,7 +121,7 @@ func prepareAndTransfer(ctx workflow.Context, in IngestInput, deadlines Deadline
 	}
 
 	var a *activities.Activities
-	dest := Destination{}
+	dest := activities.Destination{}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: destinationTimeout})
 	if err := workflow.ExecuteLocalActivity(lctx, a.Destination, activities.DestinationInput{WochitVideoID: n.WochitVideoID}).Get(ctx, &dest); err != nil {
 		return video, thumbnail, err
@@ -179,7 +159,7 @@ func (v operatorView) stage(s Stage, details string) {
 // notification. Such a transfer only looks for the file an earlier run stored
 // and verified, and fails LinkExpired without contacting the origin when it
 // is missing.
-func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, dest Destination) (video, thumbnail activities.StoredObject, err error) {
+func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, dest activities.Destination) (video, thumbnail contract.StoredObject, err error) {
 	var a *activities.Activities
 	n := in.Notification
 	now := workflow.Now(ctx)
@@ -187,7 +167,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 	transferCtx, cancelTransfers := workflow.WithCancel(ctx)
 	defer cancelTransfers()
 
-	start := func(kind activities.AssetKind, source string, deadline time.Time) workflow.Future {
+	start := func(kind contract.AssetKind, source string, deadline time.Time) workflow.Future {
 		remaining := deadline.Sub(now)
 		reuseOnly := remaining <= 0
 		var opts workflow.ActivityOptions
@@ -201,7 +181,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				RetryPolicy:            transferRetryPolicy,
 				Summary:                fmt.Sprintf("%s: reuse the stored copy (link expired)", kind),
 			}
-		case kind == activities.KindVideo:
+		case kind == contract.KindVideo:
 			opts = workflow.ActivityOptions{
 				TaskQueue:              VideoTaskQueue,
 				ScheduleToCloseTimeout: remaining,
@@ -227,13 +207,13 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 
 	// A slice, not a map: workflow code must schedule in the same order on replay.
 	transfers := []struct {
-		kind     activities.AssetKind
+		kind     contract.AssetKind
 		source   string
 		deadline time.Time
-		result   *activities.StoredObject
+		result   *contract.StoredObject
 	}{
-		{activities.KindVideo, n.VideoURL, deadlines.Video, &video},
-		{activities.KindThumbnail, n.ThumbnailURL, deadlines.Thumbnail, &thumbnail},
+		{contract.KindVideo, n.VideoURL, deadlines.Video, &video},
+		{contract.KindThumbnail, n.ThumbnailURL, deadlines.Thumbnail, &thumbnail},
 	}
 	selector := workflow.NewSelector(ctx)
 	for _, t := range transfers {
@@ -257,9 +237,9 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 
 // failureReason extracts the reason code (the ApplicationError type) and a
 // message for the video.failed callback.
-func failureReason(err error) (reason, message string) {
+func failureReason(err error) (reason contract.Reason, message string) {
 	if temporal.IsCanceledError(err) {
-		return ReasonCancelled, "the run was cancelled before both files were stored"
+		return contract.Cancelled, "the run was cancelled before both files were stored"
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {
@@ -268,11 +248,11 @@ func failureReason(err error) (reason, message string) {
 		if errors.As(timeoutErr, &last) {
 			msg += "; last error: " + last.Error()
 		}
-		return ReasonDeadlineExceeded, msg
+		return contract.DeadlineExceeded, msg
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() != "" {
-		return appErr.Type(), appErr.Error()
+		return contract.Reason(appErr.Type()), appErr.Error()
 	}
-	return ReasonTransferFailed, err.Error()
+	return contract.TransferFailed, err.Error()
 }

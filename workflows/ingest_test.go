@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -26,7 +28,7 @@ var testDestination = activities.Destination{Bucket: "b", Dir: "videos/vid-1/"}
 
 func sampleInput() workflows.IngestInput {
 	return workflows.IngestInput{
-		Notification: workflows.Notification{
+		Notification: contract.Notification{
 			VideoContext: "user-42", WochitVideoID: "vid-1", Title: "My video",
 			VideoURL: "https://media.example.com/v.mp4?sig=1", ThumbnailURL: "https://media.example.com/t.jpg?sig=1",
 		},
@@ -34,21 +36,21 @@ func sampleInput() workflows.IngestInput {
 	}
 }
 
-func stored(kind activities.AssetKind) activities.StoredObject {
+func stored(kind contract.AssetKind) contract.StoredObject {
 	name := "videos/vid-1/" + string(kind)
-	return activities.StoredObject{Bucket: "b", Name: name, URI: "gs://b/" + name, Size: 10, ContentType: "x", CRC32C: "AAAAAA=="}
+	return contract.StoredObject{Bucket: "b", Name: name, URI: "gs://b/" + name, Size: 10, ContentType: "x", CRC32C: "AAAAAA=="}
 }
 
 type testEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	mu        sync.Mutex
-	infos     map[activities.AssetKind]activity.Info
+	infos     map[contract.AssetKind]activity.Info
 	callbacks []activities.CallbackInput
 }
 
 func newEnv(t *testing.T) *testEnv {
 	var suite testsuite.WorkflowTestSuite
-	env := &testEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(), infos: map[activities.AssetKind]activity.Info{}}
+	env := &testEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(), infos: map[contract.AssetKind]activity.Info{}}
 	env.SetStartTime(receivedAt.Add(time.Minute))
 	env.RegisterActivity(a)
 	env.OnActivity(a.Destination, mock.Anything, mock.Anything).Return(testDestination, nil)
@@ -70,7 +72,7 @@ func (env *testEnv) acceptCallbacks() {
 			env.mu.Lock()
 			env.callbacks = append(env.callbacks, in)
 			env.mu.Unlock()
-			return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.CallbackDelivered}, nil
+			return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.AttemptDelivered}, nil
 		})
 }
 
@@ -108,7 +110,7 @@ func TestIngestVideoTransfersInParallelThenCallsBack(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Video != stored(activities.KindVideo) || res.Thumbnail != stored(activities.KindThumbnail) || !res.Callback.Delivered {
+	if res.Video != stored(contract.KindVideo) || res.Thumbnail != stored(contract.KindThumbnail) || !res.Callback.Delivered {
 		t.Fatalf("result = %+v", res)
 	}
 
@@ -117,12 +119,12 @@ func TestIngestVideoTransfersInParallelThenCallsBack(t *testing.T) {
 	}
 	cb := env.callbacks[0]
 	ev := cb.Event
-	if ev.Type != activities.EventVideoStored || ev.Data.WochitVideoID != "vid-1" || ev.Data.VideoContext != "user-42" ||
+	if ev.Type != contract.VideoStored || ev.Data.WochitVideoID != "vid-1" || ev.Data.VideoContext != "user-42" ||
 		ev.Data.Title != "My video" || ev.Data.WorkflowID != "default-test-workflow-id" ||
-		*ev.Data.Video != stored(activities.KindVideo) || *ev.Data.Thumbnail != stored(activities.KindThumbnail) {
+		*ev.Data.Video != stored(contract.KindVideo) || *ev.Data.Thumbnail != stored(contract.KindThumbnail) {
 		t.Fatalf("callback event = %+v", ev)
 	}
-	if cb.WebhookID != workflows.WebhookID("default-test-workflow-id", activities.EventVideoStored) {
+	if cb.WebhookID != workflows.WebhookID("default-test-workflow-id", contract.VideoStored) {
 		t.Fatalf("webhook-id = %q, not derived from the workflow id", cb.WebhookID)
 	}
 }
@@ -142,7 +144,7 @@ func TestIngestVideoActivityOptions(t *testing.T) {
 	// Started one minute after receipt: the deadline is 24h - margin after
 	// receipt, so each transfer may take 24h - margin - 1m in all.
 	wantScheduleToClose := workflows.LinkLifetime - workflows.DeadlineSafetyMargin - time.Minute
-	video, thumb := env.infos[activities.KindVideo], env.infos[activities.KindThumbnail]
+	video, thumb := env.infos[contract.KindVideo], env.infos[contract.KindThumbnail]
 	if video.TaskQueue != workflows.VideoTaskQueue || thumb.TaskQueue != "default-test-taskqueue" {
 		t.Errorf("task queues: video %q, thumbnail %q; want the video on %q and the thumbnail with the workflow", video.TaskQueue, thumb.TaskQueue, workflows.VideoTaskQueue)
 	}
@@ -244,7 +246,7 @@ func TestDeadlineIsTheEarlierOfSignedExpiryAnd24Hours(t *testing.T) {
 	var linkExpiry time.Time
 	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, tin activities.TransferInput) (activities.TransferResult, error) {
-			if tin.Kind == activities.KindVideo {
+			if tin.Kind == contract.KindVideo {
 				linkExpiry = tin.LinkExpiresAt
 			}
 			return activities.TransferResult{Object: stored(tin.Kind)}, nil
@@ -254,8 +256,8 @@ func TestDeadlineIsTheEarlierOfSignedExpiryAnd24Hours(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if want := time.Hour - workflows.DeadlineSafetyMargin - time.Minute; env.infos[activities.KindVideo].ScheduleToCloseTimeout != want {
-		t.Errorf("video ScheduleToClose = %s, want %s", env.infos[activities.KindVideo].ScheduleToCloseTimeout, want)
+	if want := time.Hour - workflows.DeadlineSafetyMargin - time.Minute; env.infos[contract.KindVideo].ScheduleToCloseTimeout != want {
+		t.Errorf("video ScheduleToClose = %s, want %s", env.infos[contract.KindVideo].ScheduleToCloseTimeout, want)
 	}
 	if want := receivedAt.Add(time.Hour); !linkExpiry.Equal(want) {
 		t.Errorf("LinkExpiresAt = %s, want %s", linkExpiry, want)
@@ -277,11 +279,11 @@ func TestIngestVideoTooLateWithoutStoredFilesFailsLinkExpired(t *testing.T) {
 			if !in.ReuseOnly {
 				t.Errorf("%s transfer after the deadline may contact the origin (ReuseOnly is false)", in.Kind)
 			}
-			return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("no stored copy", activities.ErrLinkExpired, nil)
+			return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("no stored copy", string(contract.LinkExpired), nil)
 		})
 	env.acceptCallbacks()
 	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
-	assertFailedWith(t, env, activities.ErrLinkExpired)
+	assertFailedWith(t, env, contract.LinkExpired)
 }
 
 // The redelivery trap: a new run for a video whose callback failed keeps the
@@ -297,7 +299,7 @@ func TestIngestVideoAfterDeadlineReusesStoredFiles(t *testing.T) {
 			reuseOnly = append(reuseOnly, in.ReuseOnly)
 			env.mu.Unlock()
 			if !in.ReuseOnly {
-				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin contacted after the deadline", activities.ErrLinkExpired, nil)
+				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin contacted after the deadline", string(contract.LinkExpired), nil)
 			}
 			return activities.TransferResult{Object: stored(in.Kind), Reused: true}, nil
 		})
@@ -310,13 +312,13 @@ func TestIngestVideoAfterDeadlineReusesStoredFiles(t *testing.T) {
 	if len(reuseOnly) != 2 || !reuseOnly[0] || !reuseOnly[1] {
 		t.Fatalf("transfers ran with ReuseOnly = %v, want two reuse-only checks", reuseOnly)
 	}
-	if len(env.callbacks) != 1 || env.callbacks[0].Event.Type != activities.EventVideoStored ||
-		env.callbacks[0].WebhookID != workflows.WebhookID("default-test-workflow-id", activities.EventVideoStored) {
+	if len(env.callbacks) != 1 || env.callbacks[0].Event.Type != contract.VideoStored ||
+		env.callbacks[0].WebhookID != workflows.WebhookID("default-test-workflow-id", contract.VideoStored) {
 		t.Fatalf("callbacks = %+v, want one video.stored with the usual webhook-id", env.callbacks)
 	}
 	// A reuse-only check is light work: it stays on the workflow's queue
 	// instead of waiting for a video slot.
-	if q := env.infos[activities.KindVideo].TaskQueue; q != "default-test-taskqueue" {
+	if q := env.infos[contract.KindVideo].TaskQueue; q != "default-test-taskqueue" {
 		t.Errorf("reuse-only video check ran on %q, want the workflow's task queue", q)
 	}
 }
@@ -325,8 +327,8 @@ func TestIngestVideoPermanentTransferFailure(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.TransferInput) (activities.TransferResult, error) {
-			if in.Kind == activities.KindVideo {
-				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin answered 404", activities.ErrOriginNotFound, nil)
+			if in.Kind == contract.KindVideo {
+				return activities.TransferResult{}, temporal.NewNonRetryableApplicationError("origin answered 404", string(contract.OriginNotFound), nil)
 			}
 			// The thumbnail is slow; the video's failure must not wait for it.
 			select {
@@ -338,29 +340,29 @@ func TestIngestVideoPermanentTransferFailure(t *testing.T) {
 		})
 	env.acceptCallbacks()
 	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
-	assertFailedWith(t, env, activities.ErrOriginNotFound)
+	assertFailedWith(t, env, contract.OriginNotFound)
 }
 
 // assertFailedWith checks that the workflow failed with reason and that the
 // backend was told so with a video.failed callback.
-func assertFailedWith(t *testing.T, env *testEnv, reason string) {
+func assertFailedWith(t *testing.T, env *testEnv, reason contract.Reason) {
 	t.Helper()
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}
 	err := env.GetWorkflowError()
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != reason {
+	if !errors.As(err, &appErr) || contract.Reason(appErr.Type()) != reason {
 		t.Fatalf("workflow error = %v, want an ApplicationError of type %s", err, reason)
 	}
 	if len(env.callbacks) != 1 {
 		t.Fatalf("got %d callbacks, want 1", len(env.callbacks))
 	}
 	ev := env.callbacks[0].Event
-	if ev.Type != activities.EventVideoFailed || ev.Data.Reason != reason || ev.Data.Message == "" || ev.Data.Video != nil {
+	if ev.Type != contract.VideoFailed || ev.Data.Reason != reason || ev.Data.Message == "" || ev.Data.Video != nil {
 		t.Fatalf("callback event = %+v, want video.failed with reason %s", ev, reason)
 	}
-	if env.callbacks[0].WebhookID != workflows.WebhookID("default-test-workflow-id", activities.EventVideoFailed) {
+	if env.callbacks[0].WebhookID != workflows.WebhookID("default-test-workflow-id", contract.VideoFailed) {
 		t.Fatalf("webhook-id = %q", env.callbacks[0].WebhookID)
 	}
 }
@@ -392,8 +394,8 @@ func TestCancelledRunStillSendsVideoFailed(t *testing.T) {
 		t.Fatalf("got %d callbacks, want exactly 1", len(env.callbacks))
 	}
 	ev := env.callbacks[0].Event
-	if ev.Type != activities.EventVideoFailed || ev.Data.Reason != workflows.ReasonCancelled || ev.Data.Message == "" {
-		t.Fatalf("callback = %+v, want video.failed with reason %s", ev, workflows.ReasonCancelled)
+	if ev.Type != contract.VideoFailed || ev.Data.Reason != contract.Cancelled || ev.Data.Message == "" {
+		t.Fatalf("callback = %+v, want video.failed with reason %s", ev, contract.Cancelled)
 	}
 }
 
@@ -410,9 +412,9 @@ func TestCancelDuringCallbackRetriesKeepsDelivering(t *testing.T) {
 		func(_ context.Context, in activities.CallbackInput) (activities.CallbackAttempt, error) {
 			attempts++
 			if attempts < 3 {
-				return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 503, Outcome: activities.CallbackRetry}, nil
+				return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 503, Outcome: activities.AttemptRetry}, nil
 			}
-			return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.CallbackDelivered}, nil
+			return activities.CallbackAttempt{Attempt: in.Attempt, StatusCode: 204, Outcome: activities.AttemptDelivered}, nil
 		})
 	// The second wait of the default schedule is 5 minutes: cancel inside it.
 	env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Minute)

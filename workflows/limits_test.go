@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -96,7 +98,7 @@ func FuzzFitJSON(f *testing.F) {
 
 func TestStaticSummaryFitsTheSummaryLimit(t *testing.T) {
 	for _, title := range []string{"", "My video", strings.Repeat("😀", 1024), strings.Repeat("<", 1024), strings.Repeat("\x00", 1024)} {
-		s := workflows.StaticSummary(workflows.Notification{Title: title, WochitVideoID: strings.Repeat("a", 128)})
+		s := workflows.StaticSummary(contract.Notification{Title: title, WochitVideoID: strings.Repeat("a", 128)})
 		b, _ := json.Marshal(s)
 		if len(b) > workflows.MaxSummaryBytes || !strings.HasSuffix(s, "("+strings.Repeat("a", 128)+")") {
 			t.Fatalf("summary %q is %d JSON bytes (limit %d) or lost the video id", s, len(b), workflows.MaxSummaryBytes)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -29,18 +31,9 @@ const WorkflowIDPrefix = "wochit-video-"
 // WorkflowID returns the id of the workflow that ingests a video.
 func WorkflowID(wochitVideoID string) string { return WorkflowIDPrefix + wochitVideoID }
 
-// Notification is the JSON body Wochit POSTs when a video was produced.
-type Notification struct {
-	VideoContext  string `json:"videoContext"`
-	WochitVideoID string `json:"wochitVideoId"`
-	ThumbnailURL  string `json:"thumbnailUrl"`
-	VideoURL      string `json:"videoUrl"`
-	Title         string `json:"title"`
-}
-
 // IngestInput starts an IngestVideo workflow.
 type IngestInput struct {
-	Notification Notification
+	Notification contract.Notification
 	// ReceivedAt is when the ingress accepted the notification: Wochit's links
 	// expire 24 hours after it was sent, and the deadline counts from here.
 	ReceivedAt time.Time
@@ -53,8 +46,8 @@ type IngestInput struct {
 
 // IngestResult is what a completed workflow returns.
 type IngestResult struct {
-	Video     activities.StoredObject
-	Thumbnail activities.StoredObject
+	Video     contract.StoredObject
+	Thumbnail contract.StoredObject
 	Deadlines Deadlines
 	Callback  CallbackReport
 }
@@ -84,10 +77,10 @@ const StatusQuery = "status"
 type Status struct {
 	Stage       Stage
 	Deadlines   Deadlines
-	Destination Destination
-	Video       *activities.StoredObject `json:",omitempty"`
-	Thumbnail   *activities.StoredObject `json:",omitempty"`
-	Failure     string                   `json:",omitempty"`
+	Destination activities.Destination
+	Video       *contract.StoredObject `json:",omitempty"`
+	Thumbnail   *contract.StoredObject `json:",omitempty"`
+	Failure     string                 `json:",omitempty"`
 	Callback    CallbackReport
 }
 
@@ -113,9 +106,6 @@ var (
 	ingestStageKey   = temporal.NewSearchAttributeKeyKeyword(SearchAttrIngestStage)
 )
 
-// Destination is where a video's files are stored (gs://Bucket/Dir...).
-type Destination = activities.Destination
-
 // Memo keys: the title, and the full videoContext (its search attribute
 // may be shortened, see SearchKeyword).
 const (
@@ -125,7 +115,7 @@ const (
 
 // StaticSummary is the run's one-line summary in the Web UI, fitted to
 // Temporal's summary limit whatever the title.
-func StaticSummary(n Notification) string {
+func StaticSummary(n contract.Notification) string {
 	title := n.Title
 	if title == "" {
 		title = "untitled"

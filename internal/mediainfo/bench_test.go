@@ -3,8 +3,8 @@ package mediainfo
 import (
 	"testing"
 
-	"wochit-ingest/internal/mediacheck"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 // BenchmarkRead64MiB reads the Info of a generated 64 MiB MP4, reporting

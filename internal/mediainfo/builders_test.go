@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 // Builders for moovs the generator does not make (other codecs, rotated or

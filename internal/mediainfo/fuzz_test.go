@@ -6,8 +6,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"wochit-ingest/internal/mediacheck"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 // FuzzRead checks that Read neither panics nor reads anything but the

@@ -28,7 +28,7 @@ import (
 
 	mp4 "github.com/abema/go-mp4"
 
-	"wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 // Info is what a player needs to know about a video. Every field is

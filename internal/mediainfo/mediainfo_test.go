@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"wochit-ingest/internal/mediacheck"
-	"wochit-ingest/internal/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 )
 
 func TestGeneratedVideos(t *testing.T) {

@@ -107,11 +107,15 @@ type Origin struct {
 	files    map[string]*File
 	stats    map[string]*Stats
 	requests map[string][]Request
+	inFlight int        // requests whose handler has not returned
+	idle     *sync.Cond // broadcast when inFlight drops to 0
 }
 
 // New returns an empty origin.
 func New() *Origin {
-	return &Origin{files: map[string]*File{}, stats: map[string]*Stats{}, requests: map[string][]Request{}}
+	o := &Origin{files: map[string]*File{}, stats: map[string]*Stats{}, requests: map[string][]Request{}}
+	o.idle = sync.NewCond(&o.mu)
+	return o
 }
 
 // Put serves f at path (which starts with "/"), replacing what was there.
@@ -125,6 +129,22 @@ func (o *Origin) Put(path string, f File) {
 func (o *Origin) Stats(path string) Stats {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if s := o.stats[path]; s != nil {
+		return *s
+	}
+	return Stats{}
+}
+
+// Settled waits until no request is being served, then returns the
+// counters for path. A client may have its bytes (or have hung up) before
+// the handler that sent them has counted them; Settled is the counters
+// once every handler has.
+func (o *Origin) Settled(path string) Stats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.inFlight > 0 {
+		o.idle.Wait()
+	}
 	if s := o.stats[path]; s != nil {
 		return *s
 	}
@@ -182,6 +202,16 @@ func (o *Origin) update(path string, fn func(*Stats)) {
 }
 
 func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.inFlight++
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		if o.inFlight--; o.inFlight == 0 {
+			o.idle.Broadcast()
+		}
+		o.mu.Unlock()
+	}()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return

@@ -81,7 +81,7 @@ func TestOriginFaults(t *testing.T) {
 	if _, got := get(t, srv.URL+"/f", ""); !bytes.Equal(got, body) {
 		t.Fatal("third request did not get the whole body")
 	}
-	if s := o.Stats("/f"); s.Requests != 3 || s.Cut != 1 || s.Completed != 1 {
+	if s := o.Settled("/f"); s.Requests != 3 || s.Cut != 1 || s.Completed != 1 {
 		t.Fatalf("stats = %+v", s)
 	}
 }

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -32,8 +33,8 @@ func (s *Server) routes() http.Handler {
 		requireJSON,    // 415 unsupported_media_type
 		limitBody,      // 413 payload_too_large
 	)
-	r.Handle(routeWebhook, s.access(routeWebhook, true, notification))
-	r.Handle(routeWebhookToken, s.access(routeWebhookToken, true, notification))
+	r.Handle(routeWebhook, s.access(routeWebhook, true, s.traced(routeWebhook, notification)))
+	r.Handle(routeWebhookToken, s.access(routeWebhookToken, true, s.traced(routeWebhookToken, notification)))
 	r.Handle("/healthz", s.access("/healthz", false, methods(http.HandlerFunc(s.handleHealthz), http.MethodGet, http.MethodHead)))
 	r.Handle("/readyz", s.access("/readyz", false, methods(http.HandlerFunc(s.handleReadyz), http.MethodGet, http.MethodHead)))
 	metrics := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
@@ -42,6 +43,24 @@ func (s *Server) routes() http.Handler {
 		writeError(w, &apiError{Code: codeNotFound, Message: "no such endpoint"})
 	}))
 	return r
+}
+
+// traced starts the notification's span (see Config.Tracing). The span sees
+// the route template, never the path: the path may hold the sender's token.
+func (s *Server) traced(route string, next http.Handler) http.Handler {
+	if !s.cfg.Tracing.Enabled() {
+		return next
+	}
+	type originalKey struct{}
+	span := s.cfg.Tracing.PublicHandler(http.HandlerFunc(func(w http.ResponseWriter, shown *http.Request) {
+		r := shown.Context().Value(originalKey{}).(*http.Request)
+		next.ServeHTTP(w, r.WithContext(shown.Context()))
+	}), "POST "+route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		shown := r.Clone(context.WithValue(r.Context(), originalKey{}, r))
+		shown.URL.Path, shown.URL.RawPath, shown.URL.RawQuery, shown.RequestURI = route, "", "", route
+		span.ServeHTTP(w, shown)
+	})
 }
 
 // methods answers 405, with Allow, to any method but the given ones.

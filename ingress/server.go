@@ -26,6 +26,7 @@ import (
 
 	prommetrics "github.com/wochit-ingest/wochit-ingest/internal/metrics"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -77,6 +78,10 @@ type Config struct {
 	CallbackSchedule []time.Duration
 	// DataConverter must match the workers' (default converter when nil).
 	DataConverter converter.DataConverter
+	// Tracing, when enabled, starts a span per notification (a new trace,
+	// linked to the sender's) that the workflow start continues; the
+	// Temporal client carries the SDK's tracing interceptor.
+	Tracing *tracing.Tracing
 	// Registry receives the ingress metrics and is served on /metrics; nil
 	// means a registry of the server's own.
 	Registry *prometheus.Registry

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -26,6 +27,8 @@ type StartOptions struct {
 	DataConverter converter.DataConverter
 	// Identity is recorded in the run's history as the starter.
 	Identity string
+	// Tracing, when enabled, makes the start a span that the run continues.
+	Tracing *tracing.Tracing
 }
 
 // ConflictError is StartIngest's answer when the video already has a run
@@ -66,7 +69,10 @@ func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in wor
 	if err != nil {
 		return "", false, err
 	}
+	header, endSpan := opts.Tracing.StartWorkflowSpan(ctx, workflows.IngestVideoName, req.WorkflowId)
+	req.Header = header
 	resp, err := c.WorkflowService().StartWorkflowExecution(ctx, req)
+	endSpan(err)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &already):
@@ -152,5 +158,6 @@ func StartedWith(ctx context.Context, c client.Client, dc converter.DataConverte
 func (s *Server) startIngest(ctx context.Context, in workflows.IngestInput) (runID string, started bool, err error) {
 	return StartIngest(ctx, s.temporal, StartOptions{
 		Namespace: s.cfg.Namespace, DataConverter: s.cfg.DataConverter, Identity: "wochit-ingest ingress",
+		Tracing: s.cfg.Tracing,
 	}, in)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -66,6 +67,10 @@ type Config struct {
 	// Metrics receives the transfer metrics; nil records none.
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
+	// Tracing, when enabled, adds client spans (and traceparent headers) to
+	// every origin and callback request; activity spans come from the
+	// Temporal client's tracing interceptor.
+	Tracing *tracing.Tracing
 }
 
 // Defaults for zero Config fields.
@@ -181,9 +186,13 @@ func NewActivities(ctx context.Context, cfg Config) (*activities.Activities, fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating GCS client: %w", err)
 	}
+	origin := safehttp.NewClient(cfg.Origins, safehttp.ClientOptions{MaxRedirects: 3})
+	origin.Transport = cfg.Tracing.Transport(origin.Transport)
+	callback := safehttp.NewClient(cfg.Callbacks, safehttp.ClientOptions{Timeout: activities.CallbackTimeout})
+	callback.Transport = cfg.Tracing.Transport(callback.Transport)
 	acts := &activities.Activities{
-		Origin:      safehttp.NewClient(cfg.Origins, safehttp.ClientOptions{MaxRedirects: 3}),
-		Callback:    safehttp.NewClient(cfg.Callbacks, safehttp.ClientOptions{Timeout: activities.CallbackTimeout}),
+		Origin:      origin,
+		Callback:    callback,
 		Storage:     gcs,
 		Bucket:      cfg.Bucket,
 		Prefix:      cfg.Prefix,

@@ -75,6 +75,12 @@ func newTracing(res *resource.Resource, sp sdktrace.SpanProcessor) *Tracing {
 	}
 }
 
+// WithProcessor is tracing on, exporting to sp instead of OTLP (tests read
+// spans from a tracetest.SpanRecorder). It does not touch the globals.
+func WithProcessor(service string, sp sdktrace.SpanProcessor) *Tracing {
+	return newTracing(resource.NewSchemaless(semconv.ServiceName(service)), sp)
+}
+
 // configured reports whether the environment asks for tracing.
 func configured(getenv func(string) string) (bool, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }

@@ -35,6 +35,20 @@ type StoredObject struct {
 	ContentType string `json:"contentType"`
 	CRC32C      string `json:"crc32c"`
 	MD5         string `json:"md5,omitempty"`
+	// Media is what a player needs to know about a video, read from its
+	// MP4/MOV metadata; absent for other formats, fields it lacks omitted.
+	Media *Media `json:"media,omitempty"`
+}
+
+// Media describes a stored video. FastStart (the moov before the media
+// data, so playback starts before the download ends) is reported for every
+// ISO-BMFF file, false included.
+type Media struct {
+	DurationMillis int64  `json:"durationMs,omitempty"`
+	Width          int    `json:"width,omitempty"`
+	Height         int    `json:"height,omitempty"`
+	Codec          string `json:"codec,omitempty"`
+	FastStart      *bool  `json:"fastStart,omitempty"`
 }
 
 // EventType is the `type` of a callback event.

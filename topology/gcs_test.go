@@ -4,13 +4,16 @@ package topology
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -57,7 +60,8 @@ func gcsRoot(t *testing.T, dir string) string {
 		}
 		probe := filepath.Join(root, "owner-pid")
 		if err := os.WriteFile(probe, []byte(strconv.Itoa(os.Getpid())), 0o644); err == nil && syscall.Setxattr(probe, "user.probe", make([]byte, 16<<10), 0) == nil {
-			t.Cleanup(func() { os.RemoveAll(root) })
+			// The emulator stages uploads in a directory beside root.
+			t.Cleanup(func() { os.RemoveAll(root); os.RemoveAll(root + ".uploads") })
 			return root
 		}
 		os.RemoveAll(root)
@@ -66,12 +70,19 @@ func gcsRoot(t *testing.T, dir string) string {
 	return ""
 }
 
-// removeAbandonedGCSRoots deletes emulator roots in /dev/shm left by test
-// processes that were killed before their cleanup ran: tmpfs holds them in
-// memory until the machine restarts.
+// removeAbandonedGCSRoots deletes emulator roots, and the uploads
+// directories beside them, in /dev/shm left by test processes that were
+// killed before their cleanup ran: tmpfs holds them in memory until the
+// machine restarts.
 func removeAbandonedGCSRoots() {
 	dirs, _ := filepath.Glob("/dev/shm/topology-gcs-*")
 	for _, d := range dirs {
+		if root, ok := strings.CutSuffix(d, ".uploads"); ok {
+			if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+				os.RemoveAll(d) // its emulator's root is gone
+			}
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(d, "owner-pid"))
 		pid, _ := strconv.Atoi(string(b))
 		fi, statErr := os.Stat(d)

@@ -16,9 +16,9 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"wochit-ingest/internal/gcsemu"
-	"wochit-ingest/internal/mediaorigin"
-	"wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 // newGCSEmulator makes an emulator that keeps bucket's objects on disk

@@ -8,14 +8,13 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // runRedeliver sends a video's callback again: it signals the open run, or
 // starts a new run after a failed one (which reuses the stored files).
 func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, err := config.LoadRedeliver(args, environ, stderr)
+	cfg, err := loadRedeliver(args, environ, stderr)
 	if err != nil {
 		return err
 	}

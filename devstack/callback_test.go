@@ -192,6 +192,7 @@ func callbackStatus(t *testing.T, c client.Client, workflowID, runID string) str
 }
 
 func TestCallbacksEndToEnd(t *testing.T) {
+	endToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	t.Cleanup(originServer.Close)

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
 	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
-	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
 
 // runDemoServer serves what `dev` serves on its dev address — the demo media
@@ -20,24 +18,16 @@ import (
 // docker-compose stack and for trying a deployment before the real backend
 // is ready.
 func runDemoServer(ctx context.Context, args, environ []string, _, stderr io.Writer) error {
-	env := envMap(environ)
-	fs := flag.NewFlagSet("wochit-ingest demo-server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr(env, "DEMO_ADDR", ":8081"), "address to listen on [$DEMO_ADDR]")
-	secret := fs.String("callback-secret", env["CALLBACK_SECRET"], "secret(s) callbacks are signed with [$CALLBACK_SECRET]")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := loadDemo(args, environ, stderr)
+	if err != nil {
 		return err
 	}
-	secrets, err := webhook.ParseSecrets(*secret)
-	if err != nil {
-		return fmt.Errorf("CALLBACK_SECRET: %w", err)
-	}
 	log := newLogger(logInfo, stderr)
-	l, err := httpserver.Listen(*addr)
+	l, err := httpserver.Listen(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("DEMO_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: devstack.DemoHandler(devstack.DemoMedia(), devstack.NewReceiver(secrets, log)), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: devstack.DemoHandler(devstack.DemoMedia(), devstack.NewReceiver(cfg.CallbackSecrets, log)), ReadHeaderTimeout: 5 * time.Second}
 	done := httpserver.Serve(srv, l)
 	log.Info("demo media and callback receiver", "media", "http://"+l.Addr().String()+devstack.DemoVideoPath, "callbacks", "http://"+l.Addr().String()+"/callbacks")
 	select {

@@ -9,16 +9,15 @@ import (
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
-	"github.com/wochit-ingest/wochit-ingest/internal/config"
 )
 
 // runDev runs the whole system in this process until interrupted.
 func runDev(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, err := config.LoadDev(args, environ, stderr)
+	cfg, err := loadDev(args, environ, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := newLogger(cfg.logConfig, stderr)
 	fmt.Fprintf(stdout, "Starting the dev stack (data in %s; the first start creates the database)…\n", cfg.DataDir)
 	stack, err := devstack.Start(ctx, devstack.Options{
 		DataDir:          cfg.DataDir,

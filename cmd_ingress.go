@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/wochit-ingest/wochit-ingest/ingress"
-	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 )
@@ -17,11 +16,11 @@ import (
 // runIngress serves the webhook endpoint until SIGINT/SIGTERM, then stops
 // accepting connections and lets requests in flight finish.
 func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer) error {
-	cfg, err := config.LoadIngress(args, environ, stderr)
+	cfg, err := loadIngress(args, environ, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := newLogger(cfg.logConfig, stderr)
 	reg := metrics.NewRegistry()
 	defer instrument(&cfg.Temporal, log, reg)() // the client's request metrics, on the same /metrics
 	// Lazy: the ingress starts (and reports not ready) while Temporal is down;

@@ -8,14 +8,13 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/config"
-	"github.com/wochit-ingest/wochit-ingest/internal/redeliver"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // runRedeliver sends a video's callback again: it signals the open run, or
 // starts a new run after a failed one (which reuses the stored files).
 func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, err := config.LoadRedeliver(args, environ, stderr)
+	cfg, err := loadRedeliver(args, environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -26,19 +25,19 @@ func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io
 	}
 	defer c.Close()
 
-	res, err := redeliver.Redeliver(ctx, c, redeliver.Options{Namespace: cfg.Temporal.Namespace}, cfg.VideoID)
+	res, err := workflows.Redeliver(ctx, c, workflows.RedeliverOptions{Namespace: cfg.Temporal.Namespace}, cfg.VideoID)
 	if err != nil {
 		return err
 	}
 	switch res.Action {
-	case redeliver.AlreadyDelivered:
+	case workflows.RedeliverAlreadyDelivered:
 		fmt.Fprintf(stdout, "%s completed: its %s callback was delivered (webhook-id %s, %d attempt(s)). Nothing to do.\n",
 			res.WorkflowID, res.Callback.EventType, res.Callback.WebhookID, len(res.Callback.Attempts))
 		return nil
-	case redeliver.Signalled:
+	case workflows.RedeliverSignalled:
 		fmt.Fprintf(stdout, "%s is running (run %s): sent the redeliver signal. Its next callback attempt starts now,\n"+
 			"or as soon as both files are stored if it is still copying them.\n", res.WorkflowID, res.RunID)
-	case redeliver.Restarted:
+	case workflows.RedeliverRestarted:
 		fmt.Fprintf(stdout, "%s failed in run %s (%s).\n"+
 			"Started run %s with the original notification: files already stored are reused, not downloaded\n"+
 			"again, and the callback goes out with the same webhook-id.\n", res.WorkflowID, res.FailedRunID, res.Failure, res.RunID)

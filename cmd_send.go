@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,55 +27,27 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
-type sendOptions struct {
-	url          string
-	token        string
-	file         string
-	demo         bool
-	devURL       string
-	wait         bool
-	temporalAddr string
-	namespace    string
-	n            contract.Notification
-}
-
 // runSend posts one notification, like Wochit would, and optionally follows
 // the workflow it started until it completes.
 func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	env := envMap(environ)
-	var o sendOptions
-	fs := flag.NewFlagSet("wochit-ingest send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", envOr(env, "SEND_URL", "http://127.0.0.1:8080/webhooks/wochit"), "ingress webhook URL [$SEND_URL]")
-	fs.StringVar(&o.token, "token", envOr(env, "SEND_TOKEN", ""), "ingress token, sent as Authorization: Bearer [$SEND_TOKEN]")
-	fs.StringVar(&o.file, "file", "", "read the notification JSON from this file ('-' for stdin)")
-	fs.BoolVar(&o.demo, "demo", false, "use the sample media that `dev` serves, and a fresh video id")
-	fs.StringVar(&o.devURL, "dev-url", "http://"+devstack.DefaultDevAddr, "where `dev` serves its sample media (with --demo)")
-	fs.BoolVar(&o.wait, "wait", false, "follow the workflow and show progress until it completes")
-	fs.StringVar(&o.temporalAddr, "temporal-address", envOr(env, "TEMPORAL_ADDRESS", devstack.DefaultTemporalAddr), "Temporal frontend, for --wait [$TEMPORAL_ADDRESS]")
-	fs.StringVar(&o.namespace, "temporal-namespace", envOr(env, "TEMPORAL_NAMESPACE", devstack.Namespace), "Temporal namespace, for --wait [$TEMPORAL_NAMESPACE]")
-	fs.StringVar(&o.n.WochitVideoID, "video-id", "", "wochitVideoId (default: random with --demo)")
-	fs.StringVar(&o.n.VideoURL, "video-url", "", "videoUrl")
-	fs.StringVar(&o.n.ThumbnailURL, "thumbnail-url", "", "thumbnailUrl")
-	fs.StringVar(&o.n.Title, "title", "", "title")
-	fs.StringVar(&o.n.VideoContext, "context", "", "videoContext")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := loadSend(args, environ, stderr)
+	if err != nil {
 		return err
 	}
-
+	o := &cfg
 	body, videoID, err := o.payload()
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(body))
 	if err != nil {
 		return errors.New("--url is not a valid URL")
 	}
 	// What is printed names the route, never the token a path may carry.
 	shown := routeOf(req.URL)
 	req.Header.Set("Content-Type", "application/json")
-	if o.token != "" {
-		req.Header.Set("Authorization", "Bearer "+o.token)
+	if o.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.Token)
 	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
@@ -92,19 +63,17 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("the ingress answered %s", resp.Status)
 	}
-	if !o.wait {
+	if !o.Wait {
 		return nil
 	}
 	var started struct{ WorkflowID, RunID string }
 	if err := json.Unmarshal(answer, &started); err != nil || started.WorkflowID == "" {
 		started.WorkflowID = workflows.WorkflowID(videoID)
 	}
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort: o.temporalAddr, Namespace: o.namespace,
-		Logger: sdklog.NewStructuredLogger(newLogger(logQuiet, io.Discard)),
-	})
+	o.Temporal.Logger = sdklog.NewStructuredLogger(newLogger(logQuiet, io.Discard))
+	c, err := client.DialContext(ctx, o.Temporal)
 	if err != nil {
-		return fmt.Errorf("--wait needs Temporal at %s: %w", o.temporalAddr, err)
+		return fmt.Errorf("--wait needs Temporal at %s: %w", o.Temporal.HostPort, err)
 	}
 	defer c.Close()
 	return follow(ctx, c, started.WorkflowID, started.RunID, stdout)
@@ -123,13 +92,13 @@ func routeOf(u *url.URL) string {
 }
 
 // payload builds the notification body from --file or the flags.
-func (o *sendOptions) payload() (body []byte, videoID string, err error) {
-	if o.file != "" {
+func (o *sendConfig) payload() (body []byte, videoID string, err error) {
+	if o.File != "" {
 		var raw []byte
-		if o.file == "-" {
+		if o.File == "-" {
 			raw, err = io.ReadAll(os.Stdin)
 		} else {
-			raw, err = os.ReadFile(o.file)
+			raw, err = os.ReadFile(o.File)
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("--file: %w", err)
@@ -138,12 +107,12 @@ func (o *sendOptions) payload() (body []byte, videoID string, err error) {
 		_ = json.Unmarshal(raw, &n) // the ingress judges the payload; we only want the id
 		return raw, n.WochitVideoID, nil
 	}
-	n := o.n
-	if o.demo {
+	n := o.Notification
+	if o.Demo {
 		if n.WochitVideoID == "" {
 			n.WochitVideoID = "demo-" + randomHex(6)
 		}
-		base := strings.TrimSuffix(o.devURL, "/")
+		base := strings.TrimSuffix(o.DevURL, "/")
 		n.VideoURL = cmp.Or(n.VideoURL, base+devstack.DemoVideoPath)
 		n.ThumbnailURL = cmp.Or(n.ThumbnailURL, base+devstack.DemoThumbnailPath)
 		n.Title = cmp.Or(n.Title, "Demo video")
@@ -160,21 +129,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func envMap(environ []string) map[string]string {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-func envOr(env map[string]string, key, fallback string) string {
-	if v := env[key]; v != "" {
-		return v
-	}
-	return fallback
 }

@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/worker"
 )
 
@@ -17,7 +16,7 @@ import (
 // search attributes the workflow sets (idempotently). `dev` does this by
 // itself; run it once against any other cluster before starting workers.
 func runSetup(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, err := config.LoadSetup(args, environ, stderr)
+	cfg, err := loadSetup(args, environ, stderr)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 	"github.com/wochit-ingest/wochit-ingest/worker"
@@ -17,11 +16,11 @@ import (
 // runWorker polls Temporal until SIGINT/SIGTERM, then stops polling and lets
 // running activities finish within WORKER_STOP_TIMEOUT.
 func runWorker(ctx context.Context, args, environ []string, _, stderr io.Writer) error {
-	cfg, err := config.LoadWorker(args, environ, stderr)
+	cfg, err := loadWorker(args, environ, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := newLogger(cfg.logConfig, stderr)
 	reg := metrics.NewRegistry()
 	defer instrument(&cfg.Temporal, log, reg)()
 	c, err := client.DialContext(ctx, cfg.Temporal)

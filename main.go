@@ -32,7 +32,6 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 )
 
@@ -63,16 +62,19 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error
+	// settings declares the command's settings (nil: none), for the README
+	// test; run reads them with the same declarations.
+	settings func(*loader)
 }
 
 // commands are the production commands; a build without the production tag
 // adds the dev ones (commands_dev.go).
 var commands = []command{
-	{"ingress", "serve the webhook endpoint (production)", runIngress},
-	{"worker", "run the Temporal worker (production)", runWorker},
-	{"setup", "register the search attributes wochit-ingest sets in a Temporal namespace", runSetup},
-	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver},
-	{"version", "print the version", runVersion},
+	{"ingress", "serve the webhook endpoint (production)", runIngress, declare(registerIngress)},
+	{"worker", "run the Temporal worker (production)", runWorker, declare(registerWorker)},
+	{"setup", "register the search attributes wochit-ingest sets in a Temporal namespace", runSetup, declare(registerSetup)},
+	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver, declare(registerRedeliver)},
+	{"version", "print the version", runVersion, nil},
 }
 
 // run is the whole program as a function of its inputs, so tests can run it.
@@ -119,7 +121,7 @@ func instrument(opts *client.Options, log *slog.Logger, reg prometheus.Registere
 	return func() { _ = closer.Close() }
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+func newLogger(c logConfig, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.Level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -129,6 +131,6 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // logQuiet is for clients whose SDK chatter the user does not need.
 var (
-	logQuiet = config.Log{Level: slog.LevelError, Format: "text"}
-	logInfo  = config.Log{Level: slog.LevelInfo, Format: "text"}
+	logQuiet = logConfig{Level: slog.LevelError, Format: "text"}
+	logInfo  = logConfig{Level: slog.LevelInfo, Format: "text"}
 )

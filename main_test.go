@@ -73,6 +73,7 @@ func TestWorkerConfigErrorsNameTheSetting(t *testing.T) {
 
 // The README's first steps: `dev`, then `send --demo --wait`.
 func TestSendDemoWaitAgainstDevStack(t *testing.T) {
+	endToEnd(t)
 	stack, err := devstack.Start(context.Background(), devstack.Options{
 		DataDir:      t.TempDir(),
 		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
@@ -116,5 +117,15 @@ func TestSendDemoWaitAgainstDevStack(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, ctx, nil, "redeliver", "no-such-video", "--temporal-address", stack.TemporalAddr); err == nil || !strings.Contains(err.Error(), "no ingest") {
 		t.Fatalf("redeliver of an unknown video: %v, want a \"no ingest\" error", err)
+	}
+}
+
+// endToEnd skips a test that starts a Temporal server when the tests run
+// with -short: `go test -short ./...` is the fast tier (unit and replay
+// tests), plain `go test ./...` runs everything.
+func endToEnd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts a Temporal server; run without -short")
 	}
 }

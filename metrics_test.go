@@ -18,6 +18,7 @@ import (
 // After a run, the worker's /metrics has the transfer series and the
 // Temporal SDK's, with values; /healthz and /readyz answer.
 func TestWorkerMetricsAfterARun(t *testing.T) {
+	endToEnd(t)
 	stack := startStackWithoutWorker(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)

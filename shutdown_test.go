@@ -25,6 +25,7 @@ import (
 // transfer finish (within WORKER_STOP_TIMEOUT), reports it, and exits 0.
 // The transfer is not repeated.
 func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
+	endToEnd(t)
 	stack := startStackWithoutWorker(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
@@ -89,6 +90,7 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 // flight and exits 0, and every notification it answered 2xx has its
 // workflow in Temporal.
 func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
+	endToEnd(t)
 	stack := startStackWithoutWorker(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

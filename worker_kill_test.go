@@ -51,6 +51,7 @@ const killTestSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 // the parts that were in flight (part size × concurrency), and the stored
 // video is byte-identical with no temporary parts left.
 func TestWorkerKilledMidTransferResumes(t *testing.T) {
+	endToEnd(t)
 	const partSize, concurrency = 1 << 20, 4
 	stack := startStackWithoutWorker(t)
 

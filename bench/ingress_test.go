@@ -113,7 +113,7 @@ func bareHandler(c client.Client, namespace string) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
-		runID, started, err := ingress.StartIngest(ctx, c, ingress.StartOptions{Namespace: namespace},
+		runID, started, err := workflows.StartIngest(ctx, c, workflows.StartOptions{Namespace: namespace},
 			workflows.IngestInput{Notification: n, ReceivedAt: time.Now()})
 		if err != nil {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)

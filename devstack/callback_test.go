@@ -19,8 +19,6 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
-	"github.com/wochit-ingest/wochit-ingest/ingress"
-	"github.com/wochit-ingest/wochit-ingest/internal/redeliver"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -143,7 +141,7 @@ func (s *callbackStack) post(t *testing.T, n contract.Notification) (workflowID,
 // start starts a run directly, as the ingress would but with any input.
 func (s *callbackStack) start(t *testing.T, in workflows.IngestInput) (workflowID, runID string) {
 	t.Helper()
-	runID, started, err := ingress.StartIngest(context.Background(), s.Client, ingress.StartOptions{Namespace: devstack.Namespace}, in)
+	runID, started, err := workflows.StartIngest(context.Background(), s.Client, workflows.StartOptions{Namespace: devstack.Namespace}, in)
 	if err != nil || !started {
 		t.Fatalf("starting %s: started=%v, %v", in.Notification.WochitVideoID, started, err)
 	}
@@ -195,6 +193,7 @@ func callbackStatus(t *testing.T, c client.Client, workflowID, runID string) str
 }
 
 func TestCallbacksEndToEnd(t *testing.T) {
+	endToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	t.Cleanup(originServer.Close)
@@ -280,11 +279,11 @@ func TestCallbacksEndToEnd(t *testing.T) {
 		}
 
 		b.set(n.WochitVideoID, always(http.StatusNoContent))
-		got, err := redeliver.Redeliver(context.Background(), s.Client, redeliver.Options{Namespace: devstack.Namespace}, n.WochitVideoID)
+		got, err := workflows.Redeliver(context.Background(), s.Client, workflows.RedeliverOptions{Namespace: devstack.Namespace}, n.WochitVideoID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Action != redeliver.Restarted || got.FailedRunID != late || !strings.HasPrefix(got.Failure, string(contract.CallbackExhausted)) {
+		if got.Action != workflows.RedeliverRestarted || got.FailedRunID != late || !strings.HasPrefix(got.Failure, string(contract.CallbackExhausted)) {
 			t.Fatalf("redeliver = %+v, want a new run replacing %s, which failed %s", got, late, contract.CallbackExhausted)
 		}
 		res, err := wait(t, s.Client, id, got.RunID)
@@ -302,8 +301,8 @@ func TestCallbacksEndToEnd(t *testing.T) {
 			t.Fatalf("origin served the video %d and the thumbnail %d times, want once each", v, th)
 		}
 
-		again, err := redeliver.Redeliver(context.Background(), s.Client, redeliver.Options{Namespace: devstack.Namespace}, n.WochitVideoID)
-		if err != nil || again.Action != redeliver.AlreadyDelivered || again.Callback.WebhookID != res.Callback.WebhookID {
+		again, err := workflows.Redeliver(context.Background(), s.Client, workflows.RedeliverOptions{Namespace: devstack.Namespace}, n.WochitVideoID)
+		if err != nil || again.Action != workflows.RedeliverAlreadyDelivered || again.Callback.WebhookID != res.Callback.WebhookID {
 			t.Fatalf("second redeliver = %+v, %v; want already delivered", again, err)
 		}
 	})
@@ -329,8 +328,8 @@ func TestCallbacksEndToEnd(t *testing.T) {
 		}
 
 		b.set(n.WochitVideoID, always(http.StatusNoContent))
-		got, err := redeliver.Redeliver(context.Background(), s.Client, redeliver.Options{Namespace: devstack.Namespace}, n.WochitVideoID)
-		if err != nil || got.Action != redeliver.Signalled || got.RunID != run {
+		got, err := workflows.Redeliver(context.Background(), s.Client, workflows.RedeliverOptions{Namespace: devstack.Namespace}, n.WochitVideoID)
+		if err != nil || got.Action != workflows.RedeliverSignalled || got.RunID != run {
 			t.Fatalf("redeliver = %+v, %v; want the open run signalled", got, err)
 		}
 		res, err := wait(t, s.Client, id, run)

@@ -25,6 +25,7 @@ import (
 // first workflow task). Each must end stored with exactly one callback that
 // carries the notification as sent.
 func TestWidestNotificationsCompleteWithOneCallback(t *testing.T) {
+	endToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()

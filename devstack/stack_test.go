@@ -197,6 +197,7 @@ func checkStored(t *testing.T, gcsURL string, obj *contract.StoredObject, want [
 }
 
 func TestEndToEnd(t *testing.T) {
+	endToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
@@ -295,6 +296,7 @@ func checkOperatorView(t *testing.T, stack *devstack.Stack, workflowID, runID st
 // The whole stack stops while a slow video transfer is in flight; started
 // again on the same data dir, it resumes the workflow and completes it.
 func TestRestartResumesInFlightTransfer(t *testing.T) {
+	endToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
@@ -391,5 +393,15 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// endToEnd skips a test that starts a Temporal server when the tests run
+// with -short: `go test -short ./...` is the fast tier (unit and replay
+// tests), plain `go test ./...` runs everything.
+func endToEnd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts a Temporal server; run without -short")
 	}
 }

@@ -104,7 +104,7 @@ func FuzzAcceptedNotificationEndsInOneCallback(f *testing.F) {
 // and the input (limit.blobSize.error, 2 MiB).
 func checkStartRequest(t *testing.T, in workflows.IngestInput) {
 	t.Helper()
-	req, err := startRequest(converter.GetDefaultDataConverter(), StartOptions{Namespace: "default"}, in)
+	req, err := workflows.StartRequest(workflows.StartOptions{Namespace: "default"}, in)
 	if err != nil {
 		t.Fatalf("no start request: %v", err)
 	}

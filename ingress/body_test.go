@@ -41,7 +41,7 @@ func rawPost(t *testing.T, base, head string, body []byte) *http.Response {
 }
 
 func TestOversizeBodyIsRefusedWithoutReadingIt(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	t.Run("declared length", func(t *testing.T) {
 		// 10 MiB announced, nothing sent.
 		head := "POST /webhooks/wochit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n"

@@ -33,7 +33,7 @@ func started(t *testing.T, c client.Client, ids []string) int {
 func TestRateLimitPerSource(t *testing.T) {
 	const burst = 3
 	// No refill during the test: exactly the burst gets through.
-	f := newFixture(t, shared, ingress.Config{RateLimit: rate.Every(time.Hour), RateBurst: burst, TrustedProxies: prefixes("127.0.0.0/8")})
+	f := newFixture(t, temporalServer(t), ingress.Config{RateLimit: rate.Every(time.Hour), RateBurst: burst, TrustedProxies: prefixes("127.0.0.0/8")})
 	var ids []string
 	var accepted, limited int
 	for range burst + 4 {
@@ -91,9 +91,9 @@ func (s *holdingService) StartWorkflowExecution(ctx context.Context, req *workfl
 
 func TestConcurrentStartsAreCapped(t *testing.T) {
 	const slots, callers = 2, 5
-	c := shared.GetDefaultClient()
+	c := temporalServer(t).GetDefaultClient()
 	svc := &holdingService{WorkflowServiceClient: c.WorkflowService(), entered: make(chan struct{}, callers), release: make(chan struct{})}
-	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace(), AnySource: true, MaxConcurrentStarts: slots}, holdingClient{c, svc}))
+	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: temporalServer(t).GetDefaultNamespace(), AnySource: true, MaxConcurrentStarts: slots}, holdingClient{c, svc}))
 	t.Cleanup(srv.Close)
 
 	ids := make([]string, callers)

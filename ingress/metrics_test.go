@@ -39,7 +39,7 @@ func scrape(t *testing.T, base string) map[string]float64 {
 }
 
 func TestMetrics(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	n := notification(uniqueID(t))
 	n["addedLater"], n["alsoNew"] = 1, "x"
 	body := jsonBody(t, n)
@@ -74,7 +74,7 @@ func TestMetrics(t *testing.T) {
 		t.Error("the Go runtime metrics are missing")
 	}
 	// Every server has its own registry: this one saw nothing.
-	other := newFixture(t, shared, ingress.Config{})
+	other := newFixture(t, temporalServer(t), ingress.Config{})
 	if v := scrape(t, other.url)[`wochit_ingress_duplicates_total`]; v != 0 {
 		t.Errorf("a fresh server reports %v duplicates, want 0", v)
 	}

@@ -105,12 +105,12 @@ func withField(t *testing.T, id, field string, value any) []byte {
 // missing shows as a workflow that should not exist: every request but the
 // broken-body ones carries an otherwise valid notification.
 func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
-	strict := newFixture(t, shared, ingress.Config{
+	strict := newFixture(t, temporalServer(t), ingress.Config{
 		AllowedSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 		Tokens:         []ingress.Token{tokenA},
 		MediaHosts:     []string{"media.example.com", ".cdn.example.net"},
 	})
-	closed := newFixture(t, shared, ingress.Config{AllowedSources: ingress.WochitSources})
+	closed := newFixture(t, temporalServer(t), ingress.Config{AllowedSources: ingress.WochitSources})
 	auth := func(extra ...string) http.Header {
 		return jsonHeader(append([]string{"Authorization", "Bearer " + tokenA}, extra...)...)
 	}

@@ -25,8 +25,8 @@ func prefixes(s ...string) []netip.Prefix {
 // stands for a load balancer.
 func TestAllowlistBehindTrustedProxies(t *testing.T) {
 	const wochit = "54.81.68.237"
-	behindLB := newFixture(t, shared, ingress.Config{AllowedSources: ingress.WochitSources, TrustedProxies: prefixes("127.0.0.0/8")})
-	direct := newFixture(t, shared, ingress.Config{AllowedSources: ingress.WochitSources})
+	behindLB := newFixture(t, temporalServer(t), ingress.Config{AllowedSources: ingress.WochitSources, TrustedProxies: prefixes("127.0.0.0/8")})
+	direct := newFixture(t, temporalServer(t), ingress.Config{AllowedSources: ingress.WochitSources})
 	tests := []struct {
 		name string
 		f    fixture
@@ -67,7 +67,7 @@ func TestTokenRotation(t *testing.T) {
 	bearer := func(tok string) http.Header { return jsonHeader("Authorization", "Bearer "+tok) }
 
 	// During the rotation both tokens work, in the path and as Bearer.
-	both := newFixture(t, shared, ingress.Config{Tokens: []ingress.Token{tokenA, tokenB}})
+	both := newFixture(t, temporalServer(t), ingress.Config{Tokens: []ingress.Token{tokenA, tokenB}})
 	for _, tok := range []string{tokenA, tokenB} {
 		if got := post(both, "/webhooks/wochit/"+tok, jsonHeader()); got != 202 {
 			t.Errorf("path token %s… during rotation: %d, want 202", tok[:5], got)
@@ -77,7 +77,7 @@ func TestTokenRotation(t *testing.T) {
 		}
 	}
 	// After it, the removed token is refused and the kept one works.
-	after := newFixture(t, shared, ingress.Config{Tokens: []ingress.Token{tokenB}})
+	after := newFixture(t, temporalServer(t), ingress.Config{Tokens: []ingress.Token{tokenB}})
 	if got := post(after, "/webhooks/wochit/"+tokenA, jsonHeader()); got != 401 {
 		t.Errorf("removed token in the path: %d, want 401", got)
 	}
@@ -88,7 +88,7 @@ func TestTokenRotation(t *testing.T) {
 		t.Errorf("kept token: %d, want 202", got)
 	}
 	// Without tokens, none is needed, and the token route accepts nothing.
-	none := newFixture(t, shared, ingress.Config{})
+	none := newFixture(t, temporalServer(t), ingress.Config{})
 	if got := post(none, "/webhooks/wochit", jsonHeader()); got != 202 {
 		t.Errorf("no tokens configured, bare route: %d, want 202", got)
 	}
@@ -119,8 +119,8 @@ func TestTokensNeverLogged(t *testing.T) {
 	const wrong = "wrong-token-5f0e1d2c3b4a"
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c := shared.GetDefaultClient()
-	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace(), AnySource: true, Tokens: []ingress.Token{tokenA, tokenB}, Logger: log}, c))
+	c := temporalServer(t).GetDefaultClient()
+	srv := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: temporalServer(t).GetDefaultNamespace(), AnySource: true, Tokens: []ingress.Token{tokenA, tokenB}, Logger: log}, c))
 	t.Cleanup(srv.Close)
 
 	var answers []string
@@ -159,8 +159,8 @@ func TestTokensNeverLogged(t *testing.T) {
 // The zero Config is production's closed door, not an open one: only
 // Wochit's addresses may post, at the default per-source rate.
 func TestZeroConfigIsClosed(t *testing.T) {
-	c := shared.GetDefaultClient()
-	zero := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: shared.GetDefaultNamespace()}, c))
+	c := temporalServer(t).GetDefaultClient()
+	zero := httptest.NewServer(ingress.NewServer(ingress.Config{Namespace: temporalServer(t).GetDefaultNamespace()}, c))
 	defer zero.Close()
 	id := uniqueID(t)
 	if got := do(t, zero.URL, request{path: "/webhooks/wochit", header: jsonHeader(), body: jsonBody(t, notification(id))}); got.status != http.StatusForbidden {
@@ -171,7 +171,7 @@ func TestZeroConfigIsClosed(t *testing.T) {
 	// With this machine allowed, the default burst still holds: the limit
 	// is checked before the method, so GETs spend it without starting runs.
 	local := httptest.NewServer(ingress.NewServer(ingress.Config{
-		Namespace: shared.GetDefaultNamespace(), AllowedSources: prefixes("127.0.0.0/8", "::1/128"),
+		Namespace: temporalServer(t).GetDefaultNamespace(), AllowedSources: prefixes("127.0.0.0/8", "::1/128"),
 	}, c))
 	defer local.Close()
 	// (The bucket refills at DefaultRateLimit meanwhile, so the 429 comes a

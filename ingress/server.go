@@ -207,7 +207,7 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 	startedAt := time.Now()
 	runID, started, err := s.startIngest(ctx, in)
 	s.metrics.startDuration.WithLabelValues(startResult(started, err)).Observe(time.Since(startedAt).Seconds())
-	var conflict *ConflictError
+	var conflict *workflows.ConflictError
 	if errors.As(err, &conflict) {
 		// Another notification for this video is being (or was) ingested;
 		// this one differs from it and is not processed. Say so, loudly.
@@ -280,4 +280,13 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// startIngest starts the notification's run, or finds the one it already
+// started (see workflows.StartIngest).
+func (s *Server) startIngest(ctx context.Context, in workflows.IngestInput) (runID string, started bool, err error) {
+	return workflows.StartIngest(ctx, s.temporal, workflows.StartOptions{
+		Namespace: s.cfg.Namespace, DataConverter: s.cfg.DataConverter, Identity: "wochit-ingest ingress",
+		Tracing: s.cfg.Tracing,
+	}, in)
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-
-	"github.com/wochit-ingest/wochit-ingest/contract"
-
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,20 +21,44 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // shared is one real Temporal server for the tests in this package. No
 // worker polls it, so every started workflow stays open: exactly what the
-// ingress sees in production before a worker picks the run up.
+// ingress sees in production before a worker picks the run up. With -short
+// it is not started (see temporalServer).
 var shared *temporaltest.TestServer
 
 func TestMain(m *testing.M) {
-	shared = temporaltest.NewServer()
+	flag.Parse() // for testing.Short
+	if !testing.Short() {
+		shared = temporaltest.NewServer()
+	}
 	code := m.Run()
-	shared.Stop()
+	if shared != nil {
+		shared.Stop()
+	}
 	os.Exit(code)
+}
+
+// endToEnd skips a test that needs a Temporal server when the tests run
+// with -short: `go test -short ./...` is the fast tier (unit and replay
+// tests), plain `go test ./...` runs everything.
+func endToEnd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts a Temporal server; run without -short")
+	}
+}
+
+// temporalServer is the shared server, for a test that needs one.
+func temporalServer(t *testing.T) *temporaltest.TestServer {
+	t.Helper()
+	endToEnd(t)
+	return shared
 }
 
 type fixture struct {
@@ -110,7 +132,7 @@ func uniqueID(t *testing.T) string {
 }
 
 func TestNotificationStartsWorkflow(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	id := uniqueID(t)
 	n := notification(id)
 	n["someFutureField"] = map[string]int{"x": 1} // unknown fields are accepted
@@ -158,7 +180,7 @@ func workflowInput(t *testing.T, c client.Client, workflowID, runID string) work
 }
 
 func TestDuplicateNotificationAnswersSameRun(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	body := jsonBody(t, notification(uniqueID(t)))
 	first := post(t, f.url+"/webhooks/wochit", "application/json", body)
 	second := post(t, f.url+"/webhooks/wochit", "application/json", body)
@@ -174,7 +196,7 @@ func TestDuplicateNotificationAnswersSameRun(t *testing.T) {
 // not a duplicate: it is refused with 409 (never a silent 200), counted, and
 // the run keeps the notification it was started with.
 func TestConflictingNotificationIsRefused(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	for _, field := range []string{"videoUrl", "thumbnailUrl", "videoContext", "title"} {
 		t.Run(field, func(t *testing.T) {
 			id := uniqueID(t)
@@ -230,7 +252,7 @@ func grepLines(s, substr string) string {
 }
 
 func TestConcurrentDuplicatesStartExactlyOneWorkflow(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	body := jsonBody(t, notification(uniqueID(t)))
 	const callers = 20
 	answers := make([]answer, callers)
@@ -266,7 +288,7 @@ func TestConcurrentDuplicatesStartExactlyOneWorkflow(t *testing.T) {
 }
 
 func TestRedeliveryAfterFailedRunStartsNewRun(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	body := jsonBody(t, notification(uniqueID(t)))
 	first := post(t, f.url+"/webhooks/wochit", "application/json", body)
 	if first.status != http.StatusAccepted {
@@ -283,6 +305,7 @@ func TestRedeliveryAfterFailedRunStartsNewRun(t *testing.T) {
 }
 
 func TestDuplicateAfterCompletionDoesNotRerun(t *testing.T) {
+	endToEnd(t)
 	// Its own server: a stand-in worker completes every run at once.
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
@@ -347,7 +370,7 @@ func TestTemporalUnreachableAnswers503(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
-	f := newFixture(t, shared, ingress.Config{})
+	f := newFixture(t, temporalServer(t), ingress.Config{})
 	if got := getStatus(t, f.url+"/healthz"); got != http.StatusOK {
 		t.Errorf("/healthz = %d", got)
 	}

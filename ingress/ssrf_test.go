@@ -24,8 +24,8 @@ func TestIngressRefusesSSRFCorpus(t *testing.T) {
 	t.Cleanup(canary.Close)
 	p := strconv.Itoa(canary.Port)
 	ports := []int{canary.Port, canary.Port6}
-	prod := newFixture(t, shared, ingress.Config{OriginPolicy: safehttp.Policy{Ports: ports}})
-	dev := newFixture(t, shared, ingress.Config{AllowHTTPURLs: true, OriginPolicy: safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}})
+	prod := newFixture(t, temporalServer(t), ingress.Config{OriginPolicy: safehttp.Policy{Ports: ports}})
+	dev := newFixture(t, temporalServer(t), ingress.Config{AllowHTTPURLs: true, OriginPolicy: safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}})
 
 	corpus := []struct {
 		url    string

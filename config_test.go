@@ -1,4 +1,4 @@
-package config
+package main
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,11 +21,11 @@ import (
 
 // README's configuration tables must list every setting the code reads.
 func TestREADMEDocumentsEverySetting(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for cmd, settings := range Settings() {
+	for cmd, settings := range settingsByCommand() {
 		for _, s := range settings {
 			if s.Env != "" && !strings.Contains(string(readme), "`"+s.Env+"`") {
 				t.Errorf("README does not document %s (%s)", s.Env, cmd)
@@ -38,7 +39,7 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
 	env := []string{"GCS_BUCKET=from-env", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "WORKER_STOP_TIMEOUT=10s"}
-	c, err := LoadWorker([]string{"--gcs-bucket", "from-flag"}, env, io.Discard)
+	c, err := loadWorker([]string{"--gcs-bucket", "from-flag"}, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 
 func TestStorageEmulatorHostBecomesURL(t *testing.T) {
 	env := []string{"GCS_BUCKET=b", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "STORAGE_EMULATOR_HOST=localhost:4443"}
-	c, err := LoadWorker(nil, env, io.Discard)
+	c, err := loadWorker(nil, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,49 +63,42 @@ func TestStorageEmulatorHostBecomesURL(t *testing.T) {
 }
 
 func TestHelpIsNotAnError(t *testing.T) {
-	if _, err := LoadIngress([]string{"--help"}, nil, io.Discard); !errors.Is(err, flag.ErrHelp) {
+	if _, err := loadIngress([]string{"--help"}, nil, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
 }
 
 func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]int64{"1024": 1024, "16MiB": 16 << 20, "10GiB": 10 << 30, "5 KiB": 5 << 10, "2MB": 2e6} {
-		if got, err := ParseBytes(in); err != nil || got != want {
-			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "x", "-1", "1.5MiB", "9999999999GiB"} {
-		if _, err := ParseBytes(bad); err == nil {
-			t.Errorf("ParseBytes(%q) succeeded", bad)
+		if _, err := parseBytes(bad); err == nil {
+			t.Errorf("parseBytes(%q) succeeded", bad)
 		}
 	}
 }
 
 func TestCallbackSchedule(t *testing.T) {
-	c, err := LoadIngress(nil, nil, io.Discard)
+	c, err := loadIngress(nil, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(c.Server.CallbackSchedule, workflows.DefaultCallbackSchedule) {
 		t.Fatalf("default schedule = %v, want %v", c.Server.CallbackSchedule, workflows.DefaultCallbackSchedule)
 	}
-	c, err = LoadIngress(nil, []string{"CALLBACK_SCHEDULE=0s, 1m,1h"}, io.Discard)
+	c, err = loadIngress(nil, []string{"CALLBACK_SCHEDULE=0s, 1m,1h"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []time.Duration{0, time.Minute, time.Hour}; !slices.Equal(c.Server.CallbackSchedule, want) {
 		t.Fatalf("schedule = %v, want %v", c.Server.CallbackSchedule, want)
 	}
-	d, err := LoadDev([]string{"--callback-schedule", "0s,2s"}, []string{"CALLBACK_SCHEDULE=0s,1m"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []time.Duration{0, 2 * time.Second}; !slices.Equal(d.CallbackSchedule, want) {
-		t.Fatalf("dev schedule = %v, want the flag's %v", d.CallbackSchedule, want)
-	}
 
 	for _, bad := range []string{"5m,soon", "-5s", "0s,,1m"} {
-		_, err := LoadIngress(nil, []string{"CALLBACK_SCHEDULE=" + bad}, io.Discard)
+		_, err := loadIngress(nil, []string{"CALLBACK_SCHEDULE=" + bad}, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "CALLBACK_SCHEDULE") {
 			t.Errorf("CALLBACK_SCHEDULE=%s: error %v, want one naming the setting", bad, err)
 		}
@@ -114,7 +108,7 @@ func TestCallbackSchedule(t *testing.T) {
 func TestLoadRedeliver(t *testing.T) {
 	env := []string{"TEMPORAL_ADDRESS=temporal.example.com:7233", "TEMPORAL_NAMESPACE=prod"}
 	for _, args := range [][]string{{"vid-1", "--wait"}, {"--wait", "vid-1"}} {
-		c, err := LoadRedeliver(args, env, io.Discard)
+		c, err := loadRedeliver(args, env, io.Discard)
 		if err != nil {
 			t.Fatalf("%q: %v", args, err)
 		}
@@ -123,14 +117,14 @@ func TestLoadRedeliver(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{nil, {"--wait"}, {"vid-1", "vid-2"}} {
-		if _, err := LoadRedeliver(args, env, io.Discard); err == nil {
+		if _, err := loadRedeliver(args, env, io.Discard); err == nil {
 			t.Errorf("%q: no error, want one asking for exactly one wochitVideoId", args)
 		}
 	}
 }
 
 func TestIngressSecurityDefaults(t *testing.T) {
-	c, err := LoadIngress(nil, nil, io.Discard)
+	c, err := loadIngress(nil, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +154,7 @@ func TestIngressSecuritySettings(t *testing.T) {
 		"INGRESS_MAX_CONCURRENT_STARTS=8",
 		"OUTBOUND_ALLOWED_PORTS=8443",
 	}
-	c, err := LoadIngress(nil, env, io.Discard)
+	c, err := loadIngress(nil, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +176,7 @@ func TestIngressSecuritySettings(t *testing.T) {
 		t.Errorf("limits/ports = %v %d %d %v", s.RateLimit, s.RateBurst, s.MaxConcurrentStarts, s.OriginPolicy.Ports)
 	}
 
-	off, err := LoadIngress([]string{"--allowlist", "off"}, nil, io.Discard)
+	off, err := loadIngress([]string{"--allowlist", "off"}, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +208,7 @@ func TestIngressSecurityErrors(t *testing.T) {
 		{"OUTBOUND_ALLOWED_PORTS=70000", "OUTBOUND_ALLOWED_PORTS"},
 	}
 	for _, tt := range tests {
-		_, err := LoadIngress(nil, []string{tt.env}, io.Discard)
+		_, err := loadIngress(nil, []string{tt.env}, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want one naming %s", tt.env, err, tt.want)
 			continue
@@ -222,5 +216,79 @@ func TestIngressSecurityErrors(t *testing.T) {
 		if strings.Contains(err.Error(), secretish) || strings.Contains(err.Error(), "has/slash") {
 			t.Errorf("%s: the error shows the token: %v", tt.env, err)
 		}
+	}
+}
+
+// writeTemporalConfig writes a Temporal config file (the format of the
+// temporal CLI and every SDK) with the profile "staging".
+func writeTemporalConfig(t *testing.T, profile string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "temporal.toml")
+	if err := os.WriteFile(path, []byte("[profile.staging]\n"+profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The Temporal connection's address and namespace come from, highest first:
+// the flag, the variable, the profile, the built-in default. (A profile's
+// values used to be overwritten by the flags' defaults.)
+func TestTemporalSettingsPrecedence(t *testing.T) {
+	file := writeTemporalConfig(t, `address = "example.invalid:7233"
+namespace = "ns-from-profile"
+`)
+	profile := []string{"TEMPORAL_CONFIG_FILE=" + file, "TEMPORAL_PROFILE=staging"}
+	for _, tt := range []struct {
+		name      string
+		args, env []string
+		addr, ns  string
+	}{
+		{"built-in default", nil, nil, "localhost:7233", "default"},
+		{"profile over default", nil, profile, "example.invalid:7233", "ns-from-profile"},
+		{"variable over profile", nil, append([]string{"TEMPORAL_ADDRESS=env.example.invalid:7233"}, profile...), "env.example.invalid:7233", "ns-from-profile"},
+		{"empty variable is unset", nil, append([]string{"TEMPORAL_ADDRESS=", "TEMPORAL_NAMESPACE="}, profile...), "example.invalid:7233", "ns-from-profile"},
+		{"flag over profile", []string{"--temporal-address", "flag.example.invalid:7233"}, profile, "flag.example.invalid:7233", "ns-from-profile"},
+		{"flag over variable", []string{"--temporal-namespace", "ns-from-flag"}, append([]string{"TEMPORAL_NAMESPACE=ns-from-env"}, profile...), "example.invalid:7233", "ns-from-flag"},
+		{"flag equal to the default still wins", []string{"--temporal-address", "localhost:7233"}, profile, "localhost:7233", "ns-from-profile"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadSetup(tt.args, tt.env, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Temporal.HostPort != tt.addr || c.Temporal.Namespace != tt.ns {
+				t.Fatalf("address %q, namespace %q; want %q, %q", c.Temporal.HostPort, c.Temporal.Namespace, tt.addr, tt.ns)
+			}
+		})
+	}
+
+	// Every command reads the connection the same way; the ingress starts
+	// its runs in the namespace it connects to.
+	in, err := loadIngress(nil, profile, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Temporal.HostPort != "example.invalid:7233" || in.Server.Namespace != "ns-from-profile" {
+		t.Fatalf("ingress: address %q, namespace %q", in.Temporal.HostPort, in.Server.Namespace)
+	}
+	r, err := loadRedeliver([]string{"vid-1", "--temporal-address", "flag.example.invalid:7233"}, profile, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Temporal.HostPort != "flag.example.invalid:7233" || r.Temporal.Namespace != "ns-from-profile" {
+		t.Fatalf("redeliver: address %q, namespace %q", r.Temporal.HostPort, r.Temporal.Namespace)
+	}
+}
+
+func TestTemporalProfileErrors(t *testing.T) {
+	file := writeTemporalConfig(t, `address = "example.invalid:7233"`)
+	if _, err := loadSetup(nil, []string{"TEMPORAL_CONFIG_FILE=" + file, "TEMPORAL_PROFILE=nope"}, io.Discard); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("an unknown profile: err = %v, want one naming it", err)
+	}
+	// The file comes from the given environment only: without
+	// TEMPORAL_CONFIG_FILE, from its HOME (here: a directory without one).
+	c, err := loadSetup(nil, []string{"HOME=" + t.TempDir(), "XDG_CONFIG_HOME="}, io.Discard)
+	if err != nil || c.Temporal.HostPort != "localhost:7233" {
+		t.Errorf("no config file: %q, %v", c.Temporal.HostPort, err)
 	}
 }

@@ -1,4 +1,9 @@
-package ingress
+// Client code: starting an ingest, and finding the run a notification
+// already started. The ingress and `wochit-ingest redeliver` call it; no
+// workflow function does (it talks to the Temporal service, which workflow
+// code must never do).
+
+package workflows
 
 import (
 	"context"
@@ -17,7 +22,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
-	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // StartOptions say where a workflow is started and by whom.
@@ -48,8 +52,8 @@ func (e *ConflictError) Error() string {
 // a notification.
 //
 // It calls StartWorkflowExecution directly rather than client.ExecuteWorkflow
-// because only the raw response says whether this call started the run
-// (202) or found it already running (200). The id policies make the start
+// because only the raw response says whether this call started the run or
+// found it already running (the ingress answers 202 or 200). The id policies make the start
 // exactly-once per video:
 //   - conflict policy USE_EXISTING: while a run is open, a duplicate attaches
 //     to it instead of failing or starting another;
@@ -60,16 +64,12 @@ func (e *ConflictError) Error() string {
 // A run found rather than started is only a duplicate if it was started with
 // the same notification; otherwise the answer is a *ConflictError, so a
 // different notification under the same id is never silently dropped.
-func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in workflows.IngestInput) (runID string, started bool, err error) {
-	dc := opts.DataConverter
-	if dc == nil {
-		dc = converter.GetDefaultDataConverter()
-	}
-	req, err := startRequest(dc, opts, in)
+func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in IngestInput) (runID string, started bool, err error) {
+	req, err := StartRequest(opts, in)
 	if err != nil {
 		return "", false, err
 	}
-	header, endSpan := opts.Tracing.StartWorkflowSpan(ctx, workflows.IngestVideoName, req.WorkflowId)
+	header, endSpan := opts.Tracing.StartWorkflowSpan(ctx, IngestVideoName, req.WorkflowId)
 	req.Header = header
 	resp, err := c.WorkflowService().StartWorkflowExecution(ctx, req)
 	endSpan(err)
@@ -85,7 +85,7 @@ func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in wor
 	default:
 		runID = resp.GetRunId()
 	}
-	existing, err := StartedWith(ctx, c, dc, opts.Namespace, req.WorkflowId, runID)
+	existing, err := StartedWith(ctx, c, dataConverter(opts.DataConverter), opts.Namespace, req.WorkflowId, runID)
 	if err != nil {
 		return "", false, fmt.Errorf("reading the notification of %s to compare: %w", req.WorkflowId, err)
 	}
@@ -95,9 +95,12 @@ func StartIngest(ctx context.Context, c client.Client, opts StartOptions, in wor
 	return runID, false, nil
 }
 
-// startRequest is the StartWorkflowExecution request for an ingest. Every
-// value derived from the notification fits Temporal's limits.
-func startRequest(dc converter.DataConverter, opts StartOptions, in workflows.IngestInput) (*workflowservice.StartWorkflowExecutionRequest, error) {
+// StartRequest is the StartWorkflowExecution request StartIngest sends for
+// an ingest (with a fresh request id). Every value derived from the
+// notification fits Temporal's limits; the ingress's fuzz test checks that
+// on every notification its decoder accepts.
+func StartRequest(opts StartOptions, in IngestInput) (*workflowservice.StartWorkflowExecutionRequest, error) {
+	dc := dataConverter(opts.DataConverter)
 	input, err := dc.ToPayloads(in)
 	if err != nil {
 		return nil, fmt.Errorf("encoding workflow input: %w", err)
@@ -106,12 +109,12 @@ func startRequest(dc converter.DataConverter, opts StartOptions, in workflows.In
 	// attribute may be shortened), and the summary names the video, so the
 	// Web UI's list of runs says which video each one is.
 	memo := map[string]*commonpb.Payload{}
-	for k, v := range map[string]string{workflows.MemoTitle: in.Notification.Title, workflows.MemoVideoContext: in.Notification.VideoContext} {
+	for k, v := range map[string]string{MemoTitle: in.Notification.Title, MemoVideoContext: in.Notification.VideoContext} {
 		if memo[k], err = dc.ToPayload(v); err != nil {
 			return nil, fmt.Errorf("encoding the memo: %w", err)
 		}
 	}
-	summary, err := dc.ToPayload(workflows.StaticSummary(in.Notification))
+	summary, err := dc.ToPayload(StaticSummary(in.Notification))
 	if err != nil {
 		return nil, fmt.Errorf("encoding the summary: %w", err)
 	}
@@ -119,9 +122,9 @@ func startRequest(dc converter.DataConverter, opts StartOptions, in workflows.In
 		Memo:                     &commonpb.Memo{Fields: memo},
 		UserMetadata:             &sdkpb.UserMetadata{Summary: summary},
 		Namespace:                opts.Namespace,
-		WorkflowId:               workflows.WorkflowID(in.Notification.WochitVideoID),
-		WorkflowType:             &commonpb.WorkflowType{Name: workflows.IngestVideoName},
-		TaskQueue:                &taskqueuepb.TaskQueue{Name: workflows.TaskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		WorkflowId:               WorkflowID(in.Notification.WochitVideoID),
+		WorkflowType:             &commonpb.WorkflowType{Name: IngestVideoName},
+		TaskQueue:                &taskqueuepb.TaskQueue{Name: TaskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
 		Input:                    input,
 		Identity:                 opts.Identity,
 		RequestId:                uuid.NewString(),
@@ -131,8 +134,8 @@ func startRequest(dc converter.DataConverter, opts StartOptions, in workflows.In
 }
 
 // StartedWith reads the input a run was started with from its first event.
-func StartedWith(ctx context.Context, c client.Client, dc converter.DataConverter, namespace, workflowID, runID string) (workflows.IngestInput, error) {
-	var in workflows.IngestInput
+func StartedWith(ctx context.Context, c client.Client, dc converter.DataConverter, namespace, workflowID, runID string) (IngestInput, error) {
+	var in IngestInput
 	resp, err := c.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
 		Namespace:       namespace,
 		Execution:       &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID},
@@ -146,8 +149,8 @@ func StartedWith(ctx context.Context, c client.Client, dc converter.DataConverte
 		return in, fmt.Errorf("run %s of %s has no history", runID, workflowID)
 	}
 	started := events[0].GetWorkflowExecutionStartedEventAttributes()
-	if started == nil || started.GetWorkflowType().GetName() != workflows.IngestVideoName {
-		return in, fmt.Errorf("run %s of %s is not an %s run", runID, workflowID, workflows.IngestVideoName)
+	if started == nil || started.GetWorkflowType().GetName() != IngestVideoName {
+		return in, fmt.Errorf("run %s of %s is not an %s run", runID, workflowID, IngestVideoName)
 	}
 	if err := dc.FromPayloads(started.GetInput(), &in); err != nil {
 		return in, fmt.Errorf("decoding the input of %s: %w", workflowID, err)
@@ -155,9 +158,9 @@ func StartedWith(ctx context.Context, c client.Client, dc converter.DataConverte
 	return in, nil
 }
 
-func (s *Server) startIngest(ctx context.Context, in workflows.IngestInput) (runID string, started bool, err error) {
-	return StartIngest(ctx, s.temporal, StartOptions{
-		Namespace: s.cfg.Namespace, DataConverter: s.cfg.DataConverter, Identity: "wochit-ingest ingress",
-		Tracing: s.cfg.Tracing,
-	}, in)
+func dataConverter(dc converter.DataConverter) converter.DataConverter {
+	if dc == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return dc
 }

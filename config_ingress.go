@@ -1,14 +1,47 @@
-package config
+package main
 
 import (
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 )
+
+// ingressConfig configures `wochit-ingest ingress`.
+type ingressConfig struct {
+	logConfig
+	Temporal        client.Options
+	Addr            string
+	ShutdownTimeout time.Duration
+	Server          ingress.Config
+}
+
+func loadIngress(args, environ []string, output io.Writer) (ingressConfig, error) {
+	return load("ingress", args, environ, output, registerIngress)
+}
+
+func registerIngress(l *loader, c *ingressConfig) (finish func()) {
+	finishLog := l.logSettings(&c.logConfig)
+	finishTemporal := l.temporalSettings(&c.Temporal, defaultTemporalAddr, defaultTemporalNamespace)
+	l.str(&c.Addr, "addr", "INGRESS_ADDR", ":8080", "address the ingress listens on")
+	l.duration(&c.ShutdownTimeout, "shutdown-timeout", "INGRESS_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may finish after SIGTERM")
+	l.boolean(&c.Server.AllowHTTPURLs, "allow-http-urls", "INGRESS_ALLOW_HTTP_URLS", "false", "accept plain-http media URLs (https only otherwise)")
+	l.duration(&c.Server.StartTimeout, "start-timeout", "INGRESS_START_TIMEOUT", "5s", "how long to wait for Temporal to accept a workflow before answering 503")
+	l.callbackSchedule(&c.Server.CallbackSchedule)
+	finishSecurity := l.ingressSecurity(&c.Server)
+	return func() {
+		finishLog()
+		finishTemporal()
+		finishSecurity()
+		c.Server.Namespace = c.Temporal.Namespace
+	}
+}
 
 // minTokenLen keeps tokens out of guessing range (16 random URL-safe
 // characters are about 95 bits).
@@ -111,20 +144,6 @@ func (l *loader) mediaHosts(env string, items []string) []string {
 			continue
 		}
 		out = append(out, h)
-	}
-	return out
-}
-
-// ports parses TCP port numbers.
-func (l *loader) ports(env string, items []string) []int {
-	var out []int
-	for _, p := range items {
-		port, err := strconv.Atoi(p)
-		if err != nil || port < 1 || port > 65535 {
-			l.fail(env, "%q is not a port", p)
-			continue
-		}
-		out = append(out, port)
 	}
 	return out
 }

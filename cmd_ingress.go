@@ -23,6 +23,12 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 	log := newLogger(cfg.logConfig, stderr)
 	reg := metrics.NewRegistry()
 	defer instrument(&cfg.Temporal, log, reg)() // the client's request metrics, on the same /metrics
+	tr, stopTracing, err := startTracing(ctx, "ingress", &cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Server.Tracing = tr
 	// Lazy: the ingress starts (and reports not ready) while Temporal is down;
 	// each notification then gets a 503 it can retry.
 	c, err := client.NewLazyClient(cfg.Temporal)

@@ -25,7 +25,7 @@ func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io
 	}
 	defer c.Close()
 
-	res, err := workflows.Redeliver(ctx, c, workflows.RedeliverOptions{Namespace: cfg.Temporal.Namespace}, cfg.VideoID)
+	res, err := workflows.Redeliver(ctx, c, workflows.RedeliverOptions{Namespace: cfg.Temporal.Namespace, DataConverter: cfg.Temporal.DataConverter}, cfg.VideoID)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -36,6 +37,15 @@ func versionLine(ldflagVersion string, info *debug.BuildInfo) string {
 	}
 	return fmt.Sprintf("wochit-ingest %s (%s, Temporal SDK %s, storage %s)",
 		buildVersion(ldflagVersion, info), orUnknown(info.GoVersion), orUnknown(deps["go.temporal.io/sdk"]), orUnknown(deps["cloud.google.com/go/storage"]))
+}
+
+// currentVersion is this binary's version, as `version` prints it.
+func currentVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return cmp.Or(version, "devel")
+	}
+	return buildVersion(version, info)
 }
 
 // buildVersion is the ldflag version if set, else the module version (set

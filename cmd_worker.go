@@ -23,6 +23,12 @@ func runWorker(ctx context.Context, args, environ []string, _, stderr io.Writer)
 	log := newLogger(cfg.logConfig, stderr)
 	reg := metrics.NewRegistry()
 	defer instrument(&cfg.Temporal, log, reg)()
+	tr, stopTracing, err := startTracing(ctx, "worker", &cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.Worker.Tracing = tr
 	c, err := client.DialContext(ctx, cfg.Temporal)
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.Temporal.HostPort, err)

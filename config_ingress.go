@@ -29,6 +29,8 @@ func loadIngress(args, environ []string, output io.Writer) (ingressConfig, error
 func registerIngress(l *loader, c *ingressConfig) (finish func()) {
 	finishLog := l.logSettings(&c.logConfig)
 	finishTemporal := l.temporalSettings(&c.Temporal, defaultTemporalAddr, defaultTemporalNamespace)
+	finishCodec := l.payloadCodec(&c.Temporal, "")
+	l.tracingSettings()
 	l.str(&c.Addr, "addr", "INGRESS_ADDR", ":8080", "address the ingress listens on")
 	l.duration(&c.ShutdownTimeout, "shutdown-timeout", "INGRESS_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may finish after SIGTERM")
 	l.boolean(&c.Server.AllowHTTPURLs, "allow-http-urls", "INGRESS_ALLOW_HTTP_URLS", "false", "accept plain-http media URLs (https only otherwise)")
@@ -38,6 +40,8 @@ func registerIngress(l *loader, c *ingressConfig) (finish func()) {
 	return func() {
 		finishLog()
 		finishTemporal()
+		finishCodec()
+		c.Server.DataConverter = c.Temporal.DataConverter
 		finishSecurity()
 		c.Server.Namespace = c.Temporal.Namespace
 	}

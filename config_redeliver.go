@@ -59,6 +59,7 @@ Flags:
 
 func registerRedeliver(l *loader, c *redeliverConfig) (finish func()) {
 	finishTemporal := l.temporalSettings(&c.Temporal, defaultTemporalAddr, defaultTemporalNamespace)
+	finishCodec := l.payloadCodec(&c.Temporal, "")
 	l.boolean(&c.Wait, "wait", "", "false", "follow the run until it completes and show how the callback went")
-	return finishTemporal
+	return func() { finishTemporal(); finishCodec() }
 }

@@ -40,10 +40,11 @@ func registerSend(l *loader, c *sendConfig) (finish func()) {
 	l.str(&c.DevURL, "dev-url", "", "http://"+devstack.DefaultDevAddr, "where dev serves its sample media (with --demo)")
 	l.boolean(&c.Wait, "wait", "", "false", "follow the workflow and show progress until it completes")
 	finishTemporal := l.temporalSettings(&c.Temporal, devstack.DefaultTemporalAddr, devstack.Namespace)
+	finishCodec := l.payloadCodec(&c.Temporal, devPayloadKeyFile)
 	l.str(&n.WochitVideoID, "video-id", "", "", "wochitVideoId (default: random with --demo)")
 	l.str(&n.VideoURL, "video-url", "", "", "videoUrl")
 	l.str(&n.ThumbnailURL, "thumbnail-url", "", "", "thumbnailUrl")
 	l.str(&n.Title, "title", "", "", "title")
 	l.str(&n.VideoContext, "context", "", "", "videoContext")
-	return finishTemporal
+	return func() { finishTemporal(); finishCodec() }
 }

@@ -34,6 +34,8 @@ func registerWorker(l *loader, c *workerConfig) (finish func()) {
 	w := &c.Worker
 	finishLog := l.logSettings(&c.logConfig)
 	finishTemporal := l.temporalSettings(&c.Temporal, defaultTemporalAddr, defaultTemporalNamespace)
+	finishCodec := l.payloadCodec(&c.Temporal, "")
+	l.tracingSettings()
 	finishWorker := l.workerSettings(w)
 	l.str(&c.HTTPAddr, "http-addr", "WORKER_HTTP_ADDR", ":9090", "address of /metrics, /healthz and /readyz")
 	l.str(&w.Bucket, "gcs-bucket", "GCS_BUCKET", "", "bucket that receives the media (required)")
@@ -43,6 +45,7 @@ func registerWorker(l *loader, c *workerConfig) (finish func()) {
 	return func() {
 		finishLog()
 		finishTemporal()
+		finishCodec()
 		finishWorker()
 		checkWorker(l, w, callbackSecret)
 	}

@@ -27,12 +27,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
 )
 
 func main() {
@@ -74,6 +76,7 @@ var commands = []command{
 	{"worker", "run the Temporal worker (production)", runWorker, declare(registerWorker)},
 	{"setup", "register the search attributes wochit-ingest sets in a Temporal namespace", runSetup, declare(registerSetup)},
 	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver, declare(registerRedeliver)},
+	{"codec-server", "decode workflow payloads for the Temporal Web UI and CLI (PAYLOAD_KEYS)", runCodecServer, declare(registerCodecServer)},
 	{"version", "print the version", runVersion, nil},
 }
 
@@ -127,6 +130,29 @@ func newLogger(c logConfig, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// startTracing turns tracing on when the environment asks for it (OTLP) and
+// gives the Temporal client the SDK's tracing interceptor; call stop when
+// the command ends, to flush the last spans.
+func startTracing(ctx context.Context, command string, opts *client.Options, log *slog.Logger) (_ *tracing.Tracing, stop func(), err error) {
+	tr, err := tracing.Setup(ctx, "wochit-ingest-"+command, currentVersion())
+	if err != nil {
+		return nil, nil, err
+	}
+	ic, err := tr.Interceptor()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.Interceptors = append(opts.Interceptors, ic)
+	if tr.Enabled() {
+		log.Info("tracing on: spans go to the OTLP endpoint")
+	}
+	return tr, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(ctx)
+	}, nil
 }
 
 // logQuiet is for clients whose SDK chatter the user does not need.

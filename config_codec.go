@@ -1,0 +1,99 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
+)
+
+// payloadKeysOff is the PAYLOAD_KEYS value that stores payloads unencrypted.
+const payloadKeysOff = "off"
+
+// payloadCodec reads PAYLOAD_KEYS, the keys that encrypt every payload a
+// client writes to Temporal (the notification, with its signed URLs, above
+// all), and sets the client's converters. Every client of a namespace needs
+// the same keys. Unless devKeyFile is given (send, which falls back to dev's
+// generated key), the variable is required: "off" opts out explicitly. It
+// is read from the environment only, never a flag, so keys stay out of
+// process listings. Call finish after the Temporal settings' finish.
+func (l *loader) payloadCodec(dst *client.Options, devKeyFile string) (finish func()) {
+	l.settings = append(l.settings, setting{Env: "PAYLOAD_KEYS", Usage: "payload encryption keys, id:base64(32 bytes), comma-separated, the first encrypts (required; off: unencrypted)"})
+	return func() {
+		keys := strings.TrimSpace(l.env["PAYLOAD_KEYS"])
+		if keys == "" && devKeyFile != "" {
+			if b, err := os.ReadFile(devKeyFile); err == nil {
+				keys = strings.TrimSpace(string(b))
+			}
+		}
+		switch keys {
+		case "":
+			if devKeyFile == "" {
+				l.fail("PAYLOAD_KEYS", "required: the keys that encrypt workflow payloads (see README, Encrypted histories), or %q to store them unencrypted", payloadKeysOff)
+			}
+			return
+		case payloadKeysOff:
+			return
+		}
+		ring, err := payloadcodec.ParseKeyring(keys)
+		if err != nil {
+			l.fail("PAYLOAD_KEYS", "%v", err)
+			return
+		}
+		dst.DataConverter = payloadcodec.DataConverter(ring)
+		dst.FailureConverter = payloadcodec.FailureConverter(ring)
+	}
+}
+
+// codecServerConfig configures `wochit-ingest codec-server`.
+type codecServerConfig struct {
+	logConfig
+	Addr    string
+	Keys    *payloadcodec.Keyring
+	Handler payloadcodec.HandlerOptions
+}
+
+func loadCodecServer(args, environ []string, output io.Writer) (codecServerConfig, error) {
+	return load("codec-server", args, environ, output, registerCodecServer)
+}
+
+func registerCodecServer(l *loader, c *codecServerConfig) (finish func()) {
+	finishLog := l.logSettings(&c.logConfig)
+	l.str(&c.Addr, "addr", "CODEC_ADDR", ":8089", "address the codec server listens on")
+	l.list(&c.Handler.AllowedOrigins, "allowed-origins", "CODEC_ALLOWED_ORIGINS", "", "origins of the Temporal Web UI allowed to call it (CORS), comma-separated")
+	l.settings = append(l.settings,
+		setting{Env: "CODEC_TOKEN", Usage: "when set, a request needs Authorization: Bearer <token> (for the CLI; the Web UI cannot send one)"},
+	)
+	l.settings = append(l.settings, setting{Env: "PAYLOAD_KEYS", Usage: "the keys it decodes with (required), as for ingress and worker"})
+	return func() {
+		finishLog()
+		c.Handler.Token = l.env["CODEC_TOKEN"]
+		keys := strings.TrimSpace(l.env["PAYLOAD_KEYS"])
+		if keys == "" || keys == payloadKeysOff {
+			l.fail("PAYLOAD_KEYS", "required: the keys the workers and the ingress encrypt with")
+			return
+		}
+		ring, err := payloadcodec.ParseKeyring(keys)
+		if err != nil {
+			l.fail("PAYLOAD_KEYS", "%v", err)
+			return
+		}
+		c.Keys = ring
+	}
+}
+
+// devPayloadKeyFile is where `dev` with its default data dir keeps its key.
+var devPayloadKeyFile = filepath.Join(".data", "payload-keys")
+
+// tracingSettings documents the OpenTelemetry variables the ingress and the
+// worker honour (internal/tracing reads them, as every OTel SDK does).
+func (l *loader) tracingSettings() {
+	l.settings = append(l.settings,
+		setting{Env: "OTEL_EXPORTER_OTLP_ENDPOINT", Usage: "OTLP collector (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): turns tracing on; unset: off"},
+		setting{Env: "OTEL_EXPORTER_OTLP_PROTOCOL", Usage: "http/protobuf (default) or grpc; OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and the other standard variables apply"},
+	)
+}

@@ -27,7 +27,7 @@ func runDemoServer(ctx context.Context, args, environ []string, _, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("DEMO_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: devstack.DemoHandler(devstack.DemoMedia(), devstack.NewReceiver(cfg.CallbackSecrets, log)), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: devstack.DemoHandler(devstack.DemoMedia(), devstack.NewReceiver(cfg.CallbackSecrets, log), nil), ReadHeaderTimeout: 5 * time.Second}
 	done := httpserver.Serve(srv, l)
 	log.Info("demo media and callback receiver", "media", "http://"+l.Addr().String()+devstack.DemoVideoPath, "callbacks", "http://"+l.Addr().String()+"/callbacks")
 	select {

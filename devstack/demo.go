@@ -18,11 +18,18 @@ func DemoMedia() *mediaorigin.Origin {
 	return media
 }
 
-// DemoHandler serves media under /media/ and the callback receiver at
-// /callbacks (POST to deliver, GET to list what arrived).
-func DemoHandler(media *mediaorigin.Origin, receiver *Receiver) http.Handler {
+// CodecPath is where dev serves its codec server (POST …/encode, …/decode).
+const CodecPath = "/codec"
+
+// DemoHandler serves media under /media/, the callback receiver at
+// /callbacks (POST to deliver, GET to list what arrived) and, when codec is
+// not nil, the codec server under /codec/.
+func DemoHandler(media *mediaorigin.Origin, receiver *Receiver, codec http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/media/", media)
 	mux.Handle("/callbacks", receiver)
+	if codec != nil {
+		mux.Handle(CodecPath+"/", codec)
+	}
 	return mux
 }

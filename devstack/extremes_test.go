@@ -11,7 +11,6 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"go.temporal.io/sdk/converter"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
@@ -75,7 +74,7 @@ func TestWidestNotificationsCompleteWithOneCallback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dc := converter.GetDefaultDataConverter()
+		dc := stack.DataConverter
 		var keyword, memo string
 		_ = dc.FromPayload(desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.SearchAttrVideoContext], &keyword)
 		_ = dc.FromPayload(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoVideoContext], &memo)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/time/rate"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
+	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 	"github.com/wochit-ingest/wochit-ingest/worker"
@@ -51,6 +53,10 @@ type Options struct {
 	// CallbackSecrets sign callbacks; empty means a secret generated once and
 	// kept in <DataDir>/callback-secret.
 	CallbackSecrets []webhook.Secret
+	// PayloadKeys encrypt workflow payloads (payloadcodec's PAYLOAD_KEYS
+	// format); empty means a key generated once and kept in
+	// <DataDir>/payload-keys, so a restarted dev decrypts its history.
+	PayloadKeys string
 	// CallbackSchedule overrides the callback retry schedule (tests).
 	CallbackSchedule []time.Duration
 
@@ -97,8 +103,15 @@ type Stack struct {
 	Bucket       string
 	Prefix       string
 
-	// Client is connected to the embedded server's namespace.
+	// Client is connected to the embedded server's namespace, and encrypts
+	// payloads with PayloadKeys.
 	Client client.Client
+	// PayloadKeys are the keys the stack's payloads are encrypted with, for
+	// processes that join it (PAYLOAD_KEYS); DataConverter decodes them.
+	PayloadKeys   string
+	DataConverter converter.DataConverter
+	// CodecURL is the codec server the Web UI decodes payloads through.
+	CodecURL string
 	// Receiver is the built-in callback receiver (used when no CallbackURL
 	// was given; it listens either way).
 	Receiver *Receiver
@@ -143,6 +156,24 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 
+	s.PayloadKeys = opts.PayloadKeys
+	if s.PayloadKeys == "" {
+		if s.PayloadKeys, err = devPayloadKeys(filepath.Join(dataDir, "payload-keys")); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := payloadcodec.ParseKeyring(s.PayloadKeys)
+	if err != nil {
+		return nil, fmt.Errorf("payload keys: %w", err)
+	}
+	s.DataConverter = payloadcodec.DataConverter(keys)
+	uiAddr := opts.UIAddr
+	if uiAddr != "" {
+		if uiAddr, err = resolvePort(uiAddr); err != nil {
+			return nil, err
+		}
+	}
+
 	// Bind every listener first, so a taken port fails now and clearly.
 	gcsListener, err := listen("GCS emulator", cmp.Or(opts.GCSAddr, DefaultGCSAddr))
 	if err != nil {
@@ -173,9 +204,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// Demo media and the callback receiver.
 	s.Media = DemoMedia()
 	s.Receiver = NewReceiver(secrets, log.With("component", "dev-callback-receiver"))
-	devServer := &http.Server{Handler: DemoHandler(s.Media, s.Receiver), ReadHeaderTimeout: 5 * time.Second}
+	codec := payloadcodec.Handler(keys, payloadcodec.HandlerOptions{AllowedOrigins: uiOrigins(uiAddr)})
+	devServer := &http.Server{Handler: DemoHandler(s.Media, s.Receiver, codec), ReadHeaderTimeout: 5 * time.Second}
 	httpserver.Serve(devServer, devListener)
 	s.DevURL = "http://" + devListener.Addr().String()
+	s.CodecURL = s.DevURL + CodecPath
 	s.onStop("dev server", devServer.Shutdown)
 	s.CallbackURL = cmp.Or(opts.CallbackURL, s.DevURL+"/callbacks")
 
@@ -190,12 +223,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.TemporalAddr = temporalAddr
 	s.onStop("Temporal server", func(context.Context) error { return ts.stop() })
-	if opts.UIAddr != "" {
-		uiAddr, err := resolvePort(opts.UIAddr)
-		if err != nil {
-			return nil, err
-		}
-		stopUI, err := startUI(uiAddr, temporalAddr)
+	if uiAddr != "" {
+		stopUI, err := startUI(uiAddr, temporalAddr, s.CodecURL)
 		if err != nil {
 			return nil, err
 		}
@@ -211,10 +240,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	sdkMetrics, closeMetrics := metrics.SDKHandler(s.Metrics)
 	s.onStop("SDK metrics", func(context.Context) error { return closeMetrics.Close() })
 	c, err := client.DialContext(dialCtx, client.Options{
-		HostPort:       temporalAddr,
-		Namespace:      Namespace,
-		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		MetricsHandler: sdkMetrics,
+		HostPort:         temporalAddr,
+		Namespace:        Namespace,
+		Logger:           sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		MetricsHandler:   sdkMetrics,
+		DataConverter:    s.DataConverter,
+		FailureConverter: payloadcodec.FailureConverter(keys),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the embedded Temporal server: %w", err)
@@ -238,6 +269,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		RateBurst:        ingress.DefaultRateBurst,
 		CallbackSchedule: opts.CallbackSchedule,
 		Registry:         s.Metrics,
+		DataConverter:    s.DataConverter,
 		Logger:           log.With("component", "ingress"),
 	}, c))
 	httpserver.Serve(ingressServer, ingressListener)
@@ -361,4 +393,33 @@ func devSecret(path string) ([]webhook.Secret, error) {
 		return nil, fmt.Errorf("writing dev callback secret: %w", err)
 	}
 	return []webhook.Secret{secret}, nil
+}
+
+// devPayloadKeys reads dev's payload key from path, or generates one there.
+func devPayloadKeys(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	keys := payloadcodec.GenerateKey()
+	if err := os.WriteFile(path, []byte(keys+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing dev payload key: %w", err)
+	}
+	return keys, nil
+}
+
+// uiOrigins are the origins a browser may show the Web UI at: the codec
+// server answers their CORS requests.
+func uiOrigins(uiAddr string) []string {
+	if uiAddr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(uiAddr)
+	if err != nil {
+		return nil
+	}
+	origins := []string{"http://" + uiAddr}
+	if host == "127.0.0.1" || host == "localhost" || host == "0.0.0.0" || host == "" {
+		origins = append(origins, "http://127.0.0.1:"+port, "http://localhost:"+port)
+	}
+	return origins
 }

@@ -23,7 +23,6 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack"
@@ -249,7 +248,7 @@ func checkOperatorView(t *testing.T, stack *devstack.Stack, workflowID, runID st
 		t.Fatal(err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	dc := converter.GetDefaultDataConverter()
+	dc := stack.DataConverter
 	decode := func(p *commonpb.Payload) string {
 		var v string
 		if p == nil || dc.FromPayload(p, &v) != nil {

@@ -11,8 +11,9 @@ import (
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
 )
 
-// startUI serves the Temporal Web UI on addr for the server at temporalAddr.
-func startUI(addr, temporalAddr string) (stop func(), err error) {
+// startUI serves the Temporal Web UI on addr for the server at temporalAddr;
+// the browser decodes payloads through the codec server at codecURL.
+func startUI(addr, temporalAddr, codecURL string) (stop func(), err error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -33,6 +34,7 @@ func startUI(addr, temporalAddr string) (stop func(), err error) {
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		HideLogs:            true,
 		DisableNewsFetch:    true,
+		Codec:               uiconfig.Codec{Endpoint: codecURL},
 	}))
 	go func() { _ = ui.Start() }()
 	// Report ready only once it answers.

@@ -36,7 +36,7 @@ func TestIngressCommandAllowlistIsOnByDefault(t *testing.T) {
 	var stderr lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"ingress"}, []string{"INGRESS_ADDR=127.0.0.1:0", "TEMPORAL_ADDRESS=127.0.0.1:1"}, &bytes.Buffer{}, &stderr)
+		done <- run(ctx, []string{"ingress"}, []string{"INGRESS_ADDR=127.0.0.1:0", "TEMPORAL_ADDRESS=127.0.0.1:1", "PAYLOAD_KEYS=off"}, &bytes.Buffer{}, &stderr)
 	}()
 	defer func() {
 		cancel()

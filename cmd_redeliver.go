@@ -46,5 +46,5 @@ func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io
 		fmt.Fprintf(stdout, "Follow it in the Web UI, or: temporal workflow query --type status -w %s\n", res.WorkflowID)
 		return nil
 	}
-	return follow(ctx, c, res.WorkflowID, res.RunID, stdout)
+	return follow(ctx, c, cfg.Temporal.DataConverter, res.WorkflowID, res.RunID, stdout)
 }

@@ -76,7 +76,7 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fmt.Errorf("--wait needs Temporal at %s: %w", o.Temporal.HostPort, err)
 	}
 	defer c.Close()
-	return follow(ctx, c, started.WorkflowID, started.RunID, stdout)
+	return follow(ctx, c, cfg.Temporal.DataConverter, started.WorkflowID, started.RunID, stdout)
 }
 
 // routeOf is u as the ingress's access log names it: a token path segment

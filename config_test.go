@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/wochit-ingest/wochit-ingest/ingress"
+	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -38,7 +39,7 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 }
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
-	env := []string{"GCS_BUCKET=from-env", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "WORKER_STOP_TIMEOUT=10s"}
+	env := []string{"GCS_BUCKET=from-env", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PAYLOAD_KEYS=off", "WORKER_STOP_TIMEOUT=10s"}
 	c, err := loadWorker([]string{"--gcs-bucket", "from-flag"}, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 }
 
 func TestStorageEmulatorHostBecomesURL(t *testing.T) {
-	env := []string{"GCS_BUCKET=b", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "STORAGE_EMULATOR_HOST=localhost:4443"}
+	env := []string{"GCS_BUCKET=b", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PAYLOAD_KEYS=off", "STORAGE_EMULATOR_HOST=localhost:4443"}
 	c, err := loadWorker(nil, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -82,14 +83,14 @@ func TestParseBytes(t *testing.T) {
 }
 
 func TestCallbackSchedule(t *testing.T) {
-	c, err := loadIngress(nil, nil, io.Discard)
+	c, err := loadIngress(nil, []string{"PAYLOAD_KEYS=off"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(c.Server.CallbackSchedule, workflows.DefaultCallbackSchedule) {
 		t.Fatalf("default schedule = %v, want %v", c.Server.CallbackSchedule, workflows.DefaultCallbackSchedule)
 	}
-	c, err = loadIngress(nil, []string{"CALLBACK_SCHEDULE=0s, 1m,1h"}, io.Discard)
+	c, err = loadIngress(nil, []string{"CALLBACK_SCHEDULE=0s, 1m,1h", "PAYLOAD_KEYS=off"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestCallbackSchedule(t *testing.T) {
 }
 
 func TestLoadRedeliver(t *testing.T) {
-	env := []string{"TEMPORAL_ADDRESS=temporal.example.com:7233", "TEMPORAL_NAMESPACE=prod"}
+	env := []string{"TEMPORAL_ADDRESS=temporal.example.com:7233", "TEMPORAL_NAMESPACE=prod", "PAYLOAD_KEYS=off"}
 	for _, args := range [][]string{{"vid-1", "--wait"}, {"--wait", "vid-1"}} {
 		c, err := loadRedeliver(args, env, io.Discard)
 		if err != nil {
@@ -124,7 +125,7 @@ func TestLoadRedeliver(t *testing.T) {
 }
 
 func TestIngressSecurityDefaults(t *testing.T) {
-	c, err := loadIngress(nil, nil, io.Discard)
+	c, err := loadIngress(nil, []string{"PAYLOAD_KEYS=off"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +154,7 @@ func TestIngressSecuritySettings(t *testing.T) {
 		"INGRESS_RATE_BURST=2",
 		"INGRESS_MAX_CONCURRENT_STARTS=8",
 		"OUTBOUND_ALLOWED_PORTS=8443",
+		"PAYLOAD_KEYS=off",
 	}
 	c, err := loadIngress(nil, env, io.Discard)
 	if err != nil {
@@ -176,7 +178,7 @@ func TestIngressSecuritySettings(t *testing.T) {
 		t.Errorf("limits/ports = %v %d %d %v", s.RateLimit, s.RateBurst, s.MaxConcurrentStarts, s.OriginPolicy.Ports)
 	}
 
-	off, err := loadIngress([]string{"--allowlist", "off"}, nil, io.Discard)
+	off, err := loadIngress([]string{"--allowlist", "off"}, []string{"PAYLOAD_KEYS=off"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,14 +266,14 @@ namespace = "ns-from-profile"
 
 	// Every command reads the connection the same way; the ingress starts
 	// its runs in the namespace it connects to.
-	in, err := loadIngress(nil, profile, io.Discard)
+	in, err := loadIngress(nil, append(profile, "PAYLOAD_KEYS=off"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if in.Temporal.HostPort != "example.invalid:7233" || in.Server.Namespace != "ns-from-profile" {
 		t.Fatalf("ingress: address %q, namespace %q", in.Temporal.HostPort, in.Server.Namespace)
 	}
-	r, err := loadRedeliver([]string{"vid-1", "--temporal-address", "flag.example.invalid:7233"}, profile, io.Discard)
+	r, err := loadRedeliver([]string{"vid-1", "--temporal-address", "flag.example.invalid:7233"}, append(profile, "PAYLOAD_KEYS=off"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,5 +292,29 @@ func TestTemporalProfileErrors(t *testing.T) {
 	c, err := loadSetup(nil, []string{"HOME=" + t.TempDir(), "XDG_CONFIG_HOME="}, io.Discard)
 	if err != nil || c.Temporal.HostPort != "localhost:7233" {
 		t.Errorf("no config file: %q, %v", c.Temporal.HostPort, err)
+	}
+}
+
+// PAYLOAD_KEYS is required by the commands that write or read payloads, so
+// no deployment stores signed URLs in clear by accident; "off" says so on
+// purpose, and keys set the client's converters.
+func TestPayloadKeys(t *testing.T) {
+	base := []string{"GCS_BUCKET=b", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+	if _, err := loadWorker(nil, base, io.Discard); err == nil || !strings.Contains(err.Error(), "PAYLOAD_KEYS: required") {
+		t.Fatalf("worker without PAYLOAD_KEYS: %v, want it required", err)
+	}
+	if _, err := loadIngress(nil, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "PAYLOAD_KEYS: required") {
+		t.Fatalf("ingress without PAYLOAD_KEYS: %v, want it required", err)
+	}
+	if _, err := loadWorker(nil, append(base, "PAYLOAD_KEYS=k1:c2hvcnQ="), io.Discard); err == nil || strings.Contains(err.Error(), "c2hvcnQ") {
+		t.Fatalf("a 5-byte key: %v, want an error that does not echo it", err)
+	}
+	off, err := loadWorker(nil, append(base, "PAYLOAD_KEYS=off"), io.Discard)
+	if err != nil || off.Temporal.DataConverter != nil {
+		t.Fatalf("PAYLOAD_KEYS=off: %v, converter %v; want the default converter", err, off.Temporal.DataConverter)
+	}
+	on, err := loadIngress(nil, []string{"PAYLOAD_KEYS=" + payloadcodec.GenerateKey()}, io.Discard)
+	if err != nil || on.Temporal.DataConverter == nil || on.Temporal.FailureConverter == nil || on.Server.DataConverter != on.Temporal.DataConverter {
+		t.Fatalf("ingress with a key: %v; want the codec on the client and the server", err)
 	}
 }

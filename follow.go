@@ -17,7 +17,11 @@ import (
 )
 
 // follow shows the workflow's progress until it closes, then its outcome.
-func follow(ctx context.Context, c client.Client, workflowID, runID string, stdout io.Writer) error {
+// dc decodes the heartbeats: the client's data converter (nil: the default).
+func follow(ctx context.Context, c client.Client, dc converter.DataConverter, workflowID, runID string, stdout io.Writer) error {
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
 	fmt.Fprintf(stdout, "Following %s …\n", workflowID)
 	resultCh := make(chan error, 1)
 	var result workflows.IngestResult
@@ -41,7 +45,7 @@ func follow(ctx context.Context, c client.Client, workflowID, runID string, stdo
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-ticker.C:
-			if line := progressLine(ctx, c, workflowID, runID); line != "" && line != last {
+			if line := progressLine(ctx, c, dc, workflowID, runID); line != "" && line != last {
 				fmt.Fprintln(stdout, "  "+line)
 				last = line
 			}
@@ -50,7 +54,7 @@ func follow(ctx context.Context, c client.Client, workflowID, runID string, stdo
 }
 
 // progressLine summarises the pending activities' heartbeats.
-func progressLine(ctx context.Context, c client.Client, workflowID, runID string) string {
+func progressLine(ctx context.Context, c client.Client, dc converter.DataConverter, workflowID, runID string) string {
 	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, runID)
 	if err != nil {
 		return ""
@@ -66,7 +70,7 @@ func progressLine(ctx context.Context, c client.Client, workflowID, runID string
 			continue
 		}
 		var p activities.TransferProgress
-		if hb := pa.GetHeartbeatDetails(); hb != nil && converter.GetDefaultDataConverter().FromPayloads(hb, &p) == nil {
+		if hb := pa.GetHeartbeatDetails(); hb != nil && dc.FromPayloads(hb, &p) == nil {
 			parts = append(parts, fmt.Sprintf("%s: %s", p.Kind, formatProgress(p)))
 		} else {
 			parts = append(parts, "transfer: starting")

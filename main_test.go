@@ -86,7 +86,7 @@ func TestSendDemoWaitAgainstDevStack(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	stdout, stderr, err := runCmd(t, ctx, nil, "send", "--demo", "--wait", "--video-id", "demo-main-test",
+	stdout, stderr, err := runCmd(t, ctx, []string{"PAYLOAD_KEYS=" + stack.PayloadKeys}, "send", "--demo", "--wait", "--video-id", "demo-main-test",
 		"--url", stack.IngressURL+"/webhooks/wochit", "--dev-url", stack.DevURL, "--temporal-address", stack.TemporalAddr)
 	if err != nil {
 		t.Fatalf("send: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
@@ -103,7 +103,7 @@ func TestSendDemoWaitAgainstDevStack(t *testing.T) {
 	}
 
 	// Redelivering a completed run does nothing and says so.
-	stdout, stderr, err = runCmd(t, ctx, nil, "redeliver", "demo-main-test", "--temporal-address", stack.TemporalAddr)
+	stdout, stderr, err = runCmd(t, ctx, []string{"PAYLOAD_KEYS=" + stack.PayloadKeys}, "redeliver", "demo-main-test", "--temporal-address", stack.TemporalAddr)
 	if err != nil {
 		t.Fatalf("redeliver: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
@@ -115,7 +115,7 @@ func TestSendDemoWaitAgainstDevStack(t *testing.T) {
 	if n := len(stack.Receiver.Deliveries()); n != 1 {
 		t.Fatalf("redelivering a completed run sent %d callbacks in all, want still 1", n)
 	}
-	if _, _, err := runCmd(t, ctx, nil, "redeliver", "no-such-video", "--temporal-address", stack.TemporalAddr); err == nil || !strings.Contains(err.Error(), "no ingest") {
+	if _, _, err := runCmd(t, ctx, []string{"PAYLOAD_KEYS=" + stack.PayloadKeys}, "redeliver", "no-such-video", "--temporal-address", stack.TemporalAddr); err == nil || !strings.Contains(err.Error(), "no ingest") {
 		t.Fatalf("redeliver of an unknown video: %v, want a \"no ingest\" error", err)
 	}
 }

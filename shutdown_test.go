@@ -101,6 +101,7 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	ingress := startChild(t, []string{
 		childCommandEnv + "=ingress",
 		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
+		"PAYLOAD_KEYS=" + stack.PayloadKeys,
 		"INGRESS_ADDR=" + addr, "INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true", "ORIGIN_ALLOW_PRIVATE=true",
 		"INGRESS_RATE_LIMIT=0", "INGRESS_MAX_CONCURRENT_STARTS=1000", "LOG_LEVEL=warn",
 	})

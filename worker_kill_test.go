@@ -21,7 +21,6 @@ import (
 
 	"cloud.google.com/go/storage"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-	"go.temporal.io/sdk/converter"
 	"google.golang.org/api/iterator"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -158,7 +157,7 @@ func videoHeartbeat(t *testing.T, stack *devstack.Stack, workflowID string) (act
 	}
 	for _, a := range desc.GetPendingActivities() {
 		var p activities.TransferProgress
-		if a.GetHeartbeatDetails() != nil && converter.GetDefaultDataConverter().FromPayloads(a.GetHeartbeatDetails(), &p) == nil && p.Kind == contract.KindVideo {
+		if a.GetHeartbeatDetails() != nil && stack.DataConverter.FromPayloads(a.GetHeartbeatDetails(), &p) == nil && p.Kind == contract.KindVideo {
 			return p, true
 		}
 	}
@@ -224,6 +223,7 @@ func workerEnv(stack *devstack.Stack, originURL, callbackURL string) []string {
 	return []string{
 		childCommandEnv + "=worker",
 		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
+		"PAYLOAD_KEYS=" + stack.PayloadKeys,
 		"GCS_BUCKET=" + stack.Bucket, "STORAGE_EMULATOR_HOST=" + stack.GCSURL,
 		"CALLBACK_URL=" + callbackURL, "CALLBACK_SECRET=" + killTestSecret,
 		"ORIGIN_ALLOW_PRIVATE=true", "CALLBACK_ALLOW_PRIVATE=true",

@@ -116,6 +116,8 @@ func (tp *topology) baseEnv() []string {
 	return []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"TEMPORAL_ADDRESS=" + tp.temporal.frontend, "TEMPORAL_NAMESPACE=" + namespace,
+		// Payloads encrypted as in production (a key for this test only).
+		"PAYLOAD_KEYS=topology:dG9wb2xvZ3ktdGVzdC1wYXlsb2FkLWtleS0zMmJ5dGU=",
 		"LOG_LEVEL=info",
 	}
 }

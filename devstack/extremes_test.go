@@ -11,7 +11,6 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/workflows"

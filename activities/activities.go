@@ -1,6 +1,8 @@
 // Package activities holds the work that touches the outside world: copying a
-// media file from its origin into Google Cloud Storage (TransferToGCS) and
-// telling the customer's backend about it (DeliverCallback).
+// media file from its origin into Google Cloud Storage (TransferToGCS, which
+// runs the copy engine of package transfer) and telling the customer's
+// backend about it (DeliverCallback). Here the engine meets Temporal:
+// heartbeats, attempts, and failures as ApplicationErrors.
 //
 // Activities is a struct of ready-made dependencies, built once by the worker
 // and registered with w.RegisterActivity; adding an activity means adding a
@@ -20,6 +22,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
+	"github.com/wochit-ingest/wochit-ingest/transfer"
 )
 
 // Activities carries the clients and settings every activity needs.
@@ -80,14 +83,14 @@ type TransferSettings struct {
 
 // DefaultTransferSettings are used for zero fields of TransferSettings.
 var DefaultTransferSettings = TransferSettings{
-	ChunkSize:         16 << 20,
-	PartSize:          16 << 20,
-	PartConcurrency:   4,
-	MinPartSize:       8 << 20,
+	ChunkSize:         transfer.DefaultOptions.ChunkSize,
+	PartSize:          transfer.DefaultOptions.PartSize,
+	PartConcurrency:   transfer.DefaultOptions.PartConcurrency,
+	MinPartSize:       transfer.DefaultOptions.MinPartSize,
 	MemoryBudget:      256 << 20,
 	MaxVideoBytes:     10 << 30,
 	MaxThumbnailBytes: 50 << 20,
-	IdleTimeout:       60 * time.Second,
+	IdleTimeout:       transfer.DefaultOptions.IdleTimeout,
 	HeartbeatInterval: 2 * time.Second,
 }
 

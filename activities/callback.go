@@ -14,6 +14,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
 // CallbackInput is one attempt at delivering an event.
@@ -91,7 +92,7 @@ func (a *Activities) DeliverCallback(ctx context.Context, in CallbackInput) (Cal
 	attempt.StatusCode = resp.StatusCode
 	attempt.Outcome = classifyCallbackStatus(resp.StatusCode)
 	if attempt.Outcome == AttemptRetry {
-		attempt.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), a.now())
+		attempt.RetryAfter = origin.ParseRetryAfter(resp.Header.Get("Retry-After"), a.now())
 	}
 	if attempt.Outcome != AttemptDelivered {
 		attempt.Error = fmt.Sprintf("callback endpoint answered %d", resp.StatusCode)

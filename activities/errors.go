@@ -3,10 +3,12 @@ package activities
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/wochit-ingest/wochit-ingest/transfer"
+	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
 // NonRetryableTransferTypes lists the TransferToGCS failures that end the
@@ -18,37 +20,41 @@ var NonRetryableTransferTypes = contract.Names(
 	contract.ObjectConflict, contract.TooLarge, contract.UnsupportedContentType,
 )
 
-// permanent and retryable make every failure of the transfer activities.
-// Their messages reach logs, workflow history and the video.failed callback,
-// so any URL in them loses its query string (see redact).
+// applicationError makes a copy's failure Temporal's: its reason is the
+// error type, a final one is non-retryable, and an origin's Retry-After
+// sets the next retry's delay. The engine's messages are redacted already.
+// Other errors (the activity's context ended) pass unchanged.
+func applicationError(err error) error {
+	var e *transfer.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	return temporal.NewApplicationErrorWithOptions(e.Error(), string(e.Reason), temporal.ApplicationErrorOptions{
+		NonRetryable: e.Final, Cause: e.Unwrap(), NextRetryDelay: e.RetryAfter,
+	})
+}
+
+// permanent and retryable make the activities' own failures (the copy's
+// come typed from transfer). Their messages reach logs, workflow history and
+// the video.failed callback, so any URL in them loses its query string
+// (transfer.Redact).
 func permanent(reason contract.Reason, cause error, format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(redact(fmt.Sprintf(format, args...)), string(reason), redactCause(cause))
+	return temporal.NewNonRetryableApplicationError(transfer.Redact(fmt.Sprintf(format, args...)), string(reason), redactCause(cause))
 }
 
 func retryable(reason contract.Reason, cause error, format string, args ...any) error {
-	return temporal.NewApplicationErrorWithCause(redact(fmt.Sprintf(format, args...)), string(reason), redactCause(cause))
-}
-
-var (
-	urlInText      = regexp.MustCompile(`(?i)\bhttps?://[^\s"'<>]+`)
-	uploadIDInText = regexp.MustCompile(`(?i)\b(upload_?id=)[^&\s"'<>]+`)
-)
-
-// redact removes secrets from text that quotes URLs: signed-URL tokens, and
-// the upload_id of a resumable upload session, which storage errors print
-// with the session URI (url.Error) and which lets anyone holding it write to
-// the upload for a week.
-func redact(text string) string {
-	text = urlInText.ReplaceAllStringFunc(text, RedactURL)
-	return uploadIDInText.ReplaceAllString(text, "${1}REDACTED")
+	return temporal.NewApplicationErrorWithCause(transfer.Redact(fmt.Sprintf(format, args...)), string(reason), redactCause(cause))
 }
 
 // redactCause flattens a cause into its redacted message: the failure
-// converter records a cause's whole Unwrap chain, and a storage error's
-// chain holds the session URI in a url.Error.
+// converter records a cause's whole Unwrap chain.
 func redactCause(err error) error {
 	if err == nil {
 		return nil
 	}
-	return errors.New(redact(err.Error()))
+	return errors.New(transfer.Redact(err.Error()))
 }
+
+// RedactURL drops the query string, fragment and userinfo: signed-URL tokens
+// are secrets and must not reach logs, object metadata or workflow history.
+func RedactURL(raw string) string { return origin.RedactURL(raw) }

@@ -8,33 +8,33 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
 	"go.temporal.io/sdk/activity"
+
+	"github.com/wochit-ingest/wochit-ingest/transfer"
 )
 
-// heartbeat is the one heartbeat loop of a transfer attempt. It starts
-// before the first network request and lives until the attempt returns, so
-// no stage that waits on the network — looking for a stored copy, the
-// probe, reading a small file, copying parts, composing, cleaning up — can
-// outlast the heartbeat timeout and leave a live attempt running in a slot
-// after Temporal gave up on it. Stages say what progress it reports.
+// heartbeat is the one heartbeat loop of a transfer attempt. It runs from
+// the copy's first report, before its first network request, until the
+// attempt returns, so no stage that waits on the network — looking for a
+// stored copy, the probe, reading a small file, copying parts, composing,
+// cleaning up — can outlast the heartbeat timeout and leave a live attempt
+// running in a slot after Temporal gave up on it. What it records is the
+// latest progress the copy reported (set).
 type heartbeat struct {
-	mu              sync.Mutex
-	current         func() TransferProgress
-	incompleteSince time.Time // carried by every report, whatever the stage
-	done            chan struct{}
-	finished        chan struct{}
+	mu       sync.Mutex
+	latest   TransferProgress
+	has      bool
+	first    chan struct{} // the first report: record it at once
+	done     chan struct{}
+	finished chan struct{}
 }
 
-// startHeartbeat records progress now, every interval, and once more when
-// stopped, so a failed attempt leaves its final progress (the parts it
-// finished) for the next attempt. The SDK throttles what it sends; the loop
-// keeps the hot read path free of heartbeat calls.
-func startHeartbeat(ctx context.Context, interval time.Duration, initial TransferProgress) *heartbeat {
-	h := &heartbeat{
-		current:         func() TransferProgress { return initial },
-		incompleteSince: initial.IncompleteSince,
-		done:            make(chan struct{}),
-		finished:        make(chan struct{}),
-	}
+// startHeartbeat records the progress reported so far now, every interval,
+// and once more when stopped, so a failed attempt leaves its final progress
+// (the parts it finished) for the next attempt. The SDK throttles what it
+// sends; the copy only hands over progress, its hot read path makes no
+// heartbeat calls.
+func startHeartbeat(ctx context.Context, interval time.Duration) *heartbeat {
+	h := &heartbeat{first: make(chan struct{}, 1), done: make(chan struct{}), finished: make(chan struct{})}
 	if !activity.IsActivity(ctx) {
 		close(h.finished)
 		return h
@@ -43,47 +43,41 @@ func startHeartbeat(ctx context.Context, interval time.Duration, initial Transfe
 		defer close(h.finished)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		activity.RecordHeartbeat(ctx, h.progress())
 		for {
 			select {
+			case <-h.first:
+				h.record(ctx)
 			case <-h.done:
-				activity.RecordHeartbeat(ctx, h.progress())
+				h.record(ctx)
 				return
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx, h.progress())
+				h.record(ctx)
 			}
 		}
 	}()
 	return h
 }
 
-// report makes f the source of the progress reported from now on.
-func (h *heartbeat) report(f func() TransferProgress) {
+// set is the copy's Progress callback.
+func (h *heartbeat) set(p transfer.Progress) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.current = f
-}
-
-func (h *heartbeat) progress() TransferProgress {
-	h.mu.Lock()
-	f, since := h.current, h.incompleteSince
+	first := !h.has
+	h.latest, h.has = TransferProgress(p), true
 	h.mu.Unlock()
-	p := f()
-	p.IncompleteSince = since
-	return p
+	if first {
+		h.first <- struct{}{}
+	}
 }
 
-// markIncomplete records that the file was found unfinished at now, unless
-// an earlier attempt did first, and returns when that was.
-func (h *heartbeat) markIncomplete(now time.Time) time.Time {
+func (h *heartbeat) record(ctx context.Context) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.incompleteSince.IsZero() {
-		h.incompleteSince = now
+	p, has := h.latest, h.has
+	h.mu.Unlock()
+	if has {
+		activity.RecordHeartbeat(ctx, p)
 	}
-	return h.incompleteSince
 }
 
 func (h *heartbeat) stop() {
@@ -98,20 +92,4 @@ func previousProgress(ctx context.Context, kind contract.AssetKind) TransferProg
 		return p
 	}
 	return TransferProgress{Kind: kind, Total: -1}
-}
-
-// resumable reports whether p is a parted transfer a later attempt can
-// continue: its part size, and the validator of the version its parts are of.
-func (p TransferProgress) resumable() bool {
-	return p.PartSize > 0 && p.Validator != "" && p.Total > 0
-}
-
-// initialProgress is what an attempt reports before it knows better: a
-// resumable predecessor's progress is carried on, so an attempt that fails
-// early (say, at the probe) does not erase the record of the parts done.
-func initialProgress(previous TransferProgress) TransferProgress {
-	if previous.resumable() {
-		return previous
-	}
-	return TransferProgress{Kind: previous.Kind, Total: -1, IncompleteSince: previous.IncompleteSince}
 }

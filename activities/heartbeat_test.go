@@ -1,9 +1,11 @@
 package activities_test
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +116,32 @@ func TestSlowOriginsDoNotTimeOutTheHeartbeat(t *testing.T) {
 			}
 			f.assertStored(res.Object.Name, tt.body)
 		})
+	}
+}
+
+// Heartbeat details are what an attempt resumes from, possibly one that a
+// worker of the previous release recorded: their JSON shape must not drift.
+func TestTransferProgressWireShape(t *testing.T) {
+	since := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		p    activities.TransferProgress
+		want string
+	}{
+		{activities.TransferProgress{Kind: contract.KindThumbnail, Total: -1}, `{"Kind":"thumbnail","Bytes":0,"Total":-1}`},
+		{activities.TransferProgress{Kind: contract.KindVideo, Bytes: 5, Total: 10, PartSize: 4, Validator: `"e1"`,
+			Parts: []activities.PartRecord{{Index: 1, CRC32C: "AAAAAA=="}}, IncompleteSince: since},
+			`{"Kind":"video","Bytes":5,"Total":10,"PartSize":4,"Validator":"\"e1\"","Parts":[{"Index":1,"CRC32C":"AAAAAA=="}],"IncompleteSince":"2026-12-02T12:00:00Z"}`},
+	} {
+		got, err := json.Marshal(tt.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("TransferProgress JSON:\n got %s\nwant %s", got, tt.want)
+		}
+		var back activities.TransferProgress
+		if err := json.Unmarshal([]byte(tt.want), &back); err != nil || !reflect.DeepEqual(back, tt.p) {
+			t.Errorf("decoding %s = %+v, %v; want %+v", tt.want, back, err, tt.p)
+		}
 	}
 }

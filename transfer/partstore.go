@@ -1,4 +1,4 @@
-package activities
+package transfer
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
 	"cloud.google.com/go/storage"
-	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/iterator"
 
@@ -19,7 +18,8 @@ import (
 // verifiedParts lists the parts an earlier attempt left behind, keeps those
 // that are verified parts of this plan, and deletes the rest. A part the
 // earlier attempt's heartbeat recorded must also match that record.
-func (a *Activities) verifiedParts(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, recorded []PartRecord) (map[int]uint32, error) {
+func (c *copier) verifiedParts(ctx context.Context, plan partPlan, recorded []PartRecord) (map[int]uint32, error) {
+	bucket := c.dst.Bucket
 	records := map[int]string{}
 	for _, p := range recorded {
 		records[p.Index] = p.CRC32C
@@ -66,9 +66,10 @@ type composeSource struct {
 // compose joins the parts into the final object, at most 32 sources per
 // request: larger files are composed in rounds through intermediate objects.
 // Every request carries the expected CRC32C, which GCS verifies.
-func (a *Activities) compose(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, sources []composeSource,
+func (c *copier) compose(ctx context.Context, plan partPlan, sources []composeSource,
 	final *storage.ObjectHandle, contentType string, meta map[string]string,
 ) (*storage.ObjectAttrs, error) {
+	bucket := c.dst.Bucket
 	for round := 0; len(sources) > maxComposeSources; round++ {
 		var next []composeSource
 		for start := 0; start < len(sources); start += maxComposeSources {
@@ -79,20 +80,20 @@ func (a *Activities) compose(ctx context.Context, bucket *storage.BucketHandle, 
 			}
 			inter := bucket.Object(fmt.Sprintf("%scompose-%d-%06d", plan.dir, round, start/maxComposeSources))
 			merged := joined(group)
-			c := inter.ComposerFrom(handles(group)...)
-			c.CRC32C, c.SendCRC32C = merged.crc, true
-			if _, err := c.Run(ctx); err != nil {
+			composer := inter.ComposerFrom(handles(group)...)
+			composer.CRC32C, composer.SendCRC32C = merged.crc, true
+			if _, err := composer.Run(ctx); err != nil {
 				return nil, retryable(contract.StorageError, nil, "composing %s: %v", inter.ObjectName(), err)
 			}
 			next = append(next, composeSource{obj: inter, crc: merged.crc, size: merged.size})
 		}
 		sources = next
 	}
-	c := final.If(storage.Conditions{DoesNotExist: true}).ComposerFrom(handles(sources)...)
-	c.ContentType = contentType
-	c.Metadata = meta
-	c.CRC32C, c.SendCRC32C = joined(sources).crc, true
-	attrs, err := c.Run(ctx)
+	composer := final.If(storage.Conditions{DoesNotExist: true}).ComposerFrom(handles(sources)...)
+	composer.ContentType = contentType
+	composer.Metadata = meta
+	composer.CRC32C, composer.SendCRC32C = joined(sources).crc, true
+	attrs, err := composer.Run(ctx)
 	if err != nil {
 		if isPreconditionFailed(err) {
 			return nil, err
@@ -123,22 +124,22 @@ func joined(s []composeSource) composeSource {
 // deleteParts removes a file's temporary objects, several at a time.
 // Failing to is not fatal: a later attempt or the bucket's lifecycle rule
 // removes them.
-func (a *Activities) deleteParts(ctx context.Context, dir string) {
-	bucket := a.Storage.Bucket(a.Bucket)
+func (c *copier) deleteParts(ctx context.Context, dir string) {
+	bucket := c.dst.Bucket
 	var g errgroup.Group
 	g.SetLimit(8)
 	it := bucket.Objects(ctx, &storage.Query{Prefix: dir})
 	for {
 		attrs, err := it.Next()
 		if err != nil {
-			if !errors.Is(err, iterator.Done) && activity.IsActivity(ctx) {
-				activity.GetLogger(ctx).Warn("could not list temporary parts", "dir", dir, "error", redact(err.Error()))
+			if !errors.Is(err, iterator.Done) {
+				c.opts.Logger.Warn("could not list temporary parts", "dir", dir, "error", Redact(err.Error()))
 			}
 			break
 		}
 		g.Go(func() error {
-			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil && activity.IsActivity(ctx) {
-				activity.GetLogger(ctx).Warn("could not delete a temporary part", "object", attrs.Name, "error", redact(err.Error()))
+			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil {
+				c.opts.Logger.Warn("could not delete a temporary part", "object", attrs.Name, "error", Redact(err.Error()))
 			}
 			return nil
 		})

@@ -1,4 +1,4 @@
-package activities
+package transfer
 
 import (
 	"time"
@@ -25,14 +25,14 @@ const maxIncompleteWait = 10 * time.Minute
 // incompleteMedia turns a structure check's verdict into the attempt's
 // error: retried (with the workflow's backoff) while the origin may still be
 // finishing the file, final once maxIncompleteWait has passed.
-func (a *Activities) incompleteMedia(hb *heartbeat, kind contract.AssetKind, source string, verdict error) error {
-	now := a.now()
-	since := hb.markIncomplete(now)
+func (c *copier) incompleteMedia(source string, verdict error) error {
+	now := c.opts.Now()
+	since := c.progress.markIncomplete(now)
 	if waited := now.Sub(since); waited >= maxIncompleteWait {
 		return permanent(contract.IncompleteMedia, nil, "the %s at %s is still not a whole file %s after it was first found unfinished: %v",
-			kind, source, waited.Round(time.Second), verdict)
+			c.dst.Kind, source, waited.Round(time.Second), verdict)
 	}
-	return retryable(contract.IncompleteMedia, nil, "the %s at %s is not a whole file (the origin may still be writing it): %v", kind, source, verdict)
+	return retryable(contract.IncompleteMedia, nil, "the %s at %s is not a whole file (the origin may still be writing it): %v", c.dst.Kind, source, verdict)
 }
 
 // checkHead looks at the first bytes of a file of total bytes (-1: unknown)

@@ -1,4 +1,4 @@
-package activities
+package transfer
 
 import (
 	"context"
@@ -71,8 +71,8 @@ func TestRedact(t *testing.T) {
 		`googleapi: Error 503: backend error`: `googleapi: Error 503: backend error`,
 	}
 	for in, want := range tests {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

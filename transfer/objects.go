@@ -1,11 +1,9 @@
-package activities
+package transfer
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"mime"
-	"net/url"
 	"path"
 	"strings"
 	"unicode"
@@ -59,48 +57,19 @@ func fitMetadata(s string, n int) string {
 	return truncate(s, n-len(suffix)) + suffix
 }
 
-// RedactURL drops the query string, fragment and userinfo: signed-URL tokens
-// are secrets and must not reach logs, object metadata or workflow history.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return u.String()
+// ObjectDir is the "folder" holding both files of one video:
+// <prefix><wochitVideoId>/.
+func ObjectDir(prefix, wochitVideoID string) string {
+	return prefix + wochitVideoID + "/"
 }
 
-// DestinationInput names the video whose destination is asked for.
-type DestinationInput struct {
-	WochitVideoID string
-}
-
-// Destination is where a video's files go: gs://Bucket/Dir<kind><.ext>.
-type Destination struct {
-	Bucket string
-	Dir    string
-}
-
-// URI is the gs:// URI of the video's "folder".
-func (d Destination) URI() string { return "gs://" + d.Bucket + "/" + d.Dir }
-
-// Destination reports where this worker stores a video's files; the
-// workflow runs it as a local activity so operators see the destination
-// (in activity summaries and the status query) before any byte moves.
-func (a *Activities) Destination(_ context.Context, in DestinationInput) (Destination, error) {
-	return Destination{Bucket: a.Bucket, Dir: a.objectDir(in.WochitVideoID)}, nil
-}
-
-// objectDir is the "folder" holding both files of one video.
-func (a *Activities) objectDir(wochitVideoID string) string {
-	return a.Prefix + wochitVideoID + "/"
-}
+func (c *copier) objectDir() string { return ObjectDir(c.dst.Prefix, c.dst.WochitVideoID) }
 
 // objectName is deterministic for a notification: the extension comes from
 // the URL path when it is a known media extension, otherwise from the
 // response's content type, otherwise there is none.
-func (a *Activities) objectName(kind contract.AssetKind, wochitVideoID, sourcePath, contentType string) string {
-	return a.objectDir(wochitVideoID) + string(kind) + extension(kind, sourcePath, contentType)
+func (c *copier) objectName(contentType string) string {
+	return c.objectDir() + string(c.dst.Kind) + extension(c.dst.Kind, c.srcURL.Path, contentType)
 }
 
 var knownExtensions = map[contract.AssetKind][]string{

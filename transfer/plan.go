@@ -1,16 +1,17 @@
-package activities
+package transfer
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strconv"
 	"sync"
 
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
 	"cloud.google.com/go/storage"
-	"go.temporal.io/sdk/activity"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
 // Large files are copied in parts when the origin supports ranges: each part
@@ -42,13 +43,13 @@ const (
 
 // partPlan is how one version of a file is cut into parts.
 type partPlan struct {
-	in        TransferInput
+	videoID   string
 	total     int64
 	size      int64
-	validator string        // the version, as If-Range sends it
-	version   sourceVersion // what every part answer must repeat
-	source    string        // without query string
-	dir       string        // where the temporary objects live
+	validator string         // the version, as If-Range sends it
+	version   origin.Version // what every part answer must repeat
+	source    string         // without query string
+	dir       string         // where the temporary objects live
 }
 
 // planParts decides whether the rest of a file whose probe got its start is
@@ -57,29 +58,28 @@ type partPlan struct {
 // served less than asked; the configured one otherwise. Without a strong
 // validator nothing could tell parts of two versions apart, so such a file
 // is copied in one stream.
-func (a *Activities) planParts(ctx context.Context, in TransferInput, probe probeResult, previous TransferProgress,
-	settings TransferSettings, source string,
-) (partPlan, bool) {
-	if !probe.partial() {
+func (c *copier) planParts(probe origin.Probe) (partPlan, bool) {
+	if !probe.Partial() {
 		return partPlan{}, false
 	}
-	version := versionOf(probe.resp.Header)
+	previous := c.opts.Resume
+	version := origin.VersionOf(probe.Resp.Header)
 	plan := partPlan{
-		in: in, total: probe.total, size: settings.PartSize, validator: version.validator(), version: version,
-		source: source, dir: a.partDir(in),
+		videoID: c.dst.WochitVideoID, total: probe.Total, size: c.opts.PartSize, validator: version.Validator(), version: version,
+		source: c.source, dir: c.partDir(),
 	}
 	switch {
 	case plan.validator == "":
-		logInfo(ctx, "copying in one stream: the origin sends no strong ETag or Last-Modified to check parts against", "etag", version.etag)
+		c.opts.Logger.Info("copying in one stream: the origin sends no strong ETag or Last-Modified to check parts against", "etag", version.ETag)
 		return partPlan{}, false
 	case previous.resumable() && previous.Validator == plan.validator && previous.Total == plan.total:
 		plan.size = previous.PartSize
-	case probe.length < probe.asked:
-		if probe.length < settings.MinPartSize || (probe.total+probe.length-1)/probe.length > maxCappedParts {
-			logInfo(ctx, "copying in one stream: the origin's ranges are too short for parts", "rangeBytes", probe.length)
+	case probe.Length < probe.Asked:
+		if probe.Length < c.opts.MinPartSize || (probe.Total+probe.Length-1)/probe.Length > maxCappedParts {
+			c.opts.Logger.Info("copying in one stream: the origin's ranges are too short for parts", "rangeBytes", probe.Length)
 			return partPlan{}, false
 		}
-		plan.size = probe.length
+		plan.size = probe.Length
 	}
 	return plan, true
 }
@@ -87,8 +87,8 @@ func (a *Activities) planParts(ctx context.Context, in TransferInput, probe prob
 // partDir holds the temporary objects of one file. It sits under one
 // prefix for all videos (<prefix>.parts/) so a bucket lifecycle rule can
 // clear what an abandoned transfer leaves behind.
-func (a *Activities) partDir(in TransferInput) string {
-	return a.Prefix + ".parts/" + in.WochitVideoID + "/" + string(in.Kind) + "/"
+func (c *copier) partDir() string {
+	return c.dst.Prefix + ".parts/" + c.dst.WochitVideoID + "/" + string(c.dst.Kind) + "/"
 }
 
 func (p partPlan) count() int { return int((p.total + p.size - 1) / p.size) }
@@ -105,7 +105,7 @@ func (p partPlan) name(i int) string { return fmt.Sprintf("%s%06d", p.dir, i) }
 func (p partPlan) partMetadata(i int) map[string]string {
 	offset, length := p.bounds(i)
 	return map[string]string{
-		metaWochitVideoID:   p.in.WochitVideoID,
+		metaWochitVideoID:   p.videoID,
 		metaSourceURL:       fitMetadata(p.source, maxMetadataText),
 		metaSourceValidator: fitMetadata(p.validator, maxMetadataValidator),
 		metaSourceSize:      strconv.FormatInt(p.total, 10),
@@ -129,17 +129,19 @@ func (p partPlan) verifiedPart(i int, attrs *storage.ObjectAttrs) bool {
 	return true
 }
 
-// staleness says why a plan stopped holding during an attempt.
-type staleness int
+// staleness says why a plan stopped holding during an attempt; the worse
+// reason (the larger value) wins.
+type staleness = origin.Change
 
 const (
-	planHolds      staleness = iota
-	versionChanged           // the file changed: its parts are of another version
-	rangesCapped             // the origin serves shorter ranges than the plan's parts
+	planHolds      = origin.Unchanged
+	versionChanged = origin.VersionChanged // the file changed: its parts are of another version
+	rangesCapped   = origin.RangesCapped   // the origin serves shorter ranges than the plan's parts
 )
 
 // partTracker is the shared progress of one attempt's parts.
 type partTracker struct {
+	kind     contract.AssetKind
 	plan     partPlan
 	mu       sync.Mutex
 	done     map[int]uint32 // index → CRC32C
@@ -174,10 +176,10 @@ func (t *partTracker) staleness() staleness {
 
 // progress is what the heartbeat reports. Once the plan no longer holds it
 // names no part size or version, so the next attempt plans anew.
-func (t *partTracker) progress() TransferProgress {
+func (t *partTracker) progress() Progress {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := TransferProgress{Kind: t.plan.in.Kind, Total: t.plan.total, Bytes: t.inFlight}
+	p := Progress{Kind: t.kind, Total: t.plan.total, Bytes: t.inFlight}
 	for i, crc := range t.done {
 		_, length := t.plan.bounds(i)
 		p.Bytes += length
@@ -190,10 +192,4 @@ func (t *partTracker) progress() TransferProgress {
 	}
 	p.PartSize, p.Validator = t.plan.size, t.plan.validator
 	return p
-}
-
-func logInfo(ctx context.Context, msg string, keyvals ...any) {
-	if activity.IsActivity(ctx) {
-		activity.GetLogger(ctx).Info(msg, keyvals...)
-	}
 }

@@ -1,29 +1,27 @@
-package activities
+package transfer
 
 import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
 	"cloud.google.com/go/storage"
-	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
-// transferParts copies the file part by part and composes the final object.
+// copyParts copies the file part by part and composes the final object.
 // part0, when not nil, is the probe's body holding exactly part 0.
-func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan partPlan, previous TransferProgress, part0 io.ReadCloser,
-	final *storage.ObjectHandle, contentType string, meta map[string]string, declared sourceHashes,
+func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadCloser,
+	final *storage.ObjectHandle, contentType string, meta map[string]string, declared origin.Hashes,
 ) (*storage.ObjectAttrs, digest, error) {
-	settings := a.transferSettings()
-	bucket := a.Storage.Bucket(a.Bucket)
+	bucket, previous := c.dst.Bucket, c.opts.Resume
 
 	// The earlier attempt's record of its parts counts only for the same
 	// parts of the same version.
@@ -31,7 +29,7 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 	if previous.resumable() && previous.Validator == plan.validator && previous.PartSize == plan.size && previous.Total == plan.total {
 		recorded = previous.Parts
 	}
-	done, err := a.verifiedParts(ctx, bucket, plan, recorded)
+	done, err := c.verifiedParts(ctx, plan, recorded)
 	if err != nil {
 		return nil, digest{}, err
 	}
@@ -41,8 +39,8 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 		part0.Close()
 		part0 = nil
 	}
-	tracker := &partTracker{plan: plan, done: done}
-	hb.report(tracker.progress)
+	tracker := &partTracker{kind: c.dst.Kind, plan: plan, done: done}
+	c.progress.report(tracker.progress)
 
 	type job struct {
 		index int
@@ -68,10 +66,10 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 		}
 		return nil
 	})
-	for range max(settings.PartConcurrency, 1) {
+	for range max(c.opts.PartConcurrency, 1) {
 		g.Go(func() error {
 			for j := range jobs {
-				if err := a.copyPart(gctx, bucket, plan, tracker, j.index, j.body); err != nil {
+				if err := c.copyPart(gctx, plan, tracker, j.index, j.body); err != nil {
 					return err
 				}
 			}
@@ -84,7 +82,7 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 		}
 		if tracker.staleness() == versionChanged {
 			// Parts of the old version can never be used.
-			a.deleteParts(ctx, plan.dir)
+			c.deleteParts(ctx, plan.dir)
 		}
 		return nil, digest{}, err
 	}
@@ -100,8 +98,8 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 		}
 		// When the origin finishes the file, it is another version.
 		tracker.invalidate(versionChanged)
-		a.deleteParts(ctx, plan.dir)
-		return nil, digest{}, a.incompleteMedia(hb, plan.in.Kind, plan.source, err)
+		c.deleteParts(ctx, plan.dir)
+		return nil, digest{}, c.incompleteMedia(plan.source, err)
 	}
 
 	// The CRC32C of the whole file, combined from the parts'.
@@ -118,24 +116,24 @@ func (a *Activities) transferParts(ctx context.Context, hb *heartbeat, plan part
 		}
 	}
 	d := digest{size: plan.total, crc32c: combined}
-	if declared.hasCRC32C && declared.crc32c != combined {
-		a.Metrics.integrityFailure(plan.in.Kind)
-		a.deleteParts(ctx, plan.dir)
+	if declared.HasCRC32C && declared.CRC32C != combined {
+		c.integrityFailure()
+		c.deleteParts(ctx, plan.dir)
 		return nil, d, retryable(contract.IntegrityMismatch, nil, "the parts read from %s do not add up to the CRC32C the origin declared", plan.source)
 	}
-	attrs, err := a.compose(ctx, bucket, plan, sources, final, contentType, meta)
+	attrs, err := c.compose(ctx, plan, sources, final, contentType, meta)
 	return attrs, d, err
 }
 
 // copyPart copies part i, retrying transient failures a few times.
-func (a *Activities) copyPart(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, tracker *partTracker, i int, body io.Reader) error {
+func (c *copier) copyPart(ctx context.Context, plan partPlan, tracker *partTracker, i int, body io.Reader) error {
 	for try := 1; ; try++ {
-		err := a.copyPartOnce(ctx, bucket, plan, tracker, i, body)
+		err := c.copyPartOnce(ctx, plan, tracker, i, body)
 		body = nil // a retry requests the range again
 		if err == nil || isPermanent(err) || ctx.Err() != nil || try == maxPartTries || tracker.staleness() != planHolds {
 			return err
 		}
-		activity.GetLogger(ctx).Warn("part failed; retrying it", "part", i, "try", try, "error", err)
+		c.opts.Logger.Warn("part failed; retrying it", "part", i, "try", try, "error", err)
 		select {
 		case <-time.After(time.Duration(try) * time.Second):
 		case <-ctx.Done():
@@ -144,22 +142,22 @@ func (a *Activities) copyPart(ctx context.Context, bucket *storage.BucketHandle,
 	}
 }
 
-func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHandle, plan partPlan, tracker *partTracker, i int, body io.Reader) error {
+func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partTracker, i int, body io.Reader) error {
 	offset, length := plan.bounds(i)
 	if body == nil {
-		resp, err := a.get(ctx, plan.in, offset, offset+length-1, plan.validator)
+		resp, err := c.origin.Get(ctx, offset, offset+length-1, plan.validator)
 		if err != nil {
-			return err
+			return fromOrigin(err)
 		}
 		defer resp.Body.Close()
-		if stale, err := checkPartResponse(resp, plan, offset, length); err != nil {
+		if stale, err := origin.CheckPart(resp, plan.version, plan.total, offset, length); err != nil {
 			tracker.invalidate(stale)
-			return err
+			return fromOrigin(err)
 		}
 		body = resp.Body
 	}
 
-	obj := bucket.Object(plan.name(i))
+	obj := c.dst.Bucket.Object(plan.name(i))
 	uploadCtx, abandonUpload := context.WithCancel(ctx)
 	defer abandonUpload()
 	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(uploadCtx)
@@ -175,7 +173,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 	src := newHashingReader(io.LimitReader(body, length), false, func(n int) {
 		read += int64(n)
 		tracker.read(int64(n))
-		a.Metrics.addBytes(plan.in.Kind, int64(n))
+		c.countBytes(int64(n))
 	})
 	defer func() { tracker.read(-read) }() // an unfinished part's bytes no longer count
 
@@ -202,7 +200,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 		finalizeErr = w.Close()
 	}
 	if isPreconditionFailed(finalizeErr) {
-		crc, err := a.settleConcurrentPart(ctx, obj, plan, i)
+		crc, err := settleConcurrentPart(ctx, obj, plan, i)
 		if err != nil {
 			return err
 		}
@@ -215,7 +213,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 	}
 	attrs := w.Attrs()
 	if attrs.Size != length || attrs.CRC32C != d.crc32c {
-		a.Metrics.integrityFailure(plan.in.Kind)
+		c.integrityFailure()
 		_ = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
 		return retryable(contract.IntegrityMismatch, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
 			i, crc32c.Encode(attrs.CRC32C), attrs.Size, crc32c.Encode(d.crc32c), length)
@@ -241,7 +239,7 @@ func (a *Activities) copyPartOnce(ctx context.Context, bucket *storage.BucketHan
 // as good as ours and is kept. Otherwise it is removed, but only the
 // generation that was read, so a part verified in the meantime survives,
 // and the part is fetched again.
-func (a *Activities) settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan partPlan, i int) (uint32, error) {
+func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan partPlan, i int) (uint32, error) {
 	attrs, err := obj.Attrs(ctx)
 	switch {
 	case errors.Is(err, storage.ErrObjectNotExist):
@@ -256,35 +254,4 @@ func (a *Activities) settleConcurrentPart(ctx context.Context, obj *storage.Obje
 		return 0, retryable(contract.StorageError, nil, "removing the unverified part %d: %v", i, err)
 	}
 	return 0, retryable(contract.StorageError, nil, "part %d was written concurrently and is not verified; fetching it again", i)
-}
-
-// checkPartResponse insists on exactly the requested range of the plan's
-// version of the file. It also says when the plan itself no longer holds:
-// a 200 to If-Range, or other validators or content headers, mean the file
-// changed; a shorter range of the same file means the origin caps ranges.
-func checkPartResponse(resp *http.Response, plan partPlan, offset, length int64) (staleness, error) {
-	if resp.StatusCode == http.StatusOK {
-		return versionChanged, retryable(contract.OriginMisbehaved, nil, "the file changed during the transfer: the origin answered 200 to a range request with If-Range %s",
-			plan.validator)
-	}
-	if resp.StatusCode != http.StatusPartialContent {
-		return planHolds, retryable(contract.OriginMisbehaved, nil, "origin answered %d instead of 206 to a range request", resp.StatusCode)
-	}
-	if what := versionOf(resp.Header).changedFrom(plan.version); what != "" {
-		return versionChanged, retryable(contract.OriginMisbehaved, nil, "the file changed during the transfer: part %d-%d came with %s",
-			offset, offset+length-1, what)
-	}
-	r, ok := parseContentRange(resp.Header.Get("Content-Range"))
-	if ok && r.start == offset && r.end < offset+length-1 && r.total == plan.total {
-		return rangesCapped, retryable(contract.OriginMisbehaved, nil, "origin served %d bytes of the %d-byte range at %d; the next attempt plans shorter parts",
-			r.end-r.start+1, length, offset)
-	}
-	if !ok || r.start != offset || r.end != offset+length-1 || r.total != plan.total {
-		return planHolds, retryable(contract.OriginMisbehaved, nil, "origin answered the range %d-%d/%d with Content-Range %q",
-			offset, offset+length-1, plan.total, resp.Header.Get("Content-Range"))
-	}
-	if resp.ContentLength >= 0 && resp.ContentLength != length {
-		return planHolds, retryable(contract.OriginMisbehaved, nil, "origin sent Content-Length %d for a %d-byte range", resp.ContentLength, length)
-	}
-	return planHolds, nil
 }

@@ -1,4 +1,4 @@
-package activities
+package transfer
 
 // Moving bytes from an origin's body into an upload: buffers, hashes, counts.
 
@@ -110,6 +110,13 @@ func copyWithMD5(w io.Writer, r io.Reader) ([]byte, error) {
 	}
 	close(filled)
 	return <-sum, err
+}
+
+// digest is what was read: how many bytes, and their checksums.
+type digest struct {
+	size   int64
+	crc32c uint32
+	md5    []byte // nil when not computable (composite objects)
 }
 
 // readCloser reads through a buffer and closes the underlying body.

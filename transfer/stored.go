@@ -1,10 +1,9 @@
-package activities
+package transfer
 
 import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net/url"
 	"strconv"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
@@ -33,60 +32,60 @@ func recordChecksums(ctx context.Context, obj *storage.ObjectHandle, attrs *stor
 }
 
 // findStored looks for an object an earlier attempt stored for this asset.
-func (a *Activities) findStored(ctx context.Context, bucket *storage.BucketHandle, in TransferInput, src *url.URL, source string) (TransferResult, bool, error) {
-	dir := a.objectDir(in.WochitVideoID)
+func (c *copier) findStored(ctx context.Context) (Result, bool, error) {
+	bucket, kind, dir := c.dst.Bucket, c.dst.Kind, c.objectDir()
 	var attrs *storage.ObjectAttrs
-	if ext := pathExtension(in.Kind, src.Path); ext != "" {
+	if ext := pathExtension(kind, c.srcURL.Path); ext != "" {
 		// The name is known without asking the origin: one lookup.
 		var err error
-		attrs, err = bucket.Object(dir + string(in.Kind) + ext).Attrs(ctx)
+		attrs, err = bucket.Object(dir + string(kind) + ext).Attrs(ctx)
 		if errors.Is(err, storage.ErrObjectNotExist) {
-			return TransferResult{}, false, nil
+			return Result{}, false, nil
 		}
 		if err != nil {
-			return TransferResult{}, false, retryable(contract.StorageError, nil, "looking up %s: %v", dir, err)
+			return Result{}, false, retryable(contract.StorageError, nil, "looking up %s: %v", dir, err)
 		}
 	} else {
 		// The extension came from the content type: look for any.
-		it := bucket.Objects(ctx, &storage.Query{Prefix: dir + string(in.Kind), Delimiter: "/"})
+		it := bucket.Objects(ctx, &storage.Query{Prefix: dir + string(kind), Delimiter: "/"})
 		for attrs == nil {
 			next, err := it.Next()
 			if errors.Is(err, iterator.Done) {
-				return TransferResult{}, false, nil
+				return Result{}, false, nil
 			}
 			if err != nil {
-				return TransferResult{}, false, retryable(contract.StorageError, nil, "listing %s: %v", dir, err)
+				return Result{}, false, retryable(contract.StorageError, nil, "listing %s: %v", dir, err)
 			}
-			if next.Name != "" && isOurObjectName(next.Name, dir, in.Kind) {
+			if next.Name != "" && isOurObjectName(next.Name, dir, kind) {
 				attrs = next
 			}
 		}
 	}
-	res, err := a.accept(ctx, bucket.Object(attrs.Name), attrs, in, source)
+	res, err := c.accept(ctx, bucket.Object(attrs.Name), attrs)
 	if err == nil {
 		// An attempt that composed the object may have died before removing
 		// its parts.
-		a.deleteParts(ctx, a.partDir(in))
+		c.deleteParts(ctx, c.partDir())
 	}
 	return res, true, err
 }
 
 // acceptExisting handles a failed DoesNotExist precondition.
-func (a *Activities) acceptExisting(ctx context.Context, obj *storage.ObjectHandle, in TransferInput, source string) (TransferResult, error) {
+func (c *copier) acceptExisting(ctx context.Context, obj *storage.ObjectHandle) (Result, error) {
 	attrs, err := obj.Attrs(ctx)
 	if err != nil {
-		return TransferResult{}, retryable(contract.StorageError, nil, "reading attributes of existing %s: %v", obj.ObjectName(), err)
+		return Result{}, retryable(contract.StorageError, nil, "reading attributes of existing %s: %v", obj.ObjectName(), err)
 	}
-	return a.accept(ctx, obj, attrs, in, source)
+	return c.accept(ctx, obj, attrs)
 }
 
 // accept reuses an existing object if its metadata shows it was stored for
 // this very video and source; anything else under our name is a conflict a
 // human must look at, so it fails without retrying.
-func (a *Activities) accept(ctx context.Context, obj *storage.ObjectHandle, attrs *storage.ObjectAttrs, in TransferInput, source string) (TransferResult, error) {
-	if attrs.Metadata[metaWochitVideoID] != in.WochitVideoID || attrs.Metadata[metaSourceURL] != fitMetadata(source, maxMetadataText) {
-		return TransferResult{}, permanent(contract.ObjectConflict, nil,
-			"gs://%s/%s already exists and was not stored from %s for video %s", attrs.Bucket, attrs.Name, source, in.WochitVideoID)
+func (c *copier) accept(ctx context.Context, obj *storage.ObjectHandle, attrs *storage.ObjectAttrs) (Result, error) {
+	if attrs.Metadata[metaWochitVideoID] != c.dst.WochitVideoID || attrs.Metadata[metaSourceURL] != fitMetadata(c.source, maxMetadataText) {
+		return Result{}, permanent(contract.ObjectConflict, nil,
+			"gs://%s/%s already exists and was not stored from %s for video %s", attrs.Bucket, attrs.Name, c.source, c.dst.WochitVideoID)
 	}
 	if attrs.Metadata[metaCRC32C] == "" {
 		// The attempt that stored it stopped before recording its checksums.
@@ -99,8 +98,8 @@ func (a *Activities) accept(ctx context.Context, obj *storage.ObjectHandle, attr
 		}
 		var err error
 		if attrs, err = recordChecksums(ctx, obj, attrs, d); err != nil {
-			return TransferResult{}, retryable(contract.StorageError, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+			return Result{}, retryable(contract.StorageError, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
 		}
 	}
-	return TransferResult{Object: storedObject(attrs), SourceETag: attrs.Metadata[metaSourceETag], Reused: true}, nil
+	return Result{Object: storedObject(attrs), SourceETag: attrs.Metadata[metaSourceETag], Reused: true}, nil
 }

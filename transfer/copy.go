@@ -1,0 +1,242 @@
+// Package transfer is the copy engine: it copies one media file from its
+// origin into GCS under a deterministic name, with verified integrity. The
+// object only comes into existence once every byte arrived, its checksums
+// match and it is a whole file of its format; an interrupted copy leaves
+// nothing visible (uploads are abandoned by cancelling them, never
+// finalized). Origins that support ranges are copied in parts, which a
+// later attempt resumes; others in one stream, or read whole when small.
+//
+// The engine knows nothing of Temporal: progress goes to a callback, the
+// previous attempt's progress comes in as Options.Resume, and failures are
+// *Error values typed with a contract.Reason. Package activities runs it
+// as TransferToGCS; package origin is its HTTP client.
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
+)
+
+// copier is one call of Copy.
+type copier struct {
+	origin   *origin.Client
+	srcURL   *url.URL
+	source   string // the source URL without its query string
+	dst      Destination
+	opts     Options
+	progress *reporter
+}
+
+// Copy copies src to dst. See the package documentation.
+func Copy(ctx context.Context, src Source, dst Destination, opts Options) (Result, error) {
+	srcURL, err := validate(src, dst)
+	if err != nil {
+		return Result{}, permanent(contract.InvalidInput, nil, "%v", err)
+	}
+	opts = opts.withDefaults()
+	if opts.Resume.Kind == "" {
+		opts.Resume.Kind = dst.Kind
+	}
+	if opts.Resume.Kind != dst.Kind {
+		opts.Resume = Progress{Kind: dst.Kind} // another file's
+	}
+	c := &copier{
+		origin: &origin.Client{HTTP: src.HTTP, URL: src.URL, LinkExpiresAt: src.LinkExpiresAt, Attempt: src.Attempt,
+			IdleTimeout: opts.IdleTimeout, Now: opts.Now},
+		srcURL: srcURL,
+		source: origin.RedactURL(src.URL),
+		dst:    dst,
+		opts:   opts,
+	}
+	c.progress = startReporter(opts.Progress, opts.ProgressInterval, initialProgress(opts.Resume))
+	defer c.progress.stop()
+	return c.copy(ctx)
+}
+
+func (c *copier) copy(ctx context.Context) (Result, error) {
+	kind, previous := c.dst.Kind, c.opts.Resume
+	// An earlier attempt, or an earlier run for the same video, may have stored
+	// the file already. Reuse it without touching the origin, whose link may
+	// have expired since.
+	if res, found, err := c.findStored(ctx); err != nil || found {
+		return res, err
+	}
+	if c.opts.ReuseOnly {
+		return Result{}, permanent(contract.LinkExpired, nil,
+			"no %s was stored for video %s and its link has expired; the origin was not contacted", kind, c.dst.WochitVideoID)
+	}
+
+	// A retry of a parted transfer knows the part size and the version
+	// already: a few bytes to sniff and to compare validators are enough.
+	first := c.opts.PartSize
+	if previous.resumable() {
+		first = sniffLen
+	}
+	probe, err := c.origin.Probe(ctx, first)
+	if err != nil {
+		return Result{}, fromOrigin(err)
+	}
+	limit := c.opts.MaxBytes
+	if probe.Total > limit {
+		probe.Resp.Body.Close()
+		return Result{}, permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", kind, probe.Total, limit)
+	}
+	plan, parted := c.planParts(probe)
+	if !parted && probe.Partial() {
+		// The rest cannot be fetched in parts: ask for the file whole.
+		probe.Resp.Body.Close()
+		if probe, err = c.origin.WholeFile(ctx); err != nil {
+			return Result{}, fromOrigin(err)
+		}
+	}
+	defer probe.Resp.Body.Close()
+
+	if probe.Total > limit {
+		return Result{}, permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", kind, probe.Total, limit)
+	}
+	if ce := probe.Resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
+		return Result{}, permanent(contract.UnsupportedContentType, nil, "the origin sends the %s with Content-Encoding %q", kind, ce)
+	}
+	// Large enough to sniff and to see the first box headers; copies read
+	// past it with their own buffers.
+	body := bufio.NewReaderSize(probe.Resp.Body, headLen)
+	head, peekErr := body.Peek(headLen)
+	if peekErr != nil && peekErr != io.EOF && peekErr != bufio.ErrBufferFull {
+		return Result{}, retryable(contract.IncompleteBody, nil, "reading the first bytes of %s: %v", c.source, origin.ReadError(probe.Resp, peekErr))
+	}
+	contentType, err := contentTypeOf(kind, probe.Resp.Header.Get("Content-Type"), head)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkHead(head, probe.Total); err != nil {
+		return Result{}, c.incompleteMedia(c.source, err)
+	}
+
+	etag := probe.Resp.Header.Get("ETag")
+	obj := c.dst.Bucket.Object(c.objectName(contentType))
+	meta := map[string]string{
+		metaWochitVideoID: c.dst.WochitVideoID,
+		metaVideoContext:  fitMetadata(c.dst.VideoContext, maxMetadataText),
+		metaSourceURL:     fitMetadata(c.source, maxMetadataText),
+		metaKind:          string(kind),
+	}
+	if etag != "" {
+		meta[metaSourceETag] = fitMetadata(etag, maxMetadataValidator)
+	}
+	declared := origin.DeclaredHashes(probe.Resp.Header)
+
+	var attrs *storage.ObjectAttrs
+	var sums digest
+	parts := 0
+	switch {
+	case parted:
+		parts = plan.count()
+		var part0 io.ReadCloser // the probe's body, when it is exactly part 0
+		if _, length := plan.bounds(0); probe.Length == length {
+			part0 = readCloser{body, probe.Resp.Body}
+		}
+		attrs, sums, err = c.copyParts(ctx, plan, part0, obj, contentType, meta, declared)
+		// Verified parts are the resume point of a retry; once the final
+		// object exists, or the transfer cannot succeed, they are litter.
+		if err == nil || isPreconditionFailed(err) || isPermanent(err) {
+			c.deleteParts(ctx, plan.dir)
+		}
+	case probe.Length >= 0 && probe.Length <= int64(c.opts.ChunkSize):
+		// Read whole first, if the memory budget allows; otherwise
+		// streamed without a buffer.
+		if release, ok := c.reserveMemory(probe.Length); ok {
+			attrs, sums, err = c.storeSmall(ctx, obj, probe, body, contentType, meta, declared)
+			release()
+		} else {
+			attrs, sums, err = c.stream(ctx, obj, probe, body, contentType, meta, declared, 0)
+		}
+	default:
+		chunk := chunkSizeFor(probe.Length, c.opts.ChunkSize)
+		// Videos hold their chunk within VIDEO_TRANSFER_SLOTS; thumbnails,
+		// many more at once on the light queue, only within the budget.
+		if kind == contract.KindThumbnail {
+			release, ok := c.reserveMemory(int64(chunk))
+			defer release()
+			if !ok {
+				chunk = 0
+			}
+		}
+		attrs, sums, err = c.stream(ctx, obj, probe, body, contentType, meta, declared, chunk)
+	}
+	if isPreconditionFailed(err) {
+		// The object appeared between our check and our finalize: a
+		// concurrent attempt (an activity whose heartbeat timed out but kept
+		// running) got there first.
+		return c.acceptExisting(ctx, obj)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+
+	md5Differs := sums.md5 != nil && len(attrs.MD5) > 0 && !bytes.Equal(attrs.MD5, sums.md5)
+	if attrs.CRC32C != sums.crc32c || attrs.Size != sums.size || md5Differs {
+		// GCS holds other bytes than we read. Remove exactly that generation
+		// (a later, correct one must survive) and let the retry start over.
+		c.integrityFailure()
+		delErr := obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+		return Result{}, retryable(contract.IntegrityMismatch, delErr,
+			"stored object %s has crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
+			attrs.Name, crc32c.Encode(attrs.CRC32C), attrs.MD5, attrs.Size, crc32c.Encode(sums.crc32c), sums.md5, sums.size)
+	}
+
+	if attrs.Metadata[metaCRC32C] == "" {
+		if attrs, err = recordChecksums(ctx, obj, attrs, sums); err != nil {
+			return Result{}, retryable(contract.StorageError, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+		}
+	}
+	return Result{Object: storedObject(attrs), SourceETag: etag, Parts: parts}, nil
+}
+
+// headLen is how much of the first answer is looked at before copying.
+const headLen = 4 << 10
+
+func validate(src Source, dst Destination) (*url.URL, error) {
+	switch {
+	case dst.Kind != contract.KindVideo && dst.Kind != contract.KindThumbnail:
+		return nil, fmt.Errorf("unknown asset kind %q", dst.Kind)
+	case dst.WochitVideoID == "":
+		return nil, errors.New("empty wochitVideoId")
+	}
+	u, err := url.Parse(src.URL)
+	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("source %q is not an absolute http(s) URL", origin.RedactURL(src.URL))
+	}
+	return u, nil
+}
+
+// reserveMemory takes n bytes of the memory budget, if there is one.
+func (c *copier) reserveMemory(n int64) (release func(), ok bool) {
+	if c.opts.ReserveMemory == nil {
+		return func() {}, true
+	}
+	return c.opts.ReserveMemory(n)
+}
+
+func (c *copier) countBytes(n int64) {
+	if c.opts.CountBytes != nil {
+		c.opts.CountBytes(n)
+	}
+}
+
+func (c *copier) integrityFailure() {
+	if c.opts.IntegrityFailure != nil {
+		c.opts.IntegrityFailure()
+	}
+}

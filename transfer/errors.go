@@ -1,0 +1,85 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
+	"google.golang.org/api/googleapi"
+
+	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
+)
+
+// Error is how a copy fails: every failure of Copy is one, except the
+// context's own error when ctx ended. Its message, and its cause, quote URLs
+// without their query string and never a resumable upload's session id.
+type Error struct {
+	Reason contract.Reason
+	// Final: another attempt would fail the same way.
+	Final bool
+	// RetryAfter is the delay the origin asked for before the next attempt;
+	// zero when it named none.
+	RetryAfter time.Duration
+	msg        string
+	cause      error // redacted and flattened; nil when none
+}
+
+func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the redacted cause, e.g. why deleting a bad object failed.
+func (e *Error) Unwrap() error { return e.cause }
+
+// permanent and retryable make every failure of the engine. Their messages
+// reach logs, workflow history and the video.failed callback, so any URL in
+// them loses its query string (see Redact).
+func permanent(reason contract.Reason, cause error, format string, args ...any) error {
+	return &Error{Reason: reason, Final: true, msg: Redact(fmt.Sprintf(format, args...)), cause: redactCause(cause)}
+}
+
+func retryable(reason contract.Reason, cause error, format string, args ...any) error {
+	return &Error{Reason: reason, msg: Redact(fmt.Sprintf(format, args...)), cause: redactCause(cause)}
+}
+
+// fromOrigin types a failure of the origin client as the engine's; other
+// errors (the context's) pass unchanged.
+func fromOrigin(err error) error {
+	var oe *origin.Error
+	if !errors.As(err, &oe) {
+		return err
+	}
+	return &Error{Reason: oe.Reason, Final: oe.Final, RetryAfter: oe.RetryAfter, msg: Redact(oe.Error())}
+}
+
+var uploadIDInText = regexp.MustCompile(`(?i)\b(upload_?id=)[^&\s"'<>]+`)
+
+// Redact removes secrets from text that quotes URLs: signed-URL tokens, and
+// the upload_id of a resumable upload session, which storage errors print
+// with the session URI (url.Error) and which lets anyone holding it write to
+// the upload for a week.
+func Redact(text string) string {
+	return uploadIDInText.ReplaceAllString(origin.RedactURLs(text), "${1}REDACTED")
+}
+
+// redactCause flattens a cause into its redacted message: a failure
+// converter records a cause's whole Unwrap chain, and a storage error's
+// chain holds the session URI in a url.Error.
+func redactCause(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(Redact(err.Error()))
+}
+
+func isPermanent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Final
+}
+
+func isPreconditionFailed(err error) bool {
+	var gerr *googleapi.Error
+	return errors.As(err, &gerr) && gerr.Code == http.StatusPreconditionFailed
+}

@@ -200,7 +200,7 @@ func TestEndToEnd(t *testing.T) {
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
-	video := mediaorigin.Video("e2e", 3<<20+17)
+	video := mediaorigin.VideoWith("e2e", 3<<20+17, mediaorigin.VideoOptions{FastStart: true, Width: 1920, Height: 1080, Duration: 3 * time.Second})
 	thumbnail := mediaorigin.Thumbnail("e2e", 160, 90)
 	origin.Put("/v/final.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"})
 	origin.Put("/t/final.png", mediaorigin.File{Body: thumbnail, ContentType: "image/png"})
@@ -224,6 +224,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 	checkStored(t, stack.GCSURL, ev.Data.Video, video)
 	checkStored(t, stack.GCSURL, ev.Data.Thumbnail, thumbnail)
+	// What the player needs, as the backend receives it.
+	if want := `"media":{"durationMs":3000,"width":1920,"height":1080,"codec":"avc1.4D4028","fastStart":true}`; !bytes.Contains(d.body, []byte(want)) {
+		t.Fatalf("the video.stored body lacks %s: %s", want, d.body)
+	}
+	if bytes.Count(d.body, []byte(`"media"`)) != 1 {
+		t.Fatalf("the thumbnail carries media metadata: %s", d.body)
+	}
 
 	desc, err := stack.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
 	if err != nil {

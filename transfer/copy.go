@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
@@ -62,8 +63,23 @@ func Copy(ctx context.Context, src Source, dst Destination, opts Options) (Resul
 	}
 	c.progress = startReporter(opts.Progress, opts.ProgressInterval, initialProgress(opts.Resume))
 	defer c.progress.stop()
-	return c.copy(ctx)
+	res, err := c.copy(ctx)
+	if err == nil && dst.Kind == contract.KindVideo {
+		// The object is stored and verified: what follows only adds to the
+		// callback, and never fails the copy.
+		mctx, cancel := context.WithTimeout(ctx, describeTimeout)
+		media, derr := describe(mctx, dst.Bucket.Object(res.Object.Name), res.Object)
+		cancel()
+		if derr != nil {
+			opts.Logger.Warn("the stored video's metadata could not be read; the callback omits it", "object", res.Object.URI, "error", derr)
+		}
+		res.Object.Media = media
+	}
+	return res, err
 }
+
+// describeTimeout bounds reading a stored video's metadata.
+const describeTimeout = 30 * time.Second
 
 func (c *copier) copy(ctx context.Context) (Result, error) {
 	kind, previous := c.dst.Kind, c.opts.Resume

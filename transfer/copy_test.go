@@ -110,7 +110,9 @@ func TestCopyReportsProgressAndResult(t *testing.T) {
 				sum := md5.Sum(body) // composite objects have none
 				want.MD5 = base64.StdEncoding.EncodeToString(sum[:])
 			}
-			if res.Object != want || res.Parts != tt.wantParts || res.Reused {
+			got := res.Object
+			got.Media = nil // TestCopyDescribesTheStoredVideo
+			if got != want || res.Parts != tt.wantParts || res.Reused {
 				t.Fatalf("result = %+v, want %+v in %d parts, not reused", res, want, tt.wantParts)
 			}
 
@@ -167,6 +169,51 @@ func TestCopyFailuresAreTyped(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "s3cr3t") {
 				t.Fatalf("the message quotes the signed URL's token: %v", err)
+			}
+		})
+	}
+}
+
+// A stored video's callback carries what a player needs, read from the
+// stored object's moov whatever path copied it (and when an earlier attempt
+// had stored it); other files and unreadable metadata carry none, and never
+// fail the copy.
+func TestCopyDescribesTheStoredVideo(t *testing.T) {
+	yes, no := true, false
+	hd := mediaorigin.VideoWith("hd", 3<<20, mediaorigin.VideoOptions{FastStart: true, Width: 1280, Height: 720, Duration: 2 * time.Second})
+	tail := mediaorigin.VideoWith("tail", 3<<20, mediaorigin.VideoOptions{Width: 640, Height: 360, Duration: 4 * time.Second})
+	for _, tt := range []struct {
+		name string
+		kind contract.AssetKind
+		file mediaorigin.File
+		want *contract.Media
+	}{
+		{"fast start, in parts", contract.KindVideo, mediaorigin.File{Body: hd, ContentType: "video/mp4"},
+			&contract.Media{DurationMillis: 2000, Width: 1280, Height: 720, Codec: "avc1.4D401F", FastStart: &yes}},
+		{"moov at the end, one stream", contract.KindVideo, mediaorigin.File{Body: tail, ContentType: "video/mp4", NoRanges: true},
+			&contract.Media{DurationMillis: 4000, Width: 640, Height: 360, Codec: "avc1.4D401E", FastStart: &no}},
+		{"WebM", contract.KindVideo, mediaorigin.File{Body: mediaorigin.WebM("w", 300<<10), ContentType: "video/webm", NoRanges: true}, nil},
+		{"a thumbnail", contract.KindThumbnail, mediaorigin.File{Body: mediaorigin.Thumbnail("t", 16, 9), ContentType: "image/png"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.origin.Put("/f", tt.file)
+			copyOnce := func() transfer.Result {
+				res, err := transfer.Copy(context.Background(),
+					transfer.Source{URL: e.originURL + "/f", HTTP: e.http, Attempt: 1},
+					transfer.Destination{Bucket: e.bucket, Prefix: "videos/", WochitVideoID: "m1", Kind: tt.kind},
+					transfer.Options{ChunkSize: 256 << 10, PartSize: 1 << 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			for _, res := range []transfer.Result{copyOnce(), copyOnce()} {
+				got := res.Object.Media
+				if (got == nil) != (tt.want == nil) || got != nil && (got.DurationMillis != tt.want.DurationMillis || got.Width != tt.want.Width ||
+					got.Height != tt.want.Height || got.Codec != tt.want.Codec || got.FastStart == nil || *got.FastStart != *tt.want.FastStart) {
+					t.Fatalf("reused %v: media = %+v, want %+v", res.Reused, got, tt.want)
+				}
 			}
 		})
 	}

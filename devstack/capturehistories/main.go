@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -77,8 +78,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Payloads are encrypted as every deployment's are, with the replay
+	// test's key (committed; it protects nothing).
+	keys, err := os.ReadFile(filepath.Join(outDir, "payload-keys"))
+	if err != nil {
+		return err
+	}
 	stack, err := devstack.Start(context.Background(), devstack.Options{
 		DataDir:      dir,
+		PayloadKeys:  strings.TrimSpace(string(keys)),
 		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
 		CallbackURL: callbacks.URL, CallbackSecrets: secrets,
 		CallbackSchedule: []time.Duration{0, time.Second, time.Second},
@@ -92,7 +100,8 @@ func run() error {
 	post := func(id, videoPath string, want int) error {
 		body, _ := json.Marshal(map[string]string{
 			"videoContext": "user-1", "wochitVideoId": id, "title": "Captured history",
-			"videoUrl": originServer.URL + videoPath, "thumbnailUrl": originServer.URL + "/t.png",
+			// Signed-URL-like tokens: the histories must not show them.
+			"videoUrl": originServer.URL + videoPath + "?X-Goog-Signature=capturedtoken", "thumbnailUrl": originServer.URL + "/t.png?X-Goog-Signature=capturedtoken",
 		})
 		resp, err := http.Post(stack.IngressURL+"/webhooks/wochit", "application/json", bytes.NewReader(body))
 		if err != nil {

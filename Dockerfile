@@ -7,7 +7,7 @@ FROM golang:1.26.8-bookworm AS build
 # The Go release the binary is built with; newer than the image's when a
 # standard-library fix is out (.ci/production-build scans this one). The go
 # command fetches it from the module proxy.
-ARG GO_TOOLCHAIN=go1.26.9
+ARG GO_TOOLCHAIN=go1.26.10
 ENV GOTOOLCHAIN=${GO_TOOLCHAIN}
 WORKDIR /src
 COPY go.mod go.sum ./

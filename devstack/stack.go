@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -399,6 +400,9 @@ func devSecret(path string) ([]webhook.Secret, error) {
 func devPayloadKeys(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		// Never replace a key that exists: the history needs it.
+		return "", fmt.Errorf("reading dev payload key: %w", err)
 	}
 	keys := payloadcodec.GenerateKey()
 	if err := os.WriteFile(path, []byte(keys+"\n"), 0o600); err != nil {

@@ -69,12 +69,15 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		}
 		n := copy(p, r.block[off-r.at:])
 		if n < len(p) {
+			if r.at+int64(len(r.block)) < r.size {
+				return n, io.ErrUnexpectedEOF // the object was shorter than its size
+			}
 			return n, io.EOF
 		}
 		return n, nil
 	}
-	b, err := r.fetch(off, min(int64(len(p)), r.size-off))
-	n := copy(p, b)
+	// A large read (the moov) goes straight into p: no second copy of it.
+	n, err := r.fetchInto(p[:min(int64(len(p)), r.size-off)], off)
 	if err == nil && n < len(p) {
 		err = io.EOF
 	}
@@ -82,15 +85,21 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (r *objectReaderAt) fetch(off, n int64) ([]byte, error) {
+	b := make([]byte, n)
+	k, err := r.fetchInto(b, off)
+	return b[:k], err
+}
+
+// fetchInto reads len(p) bytes at off in one ranged request and says how
+// many arrived.
+func (r *objectReaderAt) fetchInto(p []byte, off int64) (int, error) {
 	if r.reads++; r.reads > maxReads {
-		return nil, errors.New("too many reads to describe the video")
+		return 0, errors.New("too many reads to describe the video")
 	}
-	rd, err := r.obj.NewRangeReader(r.ctx, off, n)
+	rd, err := r.obj.NewRangeReader(r.ctx, off, int64(len(p)))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer rd.Close()
-	b := make([]byte, n)
-	_, err = io.ReadFull(rd, b)
-	return b, err
+	return io.ReadFull(rd, p)
 }

@@ -64,8 +64,9 @@ type Info struct {
 
 // MaxMoovSize is the largest moov Read reads. Real ones are far smaller
 // (the sample tables of a 2-hour H.264 video with AAC audio take a few
-// MiB); for a larger one Read returns only FastStart, and an error.
-const MaxMoovSize = 64 << 20
+// MiB); for a larger one Read returns only FastStart, and an error. It is
+// also the memory one Read may hold, per video transfer slot.
+const MaxMoovSize = 16 << 20
 
 // Read returns the Info of the size-byte file r, whose top-level boxes st
 // are as mediacheck.Check or a mediacheck.Scanner found them. A file that

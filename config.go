@@ -414,3 +414,12 @@ func settingsByCommand() map[string][]setting {
 	}
 	return out
 }
+
+// tracingSettings documents the OpenTelemetry variables the ingress and the
+// worker honour (internal/tracing reads them, as every OTel SDK does).
+func (l *loader) tracingSettings() {
+	l.settings = append(l.settings,
+		setting{Env: "OTEL_EXPORTER_OTLP_ENDPOINT", Usage: "OTLP collector (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): turns tracing on; unset: off"},
+		setting{Env: "OTEL_EXPORTER_OTLP_PROTOCOL", Usage: "http/protobuf (default) or grpc; OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and the other standard variables apply"},
+	)
+}

@@ -28,25 +28,32 @@ func (l *loader) payloadCodec(dst *client.Options, devKeyFile string) (finish fu
 		if keys == "" && devKeyFile != "" {
 			if b, err := os.ReadFile(devKeyFile); err == nil {
 				keys = strings.TrimSpace(string(b))
+			} else {
+				return // not dev's machine: send without --wait needs no key
 			}
 		}
-		switch keys {
-		case "":
-			if devKeyFile == "" {
-				l.fail("PAYLOAD_KEYS", "required: the keys that encrypt workflow payloads (see README, Encrypted histories), or %q to store them unencrypted", payloadKeysOff)
-			}
-			return
-		case payloadKeysOff:
+		if keys == payloadKeysOff {
 			return
 		}
-		ring, err := payloadcodec.ParseKeyring(keys)
-		if err != nil {
-			l.fail("PAYLOAD_KEYS", "%v", err)
-			return
+		if ring := l.keyring(keys, "the keys that encrypt workflow payloads (see README, Encrypted histories), or \"off\" to store them unencrypted"); ring != nil {
+			dst.DataConverter = payloadcodec.DataConverter(ring)
+			dst.FailureConverter = payloadcodec.FailureConverter(ring)
 		}
-		dst.DataConverter = payloadcodec.DataConverter(ring)
-		dst.FailureConverter = payloadcodec.FailureConverter(ring)
 	}
+}
+
+// keyring parses PAYLOAD_KEYS, failing with "required: <what>" when empty.
+func (l *loader) keyring(keys, what string) *payloadcodec.Keyring {
+	if keys == "" {
+		l.fail("PAYLOAD_KEYS", "required: %s", what)
+		return nil
+	}
+	ring, err := payloadcodec.ParseKeyring(keys)
+	if err != nil {
+		l.fail("PAYLOAD_KEYS", "%v", err)
+		return nil
+	}
+	return ring
 }
 
 // codecServerConfig configures `wochit-ingest codec-server`.
@@ -67,33 +74,18 @@ func registerCodecServer(l *loader, c *codecServerConfig) (finish func()) {
 	l.list(&c.Handler.AllowedOrigins, "allowed-origins", "CODEC_ALLOWED_ORIGINS", "", "origins of the Temporal Web UI allowed to call it (CORS), comma-separated")
 	l.settings = append(l.settings,
 		setting{Env: "CODEC_TOKEN", Usage: "when set, a request needs Authorization: Bearer <token> (for the CLI; the Web UI cannot send one)"},
+		setting{Env: "PAYLOAD_KEYS", Usage: "the keys it decodes with (required), as for ingress and worker"},
 	)
-	l.settings = append(l.settings, setting{Env: "PAYLOAD_KEYS", Usage: "the keys it decodes with (required), as for ingress and worker"})
 	return func() {
 		finishLog()
 		c.Handler.Token = l.env["CODEC_TOKEN"]
 		keys := strings.TrimSpace(l.env["PAYLOAD_KEYS"])
-		if keys == "" || keys == payloadKeysOff {
-			l.fail("PAYLOAD_KEYS", "required: the keys the workers and the ingress encrypt with")
-			return
+		if keys == payloadKeysOff {
+			keys = "" // nothing to decode with
 		}
-		ring, err := payloadcodec.ParseKeyring(keys)
-		if err != nil {
-			l.fail("PAYLOAD_KEYS", "%v", err)
-			return
-		}
-		c.Keys = ring
+		c.Keys = l.keyring(keys, "the keys the workers and the ingress encrypt with")
 	}
 }
 
 // devPayloadKeyFile is where `dev` with its default data dir keeps its key.
 var devPayloadKeyFile = filepath.Join(".data", "payload-keys")
-
-// tracingSettings documents the OpenTelemetry variables the ingress and the
-// worker honour (internal/tracing reads them, as every OTel SDK does).
-func (l *loader) tracingSettings() {
-	l.settings = append(l.settings,
-		setting{Env: "OTEL_EXPORTER_OTLP_ENDPOINT", Usage: "OTLP collector (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): turns tracing on; unset: off"},
-		setting{Env: "OTEL_EXPORTER_OTLP_PROTOCOL", Usage: "http/protobuf (default) or grpc; OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and the other standard variables apply"},
-	)
-}

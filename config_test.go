@@ -318,3 +318,18 @@ func TestPayloadKeys(t *testing.T) {
 		t.Fatalf("ingress with a key: %v; want the codec on the client and the server", err)
 	}
 }
+
+// The codec server decodes with the keys everything else encrypts with: it
+// cannot run without them, "off" included.
+func TestCodecServerConfig(t *testing.T) {
+	for _, env := range [][]string{nil, {"PAYLOAD_KEYS=off"}, {"PAYLOAD_KEYS=k:c2hvcnQ="}} {
+		if _, err := loadCodecServer(nil, env, io.Discard); err == nil || !strings.Contains(err.Error(), "PAYLOAD_KEYS") {
+			t.Errorf("%q: %v, want an error naming PAYLOAD_KEYS", env, err)
+		}
+	}
+	c, err := loadCodecServer([]string{"--allowed-origins", "https://ui.example.com,http://localhost:8233"},
+		[]string{"PAYLOAD_KEYS=" + payloadcodec.GenerateKey(), "CODEC_TOKEN=t0k"}, io.Discard)
+	if err != nil || c.Keys == nil || c.Handler.Token != "t0k" || len(c.Handler.AllowedOrigins) != 2 || c.Addr != ":8089" {
+		t.Fatalf("codec server config = %+v, %v", c, err)
+	}
+}

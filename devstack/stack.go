@@ -378,37 +378,43 @@ func resolvePort(addr string) (string, error) {
 // devSecret loads the dev signing secret, creating it on first start so
 // restarts keep verifying deliveries of earlier runs.
 func devSecret(path string) ([]webhook.Secret, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		s, err := webhook.ParseSecret(strings.TrimSpace(string(b)))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return []webhook.Secret{s}, nil
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+	encoded, err := keptInFile(path, "dev callback secret", func() string {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key) // never fails (crypto/rand)
+		return webhook.Secret(key).Encode()
+	})
+	if err != nil {
 		return nil, err
 	}
-	secret := webhook.Secret(key)
-	if err := os.WriteFile(path, []byte(secret.Encode()+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("writing dev callback secret: %w", err)
+	s, err := webhook.ParseSecret(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return []webhook.Secret{secret}, nil
+	return []webhook.Secret{s}, nil
 }
 
 // devPayloadKeys reads dev's payload key from path, or generates one there.
 func devPayloadKeys(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil {
+	return keptInFile(path, "dev payload key", payloadcodec.GenerateKey)
+}
+
+// keptInFile returns the value kept in path, or generates one and keeps it
+// there, for the dev values a restarted dev must still have. A file that
+// exists but cannot be read is an error, never replaced: the history (or
+// the receiver) needs the value it holds.
+func keptInFile(path, what string, generate func() string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
 		return strings.TrimSpace(string(b)), nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		// Never replace a key that exists: the history needs it.
-		return "", fmt.Errorf("reading dev payload key: %w", err)
 	}
-	keys := payloadcodec.GenerateKey()
-	if err := os.WriteFile(path, []byte(keys+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("writing dev payload key: %w", err)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading the %s: %w", what, err)
 	}
-	return keys, nil
+	v := generate()
+	if err := os.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the %s: %w", what, err)
+	}
+	return v, nil
 }
 
 // uiOrigins are the origins a browser may show the Web UI at: the codec

@@ -23,11 +23,14 @@ func (t *Tracing) StartWorkflowSpan(ctx context.Context, workflowType, workflowI
 	if !t.Enabled() {
 		return nil, noop
 	}
-	tracer, err := temporalotel.NewTracer(temporalotel.TracerOptions{
-		Tracer:            t.provider.Tracer("temporal-sdk-go"),
-		TextMapPropagator: t.propagator,
+	t.startTracerOnce.Do(func() {
+		t.startTracer, t.startTracerErr = temporalotel.NewTracer(temporalotel.TracerOptions{
+			Tracer:            t.provider.Tracer("temporal-sdk-go"),
+			TextMapPropagator: t.propagator,
+		})
 	})
-	if err != nil {
+	tracer := t.startTracer
+	if t.startTracerErr != nil {
 		return nil, noop
 	}
 	span, err := tracer.StartSpan(&interceptor.TracerStartSpanOptions{

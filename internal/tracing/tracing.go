@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
@@ -28,6 +29,10 @@ import (
 type Tracing struct {
 	provider   *sdktrace.TracerProvider // nil when tracing is off
 	propagator propagation.TextMapPropagator
+
+	startTracer     interceptor.Tracer // StartWorkflowSpan's, built once
+	startTracerErr  error
+	startTracerOnce sync.Once
 }
 
 // Setup turns tracing on when the environment names an OTLP endpoint (see the

@@ -23,9 +23,11 @@ const (
 	// MaxSearchAttributeValueBytes is the frontend's limit per value, on the
 	// JSON encoding.
 	MaxSearchAttributeValueBytes = 2048
-	// MaxSummaryBytes keeps a summary payload (data plus its encoding
-	// metadata) inside limit.userMetadataSummarySize (400 bytes).
-	MaxSummaryBytes = 300
+	// MaxSummaryBytes keeps a summary payload inside
+	// limit.userMetadataSummarySize (400 bytes) even encrypted: the codec
+	// adds a nonce, a tag, the inner payload's metadata and a key id of up
+	// to 64 bytes, about 165 bytes in all.
+	MaxSummaryBytes = 224
 	// MaxDetailsBytes keeps the current details well inside
 	// limit.userMetadataDetailsSize (20000 bytes).
 	MaxDetailsBytes = 8000

@@ -1,12 +1,16 @@
 package workflows_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/wochit-ingest/wochit-ingest/contract"
+	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
 
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -102,6 +106,34 @@ func TestStaticSummaryFitsTheSummaryLimit(t *testing.T) {
 		b, _ := json.Marshal(s)
 		if len(b) > workflows.MaxSummaryBytes || !strings.HasSuffix(s, "("+strings.Repeat("a", 128)+")") {
 			t.Fatalf("summary %q is %d JSON bytes (limit %d) or lost the video id", s, len(b), workflows.MaxSummaryBytes)
+		}
+	}
+}
+
+// TestEncryptedSummaryFitsTheSummaryLimit: summaries go through the client's
+// data converter, so with PAYLOAD_KEYS set the server sees the encrypted
+// payload (nonce, tag, the inner payload's metadata, the key id). The
+// longest summary, encrypted under the longest key id the keyring accepts,
+// must still fit limit.userMetadataSummarySize (400 bytes).
+func TestEncryptedSummaryFitsTheSummaryLimit(t *testing.T) {
+	const userMetadataSummarySize = 400
+	key := base64.StdEncoding.EncodeToString(make([]byte, payloadcodec.KeySize))
+	ring, err := payloadcodec.ParseKeyring(strings.Repeat("k", 64) + ":" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := payloadcodec.DataConverter(ring)
+	for _, title := range []string{strings.Repeat("😀", 1024), strings.Repeat("<", 1024), strings.Repeat("a", 1024)} {
+		summary := workflows.StaticSummary(contract.Notification{Title: title, WochitVideoID: strings.Repeat("a", 128)})
+		p, err := dc.ToPayload(summary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Metadata[payloadcodec.MetadataEncoding] == nil || string(p.Metadata[payloadcodec.MetadataEncoding]) != payloadcodec.EncodingEncrypted {
+			t.Fatalf("summary payload is not encrypted: %v", p.Metadata)
+		}
+		if n := proto.Size(p); n > userMetadataSummarySize {
+			t.Fatalf("encrypted summary payload is %d bytes, over the server's %d", n, userMetadataSummarySize)
 		}
 	}
 }

@@ -84,3 +84,35 @@ func TestAccessDeniedIsRetriedOnlyAFewTimes(t *testing.T) {
 		t.Fatalf("callbacks = %d, want one video.failed with reason OriginDenied", len(got))
 	}
 }
+
+// Another 4xx (400, 405, 414…) is the origin refusing the request itself:
+// retried a few times, not until the 24-hour deadline, then video.failed.
+func TestOriginRefusingTheRequestIsRetriedOnlyAFewTimes(t *testing.T) {
+	for _, status := range []int{http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestURITooLong} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			f := newFixture(t)
+			f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{status, status, status, status, status}})
+			f.origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("t", 8, 8), ContentType: "image/png"})
+			callbacks, requests := recorder(t, http.StatusNoContent, nil)
+			f.acts.CallbackURL = callbacks.URL
+
+			env := (&testsuite.WorkflowTestSuite{}).NewTestWorkflowEnvironment()
+			env.RegisterActivity(f.acts)
+			env.RegisterWorkflow(workflows.IngestVideo)
+			env.ExecuteWorkflow(workflows.IngestVideo, workflows.IngestInput{
+				Notification: contract.Notification{WochitVideoID: "rej", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
+				ReceivedAt:   time.Now(),
+			})
+			var appErr *temporal.ApplicationError
+			if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != string(contract.OriginRejected) {
+				t.Fatalf("workflow error = %v, want %s", err, contract.OriginRejected)
+			}
+			if n := f.origin.Stats("/v.mp4").Requests; n != 3 {
+				t.Fatalf("origin saw %d requests for the video, want 3", n)
+			}
+			if got := requests(); len(got) != 1 || !strings.Contains(string(got[0].body), `"reason":"OriginRejected"`) {
+				t.Fatalf("callbacks = %d, want one video.failed with reason OriginRejected", len(got))
+			}
+		})
+	}
+}

@@ -13,8 +13,9 @@ import (
 
 // NonRetryableTransferTypes lists the TransferToGCS failures that end the
 // transfer at once; the workflow's retry policy repeats them so a
-// wrongly-typed error cannot cause a retry storm either. OriginDenied and
-// IncompleteMedia become final on their own (NewNonRetryableApplicationError).
+// wrongly-typed error cannot cause a retry storm either. OriginDenied,
+// OriginRejected and IncompleteMedia become final on their own
+// (NewNonRetryableApplicationError).
 var NonRetryableTransferTypes = contract.Names(
 	contract.OriginNotFound, contract.LinkExpired, contract.BlockedDestination, contract.InvalidInput,
 	contract.ObjectConflict, contract.TooLarge, contract.UnsupportedContentType,

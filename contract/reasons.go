@@ -24,7 +24,10 @@ const (
 	OriginMisbehaved  Reason = "OriginMisbehaved"  // wrong Content-Range, a file that changed between parts
 	// OriginDenied (401/403 before the link's expiry) is retried a few
 	// times, then final; after the expiry it is LinkExpired at once.
-	OriginDenied   Reason = "OriginDenied"
+	OriginDenied Reason = "OriginDenied"
+	// OriginRejected (another 4xx but 408, 425 and 429: 400, 405, 414…)
+	// is retried a few times too, then final.
+	OriginRejected Reason = "OriginRejected"
 	IncompleteBody Reason = "IncompleteBody" // a body cut short or longer than announced
 	// IncompleteMedia: the bytes arrived whole but are not a whole file of
 	// their format (an MP4 its encoder has not finished). Retried while the

@@ -22,7 +22,8 @@ import (
 
 const (
 	// maxDeniedAttempts bounds how often a 401/403 is retried while the link
-	// should still be valid (a CDN hiccup); after that it is final.
+	// should still be valid (a CDN hiccup), and another refusing 4xx; after
+	// that it is final.
 	maxDeniedAttempts = 3
 	// MaxRetryAfter caps how long an origin's Retry-After can delay a retry.
 	MaxRetryAfter = 10 * time.Minute
@@ -116,7 +117,15 @@ func (c *Client) statusError(resp *http.Response) error {
 				code, source, c.Attempt)
 		}
 		return retryable(contract.OriginDenied, "origin answered %d for %s", code, source)
-	default: // 408, 429, 5xx, and anything unexpected
+	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooEarly && code != http.StatusTooManyRequests:
+		// 400, 405, 414, 431…: the origin refuses the request itself, which
+		// another attempt repeats. A few tries (a proxy in front of it may
+		// be briefly wrong), not until the deadline.
+		if c.Attempt >= maxDeniedAttempts {
+			return permanent(contract.OriginRejected, "origin answered %d for %s on attempt %d", code, source, c.Attempt)
+		}
+		return retryable(contract.OriginRejected, "origin answered %d for %s", code, source)
+	default: // 408, 425, 429, 5xx, and anything unexpected
 		e := retryable(contract.OriginUnavailable, "origin answered %d for %s", code, source)
 		e.RetryAfter = min(ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()), MaxRetryAfter)
 		return e

@@ -119,6 +119,66 @@ func TestPartsReader(t *testing.T) {
 	}
 }
 
+// The describe reader serves small reads from a cached block and large
+// ones directly, and an object shorter than the size it was described with
+// is an error, never a silent short read taken for the end of the file.
+func TestObjectReaderAt(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	emu, err := gcsemu.New("", url, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: emu.Handler()}
+	go srv.Serve(l)
+	defer func() { srv.Close(); emu.Stop() }()
+	gcs, err := gcsemu.NewClient(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Close()
+
+	file := make([]byte, 3*readBlock+100)
+	for i := range file {
+		file[i] = byte(i * 7)
+	}
+	obj := gcs.Bucket("b").Object("v.mp4")
+	w := obj.NewWriter(context.Background())
+	w.Write(file)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := &objectReaderAt{ctx: context.Background(), obj: obj, size: int64(len(file))}
+	small := make([]byte, 16)
+	for _, off := range []int64{0, 8, readBlock - 8, int64(len(file)) - 16} {
+		if n, err := r.ReadAt(small, off); n != 16 || err != nil || string(small) != string(file[off:off+16]) {
+			t.Fatalf("ReadAt(16 bytes at %d) = %d, %v", off, n, err)
+		}
+	}
+	if n, err := r.ReadAt(small, int64(len(file))-4); n != 4 || err != io.EOF {
+		t.Fatalf("ReadAt past the end = %d, %v; want the last 4 bytes and io.EOF", n, err)
+	}
+	large := make([]byte, 2*readBlock)
+	if n, err := r.ReadAt(large, 50); n != len(large) || err != nil || string(large) != string(file[50:50+len(large)]) {
+		t.Fatalf("large ReadAt = %d, %v", n, err)
+	}
+	if r.reads != 5 {
+		t.Fatalf("%d requests, want 5 (two blocks for the small reads at the start, one near the end, one at the end, one large)", r.reads)
+	}
+
+	// Described as longer than it is: reads into the missing bytes fail.
+	short := &objectReaderAt{ctx: context.Background(), obj: obj, size: int64(len(file)) + 1000}
+	if n, err := short.ReadAt(small, int64(len(file))-8); err == nil || err == io.EOF {
+		t.Fatalf("small ReadAt across the real end = %d, %v; want an error other than io.EOF", n, err)
+	}
+	if n, err := short.ReadAt(large, int64(len(file))-readBlock); err == nil || err == io.EOF {
+		t.Fatalf("large ReadAt across the real end = %d, %v; want an error other than io.EOF", n, err)
+	}
+}
+
 // Object metadata stays inside the stores' limits whatever the notification
 // or the origin sends, and long values that differ only at the end differ.
 func TestFitMetadata(t *testing.T) {

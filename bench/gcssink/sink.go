@@ -1,7 +1,9 @@
 // Package gcssink is a GCS look-alike for benchmarks: it implements the JSON
 // API calls the storage client makes for uploads (multipart, resumable),
 // compose, object metadata, listing and deletion, computes each object's
-// CRC32C while the bytes stream in, and throws the bytes away. Unlike
+// CRC32C while the bytes stream in, and throws the bytes away but the first
+// and last MiB of each object (KeptBytes), which it serves to ranged reads:
+// what a transfer reads back to check a video's structure. Unlike
 // fake-gcs-server, which keeps whole objects in memory and re-hashes them on
 // every chunk, or dev's emulator, which writes to disk, it can take gigabytes
 // at line rate, so it measures the uploader.
@@ -36,6 +38,7 @@ type object struct {
 	Metageneration int64
 	Metadata       map[string]string
 	ComponentCount int
+	Kept           []segment // see KeptBytes
 }
 
 type session struct {
@@ -43,6 +46,7 @@ type session struct {
 	cond     gcsapi.Conditions
 	received int64
 	crc      uint32
+	kept     keeper
 }
 
 type objectMeta struct {
@@ -108,6 +112,10 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			gcsapi.Error(w, http.StatusNotImplemented, "not implemented by the sink")
 		}
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		bucket, name, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		name, _ = url.PathUnescape(name)
+		s.read(w, r, bucket, name)
 	default:
 		gcsapi.Error(w, http.StatusNotFound, "unknown path")
 	}
@@ -176,12 +184,13 @@ func (s *Sink) multipart(w http.ResponseWriter, r *http.Request, bucket string, 
 	if meta.ContentType == "" {
 		meta.ContentType = media.Header.Get("Content-Type")
 	}
-	n, crc, err := consume(media, 0)
+	var kept keeper
+	n, crc, err := consume(media, 0, &kept)
 	if err != nil {
 		gcsapi.Error(w, http.StatusBadRequest, "reading media: "+err.Error())
 		return
 	}
-	s.finish(w, bucket, meta, cond, n, crc)
+	s.finish(w, bucket, meta, cond, n, crc, kept.segments())
 }
 
 func (s *Sink) chunk(w http.ResponseWriter, r *http.Request, bucket, id string) {
@@ -198,7 +207,7 @@ func (s *Sink) chunk(w http.ResponseWriter, r *http.Request, bucket, id string) 
 		return
 	}
 	final := total >= 0
-	n, crc, err := consume(r.Body, sess.crc)
+	n, crc, err := consume(r.Body, sess.crc, &sess.kept)
 	if err != nil {
 		gcsapi.Error(w, http.StatusBadRequest, "reading chunk")
 		return
@@ -214,16 +223,17 @@ func (s *Sink) chunk(w http.ResponseWriter, r *http.Request, bucket, id string) 
 	s.mu.Lock()
 	delete(s.sessions, id)
 	s.mu.Unlock()
-	s.finish(w, bucket, sess.meta, sess.cond, sess.received, sess.crc)
+	s.finish(w, bucket, sess.meta, sess.cond, sess.received, sess.crc, sess.kept.segments())
 }
 
-func consume(r io.Reader, crc uint32) (int64, uint32, error) {
+func consume(r io.Reader, crc uint32, kept *keeper) (int64, uint32, error) {
 	buf := make([]byte, 256<<10)
 	var n int64
 	for {
 		k, err := r.Read(buf)
 		if k > 0 {
 			crc = crc32.Update(crc, crc32c.Table, buf[:k])
+			kept.write(buf[:k])
 			n += int64(k)
 		}
 		if err == io.EOF {
@@ -235,7 +245,7 @@ func consume(r io.Reader, crc uint32) (int64, uint32, error) {
 	}
 }
 
-func (s *Sink) finish(w http.ResponseWriter, bucket string, meta objectMeta, cond gcsapi.Conditions, size int64, crc uint32) {
+func (s *Sink) finish(w http.ResponseWriter, bucket string, meta objectMeta, cond gcsapi.Conditions, size int64, crc uint32, kept []segment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.received += size
@@ -246,7 +256,7 @@ func (s *Sink) finish(w http.ResponseWriter, bucket string, meta objectMeta, con
 	}
 	s.nextGen++
 	o := &object{Bucket: bucket, Name: meta.Name, ContentType: meta.ContentType, Size: size, CRC32C: crc,
-		Generation: s.nextGen, Metageneration: 1, Metadata: meta.Metadata}
+		Generation: s.nextGen, Metageneration: 1, Metadata: meta.Metadata, Kept: kept}
 	s.objects[key] = o
 	writeObject(w, o)
 }
@@ -356,6 +366,7 @@ func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest stri
 	defer s.mu.Unlock()
 	var size int64
 	var crc uint32
+	var kept []segment
 	components := 0
 	for i, src := range body.SourceObjects {
 		o := s.objects[bucket+"/"+src.Name]
@@ -368,6 +379,9 @@ func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest stri
 		} else {
 			crc = crc32c.Combine(crc, o.CRC32C, o.Size)
 		}
+		for _, seg := range o.Kept {
+			kept = append(kept, segment{seg.off + size, seg.b})
+		}
 		size += o.Size
 		components += max(o.ComponentCount, 1)
 	}
@@ -377,7 +391,8 @@ func (s *Sink) compose(w http.ResponseWriter, r *http.Request, bucket, dest stri
 	}
 	s.nextGen++
 	o := &object{Bucket: bucket, Name: dest, ContentType: body.Destination.ContentType, Size: size, CRC32C: crc,
-		Generation: s.nextGen, Metageneration: 1, Metadata: body.Destination.Metadata, ComponentCount: components}
+		Generation: s.nextGen, Metageneration: 1, Metadata: body.Destination.Metadata, ComponentCount: components,
+		Kept: keep(kept, size)}
 	s.objects[key] = o
 	writeObject(w, o)
 }

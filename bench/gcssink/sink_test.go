@@ -1,8 +1,10 @@
 package gcssink_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -68,11 +70,47 @@ func TestSinkSpeaksTheStorageClientsAPI(t *testing.T) {
 	}
 
 	// Compose combines the CRC32C.
-	a, b := write("parts/a", data[:1<<20], 0), write("parts/b", data[1<<20:], 0)
+	a, b := write("parts/a", data[:512<<10], 0), write("parts/b", data[512<<10:], 0)
 	c := bucket.Object("composed").If(storage.Conditions{DoesNotExist: true}).ComposerFrom(bucket.Object(a.Name), bucket.Object(b.Name))
 	attrs, err := c.Run(ctx)
 	if err != nil || attrs.CRC32C != crc32c.Checksum(data) || attrs.Size != int64(len(data)) {
 		t.Fatalf("compose = %+v, %v", attrs, err)
+	}
+
+	// Ranged reads are served from the first and last KeptBytes, across
+	// the composed parts' boundary too; the bytes in between are gone.
+	readRange := func(name string, off, n int64) ([]byte, error) {
+		rd, err := bucket.Object(name).NewRangeReader(ctx, off, n)
+		if err != nil {
+			return nil, err
+		}
+		defer rd.Close()
+		return io.ReadAll(rd)
+	}
+	end := int64(len(data))
+	for _, tt := range []struct {
+		name   string
+		off, n int64
+	}{
+		{"composed", 0, 64}, {"composed", gcssink.KeptBytes - 100, 100}, {"composed", end - 5000, 5000},
+		{"composed", end - 10, -1}, {"multipart", 1000, 200}, {"resumable chunks", end - gcssink.KeptBytes, gcssink.KeptBytes},
+	} {
+		got, err := readRange(tt.name, tt.off, tt.n)
+		want := data[tt.off:]
+		if tt.n >= 0 {
+			want = want[:tt.n]
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: bytes %d+%d: %d bytes, %v; want the %d written", tt.name, tt.off, tt.n, len(got), err, len(want))
+		}
+	}
+	// Parts a and b meet at 512 KiB, inside the composed object's first
+	// KeptBytes: a read across them is whole.
+	if got, err := readRange("composed", 512<<10-10, 20); err != nil || !bytes.Equal(got, data[512<<10-10:512<<10+10]) {
+		t.Fatalf("across the parts: %q, %v", got, err)
+	}
+	if _, err := readRange("composed", gcssink.KeptBytes+10, 10); err == nil {
+		t.Fatal("a read of discarded bytes succeeded")
 	}
 
 	// Metadata updates, listing with a delimiter, deletion.

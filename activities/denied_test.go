@@ -57,41 +57,25 @@ func TestAccessDeniedBeforeExpiryIsRetried(t *testing.T) {
 	}
 }
 
-// The whole workflow with the real activities: a 401/403 before the link's
-// expiry is retried, but only a few times.
-func TestAccessDeniedIsRetriedOnlyAFewTimes(t *testing.T) {
-	f := newFixture(t)
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{403, 403, 403, 403, 403, 403}})
-	f.origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("t", 8, 8), ContentType: "image/png"})
-	callbacks, requests := recorder(t, http.StatusNoContent, nil)
-	f.acts.CallbackURL = callbacks.URL
-
-	env := (&testsuite.WorkflowTestSuite{}).NewTestWorkflowEnvironment()
-	env.RegisterActivity(f.acts)
-	env.RegisterWorkflow(workflows.IngestVideo)
-	env.ExecuteWorkflow(workflows.IngestVideo, workflows.IngestInput{
-		Notification: contract.Notification{WochitVideoID: "deny3", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
-		ReceivedAt:   time.Now(),
-	})
-	var appErr *temporal.ApplicationError
-	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != string(contract.OriginDenied) {
-		t.Fatalf("workflow error = %v, want %s", err, contract.OriginDenied)
-	}
-	if n := f.origin.Stats("/v.mp4").Requests; n != 3 {
-		t.Fatalf("origin saw %d requests for the video, want 3", n)
-	}
-	if got := requests(); len(got) != 1 || !strings.Contains(string(got[0].body), `"reason":"OriginDenied"`) {
-		t.Fatalf("callbacks = %d, want one video.failed with reason OriginDenied", len(got))
-	}
-}
-
-// Another 4xx (400, 405, 414…) is the origin refusing the request itself:
+// The whole workflow with the real activities: an origin that refuses the
+// request with a 4xx other than 404/408/410/425/429 — a 401/403 before the
+// link's expiry (OriginDenied), or 400, 405, 414… (OriginRejected) — is
 // retried a few times, not until the 24-hour deadline, then video.failed.
-func TestOriginRefusingTheRequestIsRetriedOnlyAFewTimes(t *testing.T) {
-	for _, status := range []int{http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestURITooLong} {
-		t.Run(http.StatusText(status), func(t *testing.T) {
+func TestOriginRefusalsAreRetriedOnlyAFewTimes(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		reason contract.Reason
+	}{
+		{http.StatusForbidden, contract.OriginDenied},
+		{http.StatusUnauthorized, contract.OriginDenied},
+		{http.StatusBadRequest, contract.OriginRejected},
+		{http.StatusMethodNotAllowed, contract.OriginRejected},
+		{http.StatusRequestURITooLong, contract.OriginRejected},
+	} {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			f := newFixture(t)
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{status, status, status, status, status}})
+			statuses := []int{tt.status, tt.status, tt.status, tt.status, tt.status, tt.status}
+			f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: statuses})
 			f.origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("t", 8, 8), ContentType: "image/png"})
 			callbacks, requests := recorder(t, http.StatusNoContent, nil)
 			f.acts.CallbackURL = callbacks.URL
@@ -100,18 +84,18 @@ func TestOriginRefusingTheRequestIsRetriedOnlyAFewTimes(t *testing.T) {
 			env.RegisterActivity(f.acts)
 			env.RegisterWorkflow(workflows.IngestVideo)
 			env.ExecuteWorkflow(workflows.IngestVideo, workflows.IngestInput{
-				Notification: contract.Notification{WochitVideoID: "rej", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
+				Notification: contract.Notification{WochitVideoID: "refused", VideoContext: "c", VideoURL: f.originURL + "/v.mp4", ThumbnailURL: f.originURL + "/t.png"},
 				ReceivedAt:   time.Now(),
 			})
 			var appErr *temporal.ApplicationError
-			if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != string(contract.OriginRejected) {
-				t.Fatalf("workflow error = %v, want %s", err, contract.OriginRejected)
+			if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != string(tt.reason) {
+				t.Fatalf("workflow error = %v, want %s", err, tt.reason)
 			}
 			if n := f.origin.Stats("/v.mp4").Requests; n != 3 {
 				t.Fatalf("origin saw %d requests for the video, want 3", n)
 			}
-			if got := requests(); len(got) != 1 || !strings.Contains(string(got[0].body), `"reason":"OriginRejected"`) {
-				t.Fatalf("callbacks = %d, want one video.failed with reason OriginRejected", len(got))
+			if got := requests(); len(got) != 1 || !strings.Contains(string(got[0].body), `"reason":"`+string(tt.reason)+`"`) {
+				t.Fatalf("callbacks = %d, want one video.failed with reason %s", len(got), tt.reason)
 			}
 		})
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"cloud.google.com/go/storage"
+
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
@@ -79,7 +81,10 @@ func TestRedact(t *testing.T) {
 
 // partsReader reads across part boundaries and ends with io.EOF at the end
 // of the file.
-func TestPartsReader(t *testing.T) {
+// newEmulatorClient serves an in-process GCS emulator with the bucket "b"
+// on loopback and returns a storage client for it.
+func newEmulatorClient(t *testing.T) *storage.Client {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +96,17 @@ func TestPartsReader(t *testing.T) {
 	}
 	srv := &http.Server{Handler: emu.Handler()}
 	go srv.Serve(l)
-	defer func() { srv.Close(); emu.Stop() }()
+	t.Cleanup(func() { srv.Close(); emu.Stop() })
 	gcs, err := gcsemu.NewClient(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gcs.Close()
+	t.Cleanup(func() { gcs.Close() })
+	return gcs
+}
+
+func TestPartsReader(t *testing.T) {
+	gcs := newEmulatorClient(t)
 
 	file := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
 	plan := partPlan{total: int64(len(file)), size: 10, dir: "parts/"}
@@ -123,23 +133,7 @@ func TestPartsReader(t *testing.T) {
 // ones directly, and an object shorter than the size it was described with
 // is an error, never a silent short read taken for the end of the file.
 func TestObjectReaderAt(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + l.Addr().String()
-	emu, err := gcsemu.New("", url, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: emu.Handler()}
-	go srv.Serve(l)
-	defer func() { srv.Close(); emu.Stop() }()
-	gcs, err := gcsemu.NewClient(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gcs.Close()
+	gcs := newEmulatorClient(t)
 
 	file := make([]byte, 3*readBlock+100)
 	for i := range file {

@@ -51,10 +51,9 @@ func (k *keeper) write(p []byte) {
 
 // segments returns what was kept, for an object of the k.n bytes seen.
 func (k *keeper) segments() []segment {
-	tail := make([]byte, min(k.n, KeptBytes))
-	for i := range tail {
-		tail[i] = k.ring[(k.n-int64(len(tail))+int64(i))%KeptBytes]
-	}
+	n := int(min(k.n, KeptBytes))
+	at := int((k.n - int64(n)) % KeptBytes) // where the oldest kept byte is
+	tail := append(append(make([]byte, 0, n), k.ring[at:min(at+n, KeptBytes)]...), k.ring[:max(at+n-KeptBytes, 0)]...)
 	return keep([]segment{{0, k.head}, {k.n - int64(len(tail)), tail}}, k.n)
 }
 
@@ -91,6 +90,10 @@ func keep(segs []segment, size int64) []segment {
 func (s *Sink) read(w http.ResponseWriter, r *http.Request, bucket, name string) {
 	s.mu.Lock()
 	o := s.objects[bucket+"/"+name]
+	if o != nil {
+		snapshot := *o // patch changes the metadata under the lock
+		o = &snapshot
+	}
 	s.mu.Unlock()
 	if o == nil || r.URL.Query().Has("generation") && r.URL.Query().Get("generation") != strconv.FormatInt(o.Generation, 10) {
 		http.Error(w, "no such object", http.StatusNotFound)

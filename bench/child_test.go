@@ -29,8 +29,12 @@ import (
 )
 
 // Child mode: the benchmark binary re-runs itself with childEnv set to
-// "transfer" (TransferToGCS) or "relay" (GET → storage writer via io.Copy),
+// "transfer" (TransferToGCS), "relay" (one GET → one storage writer) or
+// "ranged-relay" (the same parallel ranged parts as TransferToGCS, composed),
 // copying each of the URLs in BENCH_URLS concurrently into the sink.
+// BENCH_CPUPROFILE and BENCH_BLOCKPROFILE name files the child writes its
+// CPU and blocking profiles to (go tool pprof reads them with the test
+// binary): where a copy spends its time, in the child alone.
 const childEnv = "WOCHIT_BENCH_CHILD"
 
 func TestMain(m *testing.M) {
@@ -48,11 +52,23 @@ func TestMain(m *testing.M) {
 type childResult struct {
 	Bytes   int64
 	Seconds float64
+	// CPUSeconds is the user + system time the process spent during the
+	// copy, whichever goroutine spent it.
+	CPUSeconds float64
 	// PeakRSS is the child's own peak resident set (VmHWM), in bytes; 0
 	// where /proc is missing. Linux's rusage is no substitute: exec carries
 	// the forking process's high-water mark into the child's ru_maxrss, so a
 	// benchmark process larger than its child would be measured instead.
 	PeakRSS int64
+}
+
+// cpuSeconds is the user + system time this process has used so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // peakRSS reads this process's VmHWM from /proc/self/status.
@@ -124,6 +140,16 @@ func runChild(mode string) error {
 		}
 	}
 
+	ids := strings.Fields(os.Getenv("BENCH_IDS"))
+	reuseOnly := os.Getenv("BENCH_REUSE_ONLY") != ""
+	// Only the copy is measured and profiled: not the process's start, nor
+	// the test environments' warm-up (the SDK's first activity hashes the
+	// whole binary, about 0.35 CPU-seconds, which the relays never pay).
+	stopProfiles, err := startProfiles(os.Getenv("BENCH_CPUPROFILE"), os.Getenv("BENCH_BLOCKPROFILE"))
+	if err != nil {
+		return err
+	}
+	cpuBefore := cpuSeconds()
 	start := time.Now()
 	var total int64
 	var mu sync.Mutex
@@ -135,10 +161,17 @@ func runChild(mode string) error {
 			defer wg.Done()
 			var n int64
 			var err error
-			if mode == "relay" {
-				n, err = relay(ctx, acts, u, fmt.Sprintf("relay/%d-%d", os.Getpid(), i))
-			} else {
-				n, err = transfer(envs[i], acts, kind, u, fmt.Sprintf("bench-%d-%d", os.Getpid(), i))
+			id := fmt.Sprintf("bench-%d-%d", os.Getpid(), i)
+			if i < len(ids) {
+				id = ids[i]
+			}
+			switch mode {
+			case "relay":
+				n, err = relay(ctx, acts, u, "relay/"+id)
+			case "ranged-relay":
+				n, err = rangedRelay(ctx, acts, u, "relay/"+id)
+			default:
+				n, err = transfer(envs[i], acts, activities.TransferInput{Kind: kind, SourceURL: u, WochitVideoID: id, ReuseOnly: reuseOnly})
 			}
 			if err != nil {
 				errs <- err
@@ -154,7 +187,11 @@ func runChild(mode string) error {
 	if err := <-errs; err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: time.Since(start).Seconds(), PeakRSS: peakRSS()})
+	seconds, cpu := time.Since(start).Seconds(), cpuSeconds()-cpuBefore
+	if err := stopProfiles(); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: seconds, CPUSeconds: cpu, PeakRSS: peakRSS()})
 }
 
 // emulatorSink, followed by a directory, as BENCH_SINK makes the child serve
@@ -183,8 +220,8 @@ func serveEmulator(root string) (stop func(), url string, err error) {
 	return func() { srv.Close(); emu.Stop() }, url, nil
 }
 
-func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, kind contract.AssetKind, url, id string) (int64, error) {
-	v, err := env.ExecuteActivity(acts.TransferToGCS, activities.TransferInput{Kind: kind, SourceURL: url, WochitVideoID: id})
+func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, in activities.TransferInput) (int64, error) {
+	v, err := env.ExecuteActivity(acts.TransferToGCS, in)
 	if err != nil {
 		return 0, err
 	}
@@ -193,26 +230,6 @@ func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activitie
 		return 0, err
 	}
 	return res.Object.Size, nil
-}
-
-// relay is the baseline: the simplest correct copy with the same clients.
-func relay(ctx context.Context, acts *activities.Activities, url, name string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := acts.Origin.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	w := acts.Storage.Bucket(acts.Bucket).Object(name).NewWriter(ctx)
-	w.ChunkSize = cmp.Or(acts.Transfer.ChunkSize, activities.DefaultTransferSettings.ChunkSize)
-	n, err := io.Copy(w, resp.Body)
-	if err != nil {
-		return n, err
-	}
-	return n, w.Close()
 }
 
 func envInt(key string, def int) int {
@@ -226,7 +243,7 @@ func envInt(key string, def int) int {
 type measurement struct {
 	bytes      int64
 	seconds    float64 // wall time of the copy, as the child measured it
-	cpuSeconds float64 // user + system time of the whole child process
+	cpuSeconds float64 // user + system time of the child during the copy
 	maxRSS     int64   // peak resident set, bytes
 }
 
@@ -252,7 +269,7 @@ func runCopy(b testing.TB, mode, sinkURL string, urls []string, settings ...stri
 	m := measurement{
 		bytes:      res.Bytes,
 		seconds:    res.Seconds,
-		cpuSeconds: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
+		cpuSeconds: res.CPUSeconds,
 		maxRSS:     res.PeakRSS,
 	}
 	if m.maxRSS == 0 {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"net/http/httptest"
 	"testing"
 
@@ -38,3 +39,27 @@ const (
 	mib = 1 << 20
 	gib = 1 << 30
 )
+
+// smoke is set by BENCH_SMOKE=1: CI runs every benchmark once at reduced
+// sizes (`go test ./bench -run '^$' -bench . -benchtime 1x`) to prove it
+// still runs; its figures mean nothing.
+var smoke = os.Getenv("BENCH_SMOKE") != ""
+
+// sized is full, or small in a smoke run.
+func sized[T int | int64](full, small T) T {
+	if smoke {
+		return small
+	}
+	return full
+}
+
+// reportGoal reports whether this run met the benchmark's goal (stated in
+// its documentation) as goal_met, 1 or 0. CI does not fail on it: the
+// goals are ratios judged on the median of several runs on a quiet machine.
+func reportGoal(b *testing.B, met bool) {
+	v := 0.0
+	if met {
+		v = 1
+	}
+	b.ReportMetric(v, "goal_met")
+}

@@ -50,7 +50,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 		_, copyErr = io.CopyBuffer(w, onlyReader{src}, make([]byte, unbufferedCopySize))
 		md5sum = src.digest().md5
 	} else {
-		md5sum, copyErr = copyWithMD5(w, src)
+		md5sum, copyErr = copyChunked(w, src, declared.MD5 != nil)
 	}
 	d := src.digest()
 	d.md5 = md5sum
@@ -97,7 +97,11 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 		}
 		return nil, d, retryable(contract.StorageError, nil, "finalizing %s: %v", obj.ObjectName(), err)
 	}
-	return w.Attrs(), d, nil
+	attrs := w.Attrs()
+	if chunk > 0 && d.md5 == nil {
+		d.md5 = wholeObjectMD5(attrs)
+	}
+	return attrs, d, nil
 }
 
 // chunkSizeFor keeps small files (thumbnails) from allocating a full chunk:

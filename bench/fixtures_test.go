@@ -2,8 +2,8 @@ package bench
 
 import (
 	"fmt"
-	"os"
 	"net/http/httptest"
+	"os"
 	"testing"
 
 	"github.com/wochit-ingest/wochit-ingest/bench/gcssink"

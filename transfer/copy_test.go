@@ -35,6 +35,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvBehind(t, nil)
+}
+
+// newEnvBehind is newEnv with front, when not nil, wrapping the emulator's
+// handler: a test's stand-in for what GCS does that the emulator does not,
+// or a counter of requests.
+func newEnvBehind(t *testing.T, front func(http.Handler) http.Handler) *env {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +52,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: emu.Handler()}
+	handler := emu.Handler()
+	if front != nil {
+		handler = front(handler)
+	}
+	srv := &http.Server{Handler: handler}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close(); emu.Stop() })
 	gcs, err := gcsemu.NewClient(context.Background(), gcsURL)

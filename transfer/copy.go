@@ -94,13 +94,7 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 			"no %s was stored for video %s and its link has expired; the origin was not contacted", kind, c.dst.WochitVideoID)
 	}
 
-	// A retry of a parted transfer knows the part size and the version
-	// already: a few bytes to sniff and to compare validators are enough.
-	first := c.opts.PartSize
-	if previous.resumable() {
-		first = sniffLen
-	}
-	probe, err := c.origin.Probe(ctx, first)
+	probe, err := c.probe(ctx, previous)
 	if err != nil {
 		return Result{}, fromOrigin(err)
 	}

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -52,6 +53,27 @@ type partPlan struct {
 	dir       string         // where the temporary objects live
 }
 
+// probe asks the origin for the start of the file: the first part's range,
+// or on a retry of a parted transfer, which knows the part size and the
+// version already, a few bytes to sniff and to compare validators. A
+// thumbnail is never copied in parts, so it is asked for whole.
+func (c *copier) probe(ctx context.Context, previous Progress) (origin.Probe, error) {
+	if !c.partable() {
+		return c.origin.WholeFile(ctx)
+	}
+	first := c.opts.PartSize
+	if previous.resumable() {
+		first = sniffLen
+	}
+	return c.origin.Probe(ctx, first)
+}
+
+// partable reports whether the file may be copied in parts. Thumbnails may
+// not: they run by the hundred on the light queue, where each part in
+// flight would hold a copy buffer outside the worker's memory budget; a
+// large one streams within the budget (copy) instead.
+func (c *copier) partable() bool { return c.dst.Kind != contract.KindThumbnail }
+
 // planParts decides whether the rest of a file whose probe got its start is
 // copied in parts, and in which size: the earlier attempt's, when this one
 // resumes the same version; the size the origin caps its ranges at, when it
@@ -59,7 +81,7 @@ type partPlan struct {
 // validator nothing could tell parts of two versions apart, so such a file
 // is copied in one stream.
 func (c *copier) planParts(probe origin.Probe) (partPlan, bool) {
-	if !probe.Partial() {
+	if !probe.Partial() || !c.partable() {
 		return partPlan{}, false
 	}
 	previous := c.opts.Resume

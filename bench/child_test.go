@@ -262,6 +262,9 @@ func runCopy(b testing.TB, mode, sinkURL string, urls []string, settings ...stri
 	if err != nil {
 		b.Fatalf("%s child: %v\n%s", mode, err, stderr.String())
 	}
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		fmt.Fprint(os.Stderr, stderr.String())
+	}
 	var res childResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		b.Fatalf("%s child printed %q", mode, out)

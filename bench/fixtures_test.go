@@ -46,7 +46,7 @@ const (
 var smoke = os.Getenv("BENCH_SMOKE") != ""
 
 // sized is full, or small in a smoke run.
-func sized[T int | int64](full, small T) T {
+func sized[T ~int | ~int64](full, small T) T {
 	if smoke {
 		return small
 	}

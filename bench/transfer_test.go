@@ -73,15 +73,18 @@ func BenchmarkTransferVsRelay(b *testing.B) {
 // BenchmarkMemory measures the peak RSS of a process transferring 256 MiB and
 // 2 GiB (the difference shows whether memory grows with file size), and of
 // one and four concurrent transfers (the slope is the memory per transfer).
+// Goal: the 2 GiB copy's peak is within 8 MiB of the 256 MiB copy's, and
+// each extra transfer costs at most one upload chunk (16 MiB) + 8 MiB.
 func BenchmarkMemory(b *testing.B) {
 	f := newFixtures(b)
+	smallSize, largeSize := sized[int64](256*mib, 8*mib), sized[int64](2*gib, 32*mib)
 	for _, tt := range origins {
 		b.Run(tt.name, func(b *testing.B) {
-			small := f.serve(tt.name+"-256m.mp4", 256*mib, tt.file)
-			large := f.serve(tt.name+"-2g.mp4", 2*gib, tt.file)
+			small := f.serve(tt.name+"-256m.mp4", smallSize, tt.file)
+			large := f.serve(tt.name+"-2g.mp4", largeSize, tt.file)
 			var four []string
 			for i := range 4 {
-				four = append(four, f.serve(fmt.Sprintf("%s-4x-%d.mp4", tt.name, i), 256*mib, tt.file))
+				four = append(four, f.serve(fmt.Sprintf("%s-4x-%d.mp4", tt.name, i), smallSize, tt.file))
 			}
 			var growth, perTransfer, rssSmall float64
 			for b.Loop() {
@@ -96,6 +99,7 @@ func BenchmarkMemory(b *testing.B) {
 			b.ReportMetric(rssSmall/n/mib, "rss-256MiB-MiB")
 			b.ReportMetric(growth/n/mib, "rss-growth-2GiB-vs-256MiB-MiB")
 			b.ReportMetric(perTransfer/n/mib, "rss-per-extra-transfer-MiB")
+			reportGoal(b, growth/n <= 8*mib && perTransfer/n <= 24*mib)
 		})
 	}
 }
@@ -104,13 +108,15 @@ func BenchmarkMemory(b *testing.B) {
 // disk-backed fake-gcs-server — serving inside the measured process, as in
 // `go run . dev`: peak RSS copying 256 MiB and 2 GiB. BENCH_EMULATOR=fake-gcs-server
 // measures fake-gcs-server without dev's streaming writes instead (it needs
-// about 16 GiB of memory and minutes).
+// about 16 GiB of memory and minutes). Goal: as BenchmarkMemory's, the 2 GiB
+// copy's peak within 8 MiB of the 256 MiB copy's.
 func BenchmarkEmulatorMemory(b *testing.B) {
 	f := newFixtures(b)
+	smallSize, largeSize := sized[int64](256*mib, 8*mib), sized[int64](2*gib, 32*mib)
 	for _, tt := range origins {
 		b.Run(tt.name, func(b *testing.B) {
-			small := f.serve(tt.name+"-emu-256m.mp4", 256*mib, tt.file)
-			large := f.serve(tt.name+"-emu-2g.mp4", 2*gib, tt.file)
+			small := f.serve(tt.name+"-emu-256m.mp4", smallSize, tt.file)
+			large := f.serve(tt.name+"-emu-2g.mp4", largeSize, tt.file)
 			// Each copy gets an empty store, removed after it: 2 GiB copies
 			// would otherwise pile up on disk.
 			copyInto := func(url string) measurement {
@@ -125,7 +131,7 @@ func BenchmarkEmulatorMemory(b *testing.B) {
 			for b.Loop() {
 				s := copyInto(small)
 				l := copyInto(large)
-				if s.bytes != 256*mib || l.bytes != 2*gib {
+				if s.bytes != smallSize || l.bytes != largeSize {
 					b.Fatalf("copied %d and %d bytes", s.bytes, l.bytes)
 				}
 				growth += float64(l.maxRSS - s.maxRSS)
@@ -136,6 +142,7 @@ func BenchmarkEmulatorMemory(b *testing.B) {
 			b.ReportMetric(rssSmall/n/mib, "rss-256MiB-MiB")
 			b.ReportMetric(growth/n/mib, "rss-growth-2GiB-vs-256MiB-MiB")
 			b.ReportMetric(rateLarge/n/mib, "2GiB-MiB/s")
+			reportGoal(b, growth/n <= 8*mib)
 		})
 	}
 }
@@ -144,10 +151,12 @@ func BenchmarkEmulatorMemory(b *testing.B) {
 // connection with 1, 2, 4 and 8 parts at once, in the default 16 MiB parts.
 // The baseline is the single-connection rate measured in the same iteration;
 // scaling-N is the N-part rate over N times it (1.0 = perfect scaling).
+// Goal: every scaling-N ≥ 0.9.
 func BenchmarkParallelParts(b *testing.B) {
 	f := newFixtures(b)
 	const perConnection = 16 * mib
-	const size = 256 * mib
+	size := sized[int64](256*mib, 8*mib)
+	partSize := sized(0, mib) // 0: the default, 16 MiB
 	url := f.serve("throttled.mp4", size, mediaorigin.File{BytesPerSecond: perConnection})
 	counts := []int{1, 2, 4, 8}
 	sums := make(map[int]float64)
@@ -155,7 +164,7 @@ func BenchmarkParallelParts(b *testing.B) {
 	for b.Loop() {
 		rates := map[int]float64{}
 		for _, parts := range counts {
-			m := runCopy(b, "transfer", f.sinkURL, []string{url}, "BENCH_PARTS="+fmt.Sprint(parts))
+			m := runCopy(b, "transfer", f.sinkURL, []string{url}, "BENCH_PARTS="+fmt.Sprint(parts), "BENCH_PART="+fmt.Sprint(partSize))
 			if m.bytes != size {
 				b.Fatalf("copied %d bytes, want %d", m.bytes, size)
 			}
@@ -168,7 +177,10 @@ func BenchmarkParallelParts(b *testing.B) {
 	}
 	n := float64(b.N)
 	b.ReportMetric(single/n/mib, "single-stream-MiB/s")
+	met := true
 	for _, parts := range counts[1:] {
 		b.ReportMetric(sums[parts]/n, fmt.Sprintf("scaling-%d", parts))
+		met = met && sums[parts]/n >= 0.9
 	}
+	reportGoal(b, met)
 }

@@ -143,6 +143,10 @@ func newWorker(c client.Client, queue string, cfg Config, acts *activities.Activ
 	return w, nil
 }
 
+// SDKOptions are the SDK worker options Run gives queue's worker under
+// cfg: a benchmark's baseline worker runs with the same slots and timings.
+func SDKOptions(queue string, cfg Config) (sdkworker.Options, error) { return workerOptions(queue, cfg) }
+
 // workerOptions sizes each queue's worker: its slots bound the memory and
 // connections the activities it runs may hold at once.
 func workerOptions(queue string, cfg Config) (sdkworker.Options, error) {

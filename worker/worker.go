@@ -145,7 +145,9 @@ func newWorker(c client.Client, queue string, cfg Config, acts *activities.Activ
 
 // SDKOptions are the SDK worker options Run gives queue's worker under
 // cfg: a benchmark's baseline worker runs with the same slots and timings.
-func SDKOptions(queue string, cfg Config) (sdkworker.Options, error) { return workerOptions(queue, cfg) }
+func SDKOptions(queue string, cfg Config) (sdkworker.Options, error) {
+	return workerOptions(queue, cfg)
+}
 
 // workerOptions sizes each queue's worker: its slots bound the memory and
 // connections the activities it runs may hold at once.

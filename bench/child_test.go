@@ -55,6 +55,9 @@ type childResult struct {
 	// CPUSeconds is the user + system time the process spent during the
 	// copy, whichever goroutine spent it.
 	CPUSeconds float64
+	// Described is how many of the copies' results carry the video's
+	// media metadata.
+	Described int
 	// PeakRSS is the child's own peak resident set (VmHWM), in bytes; 0
 	// where /proc is missing. Linux's rusage is no substitute: exec carries
 	// the forking process's high-water mark into the child's ru_maxrss, so a
@@ -152,6 +155,7 @@ func runChild(mode string) error {
 	cpuBefore := cpuSeconds()
 	start := time.Now()
 	var total int64
+	var described int
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make(chan error, len(urls))
@@ -160,6 +164,7 @@ func runChild(mode string) error {
 		go func() {
 			defer wg.Done()
 			var n int64
+			var media bool
 			var err error
 			id := fmt.Sprintf("bench-%d-%d", os.Getpid(), i)
 			if i < len(ids) {
@@ -171,7 +176,7 @@ func runChild(mode string) error {
 			case "ranged-relay":
 				n, err = rangedRelay(ctx, acts, u, "relay/"+id)
 			default:
-				n, err = transfer(envs[i], acts, activities.TransferInput{Kind: kind, SourceURL: u, WochitVideoID: id, ReuseOnly: reuseOnly})
+				n, media, err = transfer(envs[i], acts, activities.TransferInput{Kind: kind, SourceURL: u, WochitVideoID: id, ReuseOnly: reuseOnly})
 			}
 			if err != nil {
 				errs <- err
@@ -179,6 +184,9 @@ func runChild(mode string) error {
 			}
 			mu.Lock()
 			total += n
+			if media {
+				described++
+			}
 			mu.Unlock()
 		}()
 	}
@@ -191,7 +199,7 @@ func runChild(mode string) error {
 	if err := stopProfiles(); err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: seconds, CPUSeconds: cpu, PeakRSS: peakRSS()})
+	return json.NewEncoder(os.Stdout).Encode(childResult{Bytes: total, Seconds: seconds, CPUSeconds: cpu, Described: described, PeakRSS: peakRSS()})
 }
 
 // emulatorSink, followed by a directory, as BENCH_SINK makes the child serve
@@ -220,16 +228,18 @@ func serveEmulator(root string) (stop func(), url string, err error) {
 	return func() { srv.Close(); emu.Stop() }, url, nil
 }
 
-func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, in activities.TransferInput) (int64, error) {
+// transfer runs TransferToGCS and returns the stored size and whether the
+// result carries media metadata.
+func transfer(env *testsuite.TestActivityEnvironment, acts *activities.Activities, in activities.TransferInput) (int64, bool, error) {
 	v, err := env.ExecuteActivity(acts.TransferToGCS, in)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	var res activities.TransferResult
 	if err := v.Get(&res); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return res.Object.Size, nil
+	return res.Object.Size, res.Object.Media != nil, nil
 }
 
 func envInt(key string, def int) int {
@@ -245,6 +255,7 @@ type measurement struct {
 	seconds    float64 // wall time of the copy, as the child measured it
 	cpuSeconds float64 // user + system time of the child during the copy
 	maxRSS     int64   // peak resident set, bytes
+	described  int     // results with media metadata
 }
 
 func (m measurement) rate() float64 { return float64(m.bytes) / m.seconds }
@@ -274,6 +285,7 @@ func runCopy(b testing.TB, mode, sinkURL string, urls []string, settings ...stri
 		seconds:    res.Seconds,
 		cpuSeconds: res.CPUSeconds,
 		maxRSS:     res.PeakRSS,
+		described:  res.Described,
 	}
 	if m.maxRSS == 0 {
 		m.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024

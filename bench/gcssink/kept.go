@@ -89,6 +89,9 @@ func keep(segs []segment, size int64) []segment {
 // storage client's default) from the kept bytes.
 func (s *Sink) read(w http.ResponseWriter, r *http.Request, bucket, name string) {
 	s.mu.Lock()
+	if r.Method == http.MethodGet {
+		s.reads++
+	}
 	o := s.objects[bucket+"/"+name]
 	if o != nil {
 		snapshot := *o // patch changes the metadata under the lock

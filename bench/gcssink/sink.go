@@ -63,6 +63,7 @@ type Sink struct {
 	nextID   int
 	nextGen  int64
 	received int64
+	reads    int64 // media reads (GET of an object's bytes) served
 }
 
 // New returns an empty sink; every bucket exists.
@@ -75,6 +76,14 @@ func (s *Sink) Received() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.received
+}
+
+// Reads is the number of requests for objects' bytes the sink has served
+// or refused (the storage client's reads; not metadata lookups).
+func (s *Sink) Reads() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
 }
 
 // Object returns the size and CRC32C of an object, if it exists.

@@ -165,12 +165,16 @@ func TestVideoMetadata(t *testing.T) {
 		{1 << 20, VideoOptions{FastStart: true, Width: 1920, Height: 1080, Duration: 12 * time.Second}, 1920, 1080, 12000},
 		{5000, VideoOptions{Width: 642, Height: 362, Duration: 1010 * time.Millisecond}, 642, 362, 1000},
 		{3000, VideoOptions{Duration: time.Hour}, 1280, 720, 0}, // a frame per byte of payload, at most
+		{3 << 20, VideoOptions{Duration: 4 * time.Second, MoovPadding: 1 << 20}, 1280, 720, 4000},
 	} {
 		t.Run(fmt.Sprintf("%d %+v", tt.size, tt.opts), func(t *testing.T) {
 			v := VideoWith("meta", tt.size, tt.opts)
 			st, _ := boxTypes(t, bytes.NewReader(v), int64(len(v)))
 			moov, _ := st.Find("moov")
 			mdat, _ := st.Find("mdat")
+			if moov.Size < int64(tt.opts.MoovPadding) {
+				t.Errorf("a moov of %d bytes, want at least the padding's %d", moov.Size, tt.opts.MoovPadding)
+			}
 			d := describe(t, v[moov.Offset:moov.Offset+moov.Size])
 			if tt.ms == 0 {
 				tt.ms = d.samples * 40

@@ -21,6 +21,9 @@ type VideoOptions struct {
 	// derives it from the size. There is at least one frame, and at least
 	// one byte per frame.
 	Duration time.Duration
+	// MoovPadding, at least 8, adds a free box of that many bytes to the
+	// moov: a moov as large as the sample tables of a long video make it.
+	MoovPadding int
 }
 
 const (
@@ -41,8 +44,9 @@ var ftypBox = mp4Box("ftyp", []byte("isom"), be32(512), []byte("isomiso2avc1mp41
 // under 156 bytes get the smallest layout mediacheck accepts (an empty
 // moov, not valid ISO-BMFF), and under 32 bytes not even that.
 func mp4Layout(size int64, o VideoOptions) (head, tail []byte) {
-	t := track{width: cmp.Or(o.Width, 1280), height: cmp.Or(o.Height, 720)}
-	if t.width < 1 || t.width > math.MaxUint16 || t.height < 1 || t.height > math.MaxUint16 || o.Duration < 0 {
+	t := track{width: cmp.Or(o.Width, 1280), height: cmp.Or(o.Height, 720), padding: o.MoovPadding}
+	if t.width < 1 || t.width > math.MaxUint16 || t.height < 1 || t.height > math.MaxUint16 || o.Duration < 0 ||
+		t.padding != 0 && t.padding < 8 {
 		panic(fmt.Sprintf("mediaorigin: a video of %d×%d pixels and %v", t.width, t.height, o.Duration))
 	}
 	moovLen := int64(len(t.moov())) // the same whatever the sample counts
@@ -92,6 +96,7 @@ type track struct {
 	width, height       int
 	samples, sampleSize uint32
 	chunkOffset         uint32
+	padding             int // bytes of a free box in the moov; 0: none
 }
 
 // moov is the movie box, laid out as ISO/IEC 14496-12 (8.2–8.7) says.
@@ -115,7 +120,16 @@ func (t track) moov() []byte {
 						fullBox("stts", 0, 0, be32(1), be32(t.samples), be32(sampleDelta)),
 						fullBox("stsc", 0, 0, be32(1), be32(1), be32(t.samples), be32(1)),
 						fullBox("stsz", 0, 0, be32(t.sampleSize), be32(t.samples)),
-						fullBox("stco", 0, 0, be32(1), be32(t.chunkOffset)))))))
+						fullBox("stco", 0, 0, be32(1), be32(t.chunkOffset)))))),
+		t.free())
+}
+
+// free is the moov's padding box, if any.
+func (t track) free() []byte {
+	if t.padding == 0 {
+		return nil
+	}
+	return mp4Box("free", make([]byte, t.padding-8))
 }
 
 // sampleEntry is the avc1 VisualSampleEntry (14496-12 12.1.3, 14496-15 5.4.2).

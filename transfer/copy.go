@@ -67,13 +67,9 @@ func Copy(ctx context.Context, src Source, dst Destination, opts Options) (Resul
 	if err == nil && dst.Kind == contract.KindVideo {
 		// The object is stored and verified: what follows only adds to the
 		// callback, and never fails the copy.
-		mctx, cancel := context.WithTimeout(ctx, describeTimeout)
-		media, derr := describe(mctx, dst.Bucket.Object(res.Object.Name), res.Object)
-		cancel()
-		if derr != nil {
-			opts.Logger.Warn("the stored video's metadata could not be read; the callback omits it", "object", res.Object.URI, "error", derr)
-		}
-		res.Object.Media = media
+		res.Object.Media = c.media(ctx, res)
+	} else {
+		res.Object.Media = nil
 	}
 	return res, err
 }

@@ -27,6 +27,7 @@ const (
 	metaSize          = "size"
 	metaCRC32C        = "crc32c"
 	metaMD5           = "md5"
+	metaMedia         = "media" // a video's contract.Media as JSON (media.go)
 )
 
 // Custom metadata of one object must stay inside GCS's 8 KiB (the dev
@@ -123,6 +124,7 @@ func storedObject(attrs *storage.ObjectAttrs) contract.StoredObject {
 	// Only an MD5 we computed ourselves is reported: composite objects (and
 	// so files copied in parts) have none.
 	o.MD5 = attrs.Metadata[metaMD5]
+	o.Media = recordedMedia(attrs.Metadata) // Copy reports it, or reads it (media.go)
 	return o
 }
 

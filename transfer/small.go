@@ -67,6 +67,11 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 	verified[metaSize] = strconv.FormatInt(d.size, 10)
 	verified[metaCRC32C] = crc32c.Encode(d.crc32c)
 	verified[metaMD5] = base64.StdEncoding.EncodeToString(d.md5)
+	if kind == contract.KindVideo {
+		if media, ok := mediaMetadata(data, size); ok {
+			verified[metaMedia] = media // read here, not from the stored object (media.go)
+		}
+	}
 
 	// One request without a chunk buffer (which would copy the file once
 	// more); a transient failure is resent from data.

@@ -28,25 +28,28 @@ var origins = []struct {
 // parallel and the relay fetches and uploads the same parts in parallel and
 // composes them; from one without ("single-stream") both copy one stream.
 // Goal: throughput-ratio ≥ 0.90 and cpu-ratio ≤ 1.15 (goal_met 1), judged
-// on the median of several runs. BENCH_CPUPROFILE and BENCH_BLOCKPROFILE
-// profile the TransferToGCS children (each run overwrites the files).
+// on the median of several runs. BENCH_CPUPROFILE=p and BENCH_BLOCKPROFILE=p
+// profile the children into p.transfer and p.<relay> (each run overwrites
+// the files).
 func BenchmarkTransferVsRelay(b *testing.B) {
 	f := newFixtures(b)
 	size := sized[int64](gib, 64*mib)
-	var profiles []string
-	for _, env := range []string{"BENCH_CPUPROFILE", "BENCH_BLOCKPROFILE"} {
-		if v := os.Getenv(env); v != "" {
-			profiles = append(profiles, env+"="+v)
+	profiles := func(mode string) []string {
+		var env []string
+		for _, name := range []string{"BENCH_CPUPROFILE", "BENCH_BLOCKPROFILE"} {
+			if v := os.Getenv(name); v != "" {
+				env = append(env, name+"="+v+"."+mode)
+			}
 		}
+		return env
 	}
 	for _, tt := range origins {
 		b.Run(tt.name, func(b *testing.B) {
 			url := f.serve("bench-"+tt.name+".mp4", size, tt.file)
 			var rateRatio, cpuRatio, oursRate, relayRate, oursCPU, relayCPU float64
 			for b.Loop() {
-				// The profiles are the TransferToGCS child's alone.
-				relay := runCopy(b, tt.relay, f.sinkURL, []string{url}, "BENCH_CPUPROFILE=", "BENCH_BLOCKPROFILE=")
-				ours := runCopy(b, "transfer", f.sinkURL, []string{url}, profiles...)
+				relay := runCopy(b, tt.relay, f.sinkURL, []string{url}, profiles(tt.relay)...)
+				ours := runCopy(b, "transfer", f.sinkURL, []string{url}, profiles("transfer")...)
 				if ours.bytes != size || relay.bytes != size {
 					b.Fatalf("copied %d and %d bytes, want %d", ours.bytes, relay.bytes, size)
 				}

@@ -83,7 +83,10 @@ func TestRedact(t *testing.T) {
 // of the file.
 // newEmulatorClient serves an in-process GCS emulator with the bucket "b"
 // on loopback and returns a storage client for it.
-func newEmulatorClient(t *testing.T) *storage.Client { t.Helper(); return newEmulatorClientWith(t, nil) }
+func newEmulatorClient(t *testing.T) *storage.Client {
+	t.Helper()
+	return newEmulatorClientWith(t, nil)
+}
 
 // newEmulatorClientWith serves the emulator through wrap, when not nil:
 // where a test steps in between the engine and GCS.

@@ -1,9 +1,10 @@
 // Package docs holds the documents for wochit-ingest's users, and checks real
 // traffic against openapi.yaml, the customer's contract: the notifications
-// the ingress accepts, its answers, and the callbacks the workers send. `dev`
-// and the end-to-end tests run every notification and callback through these
-// checks (devstack), so a change to contract/ or ingress/ that the document
-// does not follow is caught where it first shows.
+// the ingress accepts, its answers, and the callbacks the workers send. The
+// dev stack's ingress and receiver (so `dev` and the end-to-end tests), and
+// the end-to-end tests' own receivers, run every exchange through these
+// checks, so a change to contract/ or ingress/ that the document does not
+// follow is caught where it first shows.
 //
 // The checks are stricter than the document: an object the document
 // describes must not carry a field the document does not list (the document

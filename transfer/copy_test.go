@@ -33,15 +33,11 @@ type env struct {
 	http      *http.Client
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	return newEnvBehind(t, nil)
-}
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
 
-// newEnvBehind is newEnv with front, when not nil, wrapping the emulator's
-// handler: a test's stand-in for what GCS does that the emulator does not,
-// or a counter of requests.
-func newEnvBehind(t *testing.T, front func(http.Handler) http.Handler) *env {
+// newEnvWith serves the emulator through wrap, when not nil: where a test
+// steps in between the engine and GCS.
+func newEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,8 +49,8 @@ func newEnvBehind(t *testing.T, front func(http.Handler) http.Handler) *env {
 		t.Fatal(err)
 	}
 	handler := emu.Handler()
-	if front != nil {
-		handler = front(handler)
+	if wrap != nil {
+		handler = wrap(handler)
 	}
 	srv := &http.Server{Handler: handler}
 	go srv.Serve(l)

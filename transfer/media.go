@@ -25,8 +25,9 @@ import (
 // media are added to its metadata.
 
 // media returns the media metadata of the video Copy stored or found
-// stored: the recorded ones, or else read from the object (and recorded,
-// so later runs need not read it). Reading an object found stored, which
+// stored: the recorded ones, or else read from the object — and recorded
+// when this copy stored it, so later runs need not read it (an object
+// found stored is left as it is). Reading an object found stored, which
 // may happen on the light queue, takes its moov's size from the memory
 // budget first. Metadata that is missing or cannot be read is left out,
 // never a failure.
@@ -48,6 +49,9 @@ func (c *copier) media(ctx context.Context, res Result) *contract.Media {
 	m, err := describe(r, res.Object.Size, reserve)
 	if err != nil {
 		c.opts.Logger.Warn("the stored video's metadata could not be read; the callback omits it", "object", res.Object.URI, "error", err)
+		return m
+	}
+	if res.Reused {
 		return m
 	}
 	if err := recordMedia(ctx, obj, res.Object, m); err != nil {

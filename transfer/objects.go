@@ -121,8 +121,9 @@ func storedObject(attrs *storage.ObjectAttrs) contract.StoredObject {
 		ContentType: attrs.ContentType,
 		CRC32C:      crc32c.Encode(attrs.CRC32C),
 	}
-	// Only an MD5 we computed ourselves is reported: composite objects (and
-	// so files copied in parts) have none.
+	// The MD5 recorded with the verified mark is reported: ours, or GCS's
+	// own for an object it wrote in one piece. Composite objects (files
+	// copied in parts) have none.
 	o.MD5 = attrs.Metadata[metaMD5]
 	o.Media = recordedMedia(attrs.Metadata) // Copy reports it, or reads it (media.go)
 	return o

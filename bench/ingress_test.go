@@ -36,8 +36,10 @@ import (
 // At a rate both sides sustain, accepted/s is the offered rate on both
 // (ratio 1.00 by construction): the open loop compares latencies. Capacity
 // is compared in a closed loop (closedLoopCapacity): the highest rate each
-// side sustains with its p99 latency under capacityP99Bound.
-// Goal: capacity-ratio ≥ 0.95 and p99-ratio ≤ 1.1.
+// side sustains with its p99 latency under capacityP99Bound. Notifications
+// not accepted (503s, timeouts: a machine too busy for the offered rate) are
+// counted, not fatal. Goal: capacity-ratio ≥ 0.95, p99-ratio ≤ 1.1, and every
+// notification accepted by ours.
 func BenchmarkIngress(b *testing.B) {
 	rate := sized(200, 50)
 	if v, err := strconv.Atoi(os.Getenv("BENCH_INGRESS_RATE")); err == nil {
@@ -60,6 +62,7 @@ func BenchmarkIngress(b *testing.B) {
 
 	round := 0
 	var thr, p50r, p99r, capRatio, oursCap, bareCap float64
+	var oursFailed, bareFailed int
 	var oursRuns, bareRuns []loadResult
 	for b.Loop() {
 		oc, bc := closedLoopCapacity(b, ours.URL, bare.URL, fmt.Sprintf("c%d", round))
@@ -74,12 +77,15 @@ func BenchmarkIngress(b *testing.B) {
 		var oN, bN int
 		for i, target := range []string{bare.URL, ours.URL, ours.URL, bare.URL} {
 			round++
-			lat, secs := openLoop(b, target, fmt.Sprintf("r%d-%d", round, i), rate, duration/2)
+			lat, secs, failed := openLoop(target, fmt.Sprintf("r%d-%d", round, i), rate, duration/2)
 			if target == ours.URL {
-				o, oSecs, oN = append(o, lat...), oSecs+secs, oN+len(lat)
+				o, oSecs, oN, oursFailed = append(o, lat...), oSecs+secs, oN+len(lat), oursFailed+failed
 			} else {
-				bb, bSecs, bN = append(bb, lat...), bSecs+secs, bN+len(lat)
+				bb, bSecs, bN, bareFailed = append(bb, lat...), bSecs+secs, bN+len(lat), bareFailed+failed
 			}
+		}
+		if oN == 0 || bN == 0 {
+			b.Fatalf("no notification was accepted at %d/s (ours %d, bare %d): set a lower BENCH_INGRESS_RATE", rate, oN, bN)
 		}
 		or, br := summarize(o, float64(oN)/oSecs), summarize(bb, float64(bN)/bSecs)
 		oursRuns, bareRuns = append(oursRuns, or), append(bareRuns, br)
@@ -97,10 +103,12 @@ func BenchmarkIngress(b *testing.B) {
 	b.ReportMetric(mean(bareRuns, func(r loadResult) float64 { return r.p50.Seconds() * 1000 }), "bare-p50-ms")
 	b.ReportMetric(mean(oursRuns, func(r loadResult) float64 { return r.p99.Seconds() * 1000 }), "ours-p99-ms")
 	b.ReportMetric(mean(bareRuns, func(r loadResult) float64 { return r.p99.Seconds() * 1000 }), "bare-p99-ms")
+	b.ReportMetric(float64(oursFailed)/n, "ours-not-accepted")
+	b.ReportMetric(float64(bareFailed)/n, "bare-not-accepted")
 	b.ReportMetric(capRatio/n, "capacity-ratio")
 	b.ReportMetric(oursCap/n, "ours-capacity/s")
 	b.ReportMetric(bareCap/n, "bare-capacity/s")
-	reportGoal(b, capRatio/n >= 0.95 && p99r/n <= 1.1)
+	reportGoal(b, capRatio/n >= 0.95 && p99r/n <= 1.1 && oursFailed == 0)
 }
 
 // capacityP99Bound is the latency under which a rate counts as sustained.
@@ -239,14 +247,14 @@ type loadResult struct {
 }
 
 // openLoop sends rate notifications per second for d, each on its schedule,
-// and returns every answer's latency from its scheduled time and the seconds
-// from the first send to the last answer.
-func openLoop(b *testing.B, baseURL, prefix string, rate int, d time.Duration) ([]time.Duration, float64) {
-	b.Helper()
+// and returns the latency from its scheduled time of every one accepted
+// (202), the seconds from the first send to the last answer, and how many
+// were not accepted (a side that cannot keep up answers 503 or times out).
+func openLoop(baseURL, prefix string, rate int, d time.Duration) ([]time.Duration, float64, int) {
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1000}, Timeout: 30 * time.Second}
 	total := int(d.Seconds() * float64(rate))
 	interval := time.Second / time.Duration(rate)
-	latencies := make([]time.Duration, total)
+	var latencies []time.Duration
 	var failures int
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -269,14 +277,11 @@ func openLoop(b *testing.B, baseURL, prefix string, rate int, d time.Duration) (
 				failures++
 				return
 			}
-			latencies[i] = lat
+			latencies = append(latencies, lat)
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	httpClient.CloseIdleConnections()
-	if failures > 0 {
-		b.Fatalf("%d of %d notifications were not accepted", failures, total)
-	}
-	return latencies, elapsed.Seconds()
+	return latencies, elapsed.Seconds(), failures
 }

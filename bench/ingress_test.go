@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -111,10 +112,13 @@ func BenchmarkIngress(b *testing.B) {
 	reportGoal(b, capRatio/n >= 0.95 && p99r/n <= 1.1 && oursFailed == 0)
 }
 
-// capacityP99Bound is the latency under which a rate counts as sustained.
-// Each request is answered once Temporal has persisted the workflow start,
-// a few milliseconds when the server keeps up.
-const capacityP99Bound = 100 * time.Millisecond
+// capacityP99Bound is the latency under which a rate counts as sustained
+// (BENCH_INGRESS_P99_MS overrides it). Each request is answered once
+// Temporal has persisted the workflow start: a few milliseconds when the
+// server keeps up, and the sum of the queueing when it does not; 250 ms
+// leaves a shared machine's own jitter (p99 near 90 ms with one sender at a
+// load average of 8 on 2 cores) out of the verdict.
+var capacityP99Bound = time.Duration(cmp.Or(envInt("BENCH_INGRESS_P99_MS", 0), 250)) * time.Millisecond
 
 // closedLoopCapacity measures the highest rate each side sustains: n
 // senders each post the next notification as soon as the previous one is
@@ -150,7 +154,10 @@ func closedLoopCapacity(b *testing.B, oursURL, bareURL, prefix string) (ours, ba
 			if r.failed || len(r.lat) == 0 {
 				continue
 			}
-			if rate := float64(r.count) / r.secs; summarize(r.lat, rate).p99 <= capacityP99Bound && rate > *best {
+			rate := float64(r.count) / r.secs
+			p99 := summarize(r.lat, rate).p99
+			b.Logf("closed loop, %d senders, %s: %.1f/s, p99 %s", n, [...]string{"ours", "bare"}[side], rate, p99)
+			if p99 <= capacityP99Bound && rate > *best {
 				*best, progressed = rate, true
 			}
 		}

@@ -13,15 +13,21 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/activities"
 )
 
+// TransferHeartbeatTimeout is how long a transfer attempt may go without a
+// heartbeat reaching Temporal before it is given up and retried, for videos
+// and thumbnails alike. It is a trade-off: a worker that dies is noticed
+// this long after its last heartbeat, and a Temporal outage shorter than it
+// (less the heartbeat throttle and the worker's reconnect) does not cancel
+// the attempts in flight (worker.HeartbeatRPCTimeout; README, Heartbeats).
+const TransferHeartbeatTimeout = 60 * time.Second
+
 // Timeouts and retry policies, named for what they protect.
 const (
 	// A video attempt may stream for hours, but a worker that dies is noticed
-	// within videoHeartbeatTimeout and the transfer is retried elsewhere.
-	videoAttemptTimeout   = 6 * time.Hour
-	videoHeartbeatTimeout = 20 * time.Second
+	// within TransferHeartbeatTimeout and the transfer is retried elsewhere.
+	videoAttemptTimeout = 6 * time.Hour
 
-	thumbnailAttemptTimeout   = 10 * time.Minute
-	thumbnailHeartbeatTimeout = 30 * time.Second
+	thumbnailAttemptTimeout = 10 * time.Minute
 
 	// A reuse-only check after the deadline lists the video's objects and
 	// reads their metadata; it never streams media, so it is short.
@@ -186,7 +192,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				TaskQueue:              VideoTaskQueue,
 				ScheduleToCloseTimeout: remaining,
 				StartToCloseTimeout:    min(videoAttemptTimeout, remaining),
-				HeartbeatTimeout:       videoHeartbeatTimeout,
+				HeartbeatTimeout:       TransferHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
 				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
 			}
@@ -194,7 +200,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 			opts = workflow.ActivityOptions{
 				ScheduleToCloseTimeout: remaining,
 				StartToCloseTimeout:    min(thumbnailAttemptTimeout, remaining),
-				HeartbeatTimeout:       thumbnailHeartbeatTimeout,
+				HeartbeatTimeout:       TransferHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
 				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
 			}

@@ -77,6 +77,10 @@ type TransferSettings struct {
 	MaxThumbnailBytes int64
 	// IdleTimeout fails an attempt whose origin sends no byte for this long.
 	IdleTimeout time.Duration
+	// MinProgress and ProgressWindow cut an attempt that receives fewer than
+	// MinProgress bytes from its origin in any ProgressWindow.
+	MinProgress    int64
+	ProgressWindow time.Duration
 	// HeartbeatInterval is how often progress is reported to Temporal.
 	HeartbeatInterval time.Duration
 }
@@ -91,6 +95,8 @@ var DefaultTransferSettings = TransferSettings{
 	MaxVideoBytes:     10 << 30,
 	MaxThumbnailBytes: 50 << 20,
 	IdleTimeout:       transfer.DefaultOptions.IdleTimeout,
+	MinProgress:       transfer.DefaultOptions.MinProgress,
+	ProgressWindow:    transfer.DefaultOptions.ProgressWindow,
 	HeartbeatInterval: 2 * time.Second,
 }
 
@@ -104,6 +110,8 @@ func (a *Activities) transferSettings() TransferSettings {
 	s.MaxVideoBytes = cmp.Or(s.MaxVideoBytes, d.MaxVideoBytes)
 	s.MaxThumbnailBytes = cmp.Or(s.MaxThumbnailBytes, d.MaxThumbnailBytes)
 	s.IdleTimeout = cmp.Or(s.IdleTimeout, d.IdleTimeout)
+	s.MinProgress = cmp.Or(s.MinProgress, d.MinProgress)
+	s.ProgressWindow = cmp.Or(s.ProgressWindow, d.ProgressWindow)
 	s.HeartbeatInterval = cmp.Or(s.HeartbeatInterval, d.HeartbeatInterval)
 	return s
 }

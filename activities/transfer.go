@@ -56,6 +56,10 @@ type TransferProgress struct {
 	// IncompleteSince is when an attempt first found the file unfinished;
 	// later attempts give up 10 minutes after it.
 	IncompleteSince time.Time `json:",omitzero"`
+	// Failures is what the earlier attempts failed with: the last failure's
+	// fingerprint and how many attempts in a row repeated it, and the
+	// denials, refusals and HTML pages of the transfer so far.
+	Failures transfer.Failures `json:",omitzero"`
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.
@@ -104,6 +108,8 @@ func (a *Activities) transferOptions(ctx context.Context, in TransferInput, s Tr
 		MinPartSize:      s.MinPartSize,
 		MaxBytes:         s.maxBytes(in.Kind),
 		IdleTimeout:      s.IdleTimeout,
+		MinProgress:      s.MinProgress,
+		ProgressWindow:   s.ProgressWindow,
 		Resume:           transfer.Progress(previousProgress(ctx, in.Kind)),
 		ReuseOnly:        in.ReuseOnly,
 		Progress:         progress,

@@ -16,6 +16,10 @@ const (
 	TooLarge               Reason = "TooLarge"               // larger than the configured limit
 	UnsupportedContentType Reason = "UnsupportedContentType" // not an accepted video/image format
 	CallbackNotConfigured  Reason = "CallbackNotConfigured"  // the worker has no callback URL
+	// BucketInaccessible: GCS answered 401/403 for the bucket, or 404 for
+	// the bucket itself — a configuration to fix (GCS_BUCKET, the worker's
+	// role), not a file to retry.
+	BucketInaccessible Reason = "BucketInaccessible"
 )
 
 // Transfer failures the next attempt may well not have.

@@ -29,7 +29,9 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 	if previous.resumable() && previous.Validator == plan.validator && previous.PartSize == plan.size && previous.Total == plan.total {
 		recorded = previous.Parts
 	}
+	resumeWatch := c.watch.hold() // listing parts waits on GCS
 	done, err := c.verifiedParts(ctx, plan, recorded)
+	resumeWatch()
 	if err != nil {
 		return nil, digest{}, err
 	}
@@ -76,7 +78,9 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	c.watch.stop() // every part is read: only GCS from here on
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, digest{}, ctx.Err()
 		}

@@ -39,7 +39,7 @@ func (c *copier) findStored(ctx context.Context) (Result, bool, error) {
 		// The name is known without asking the origin: one lookup.
 		var err error
 		attrs, err = bucket.Object(dir + string(kind) + ext).Attrs(ctx)
-		if errors.Is(err, storage.ErrObjectNotExist) {
+		if errors.Is(err, storage.ErrObjectNotExist) && !bucketInaccessible(err) {
 			return Result{}, false, nil
 		}
 		if err != nil {

@@ -54,6 +54,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 	}
 	d := src.digest()
 	d.md5 = md5sum
+	c.watch.stop() // the body is read: only GCS from here on
 	source := origin.RedactURL(probe.Resp.Request.URL.String())
 	switch {
 	case mediacheck.IsIncomplete(src.err):

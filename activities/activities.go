@@ -50,6 +50,9 @@ type Activities struct {
 
 	memoryOnce sync.Once
 	memory     *semaphore.Weighted // Transfer.MemoryBudget, created on first use
+
+	hostsMu sync.Mutex
+	hosts   map[hostKey]int // transfers running per origin host and kind
 }
 
 // TransferSettings are the knobs of TransferToGCS.
@@ -81,6 +84,11 @@ type TransferSettings struct {
 	// MinProgress bytes from its origin in any ProgressWindow.
 	MinProgress    int64
 	ProgressWindow time.Duration
+	// VideoHostSlots and ThumbnailHostSlots are how many video and
+	// thumbnail transfers from one origin host the process runs at once
+	// (0: no limit), so that one slow host cannot take every slot.
+	VideoHostSlots     int
+	ThumbnailHostSlots int
 	// HeartbeatInterval is how often progress is reported to Temporal.
 	HeartbeatInterval time.Duration
 }

@@ -76,6 +76,13 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	defer func() { a.Metrics.attempt(in.Kind, outcomeOf(res, err), a.now().Sub(started).Seconds()) }()
 
 	settings := a.transferSettings()
+	if !in.ReuseOnly {
+		release, err := a.takeHostSlot(in, settings)
+		if err != nil {
+			return TransferResult{}, err
+		}
+		defer release()
+	}
 	hb := startHeartbeat(ctx, settings.HeartbeatInterval)
 	defer hb.stop()
 	out, err := transfer.Copy(ctx, a.transferSource(ctx, in), a.transferDestination(in), a.transferOptions(ctx, in, settings, hb.set))

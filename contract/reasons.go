@@ -39,6 +39,10 @@ const (
 	IncompleteMedia   Reason = "IncompleteMedia"
 	IntegrityMismatch Reason = "IntegrityMismatch" // GCS stored something other than what we read
 	StorageError      Reason = "StorageError"      // a GCS request failed
+	// OriginHostBusy: this worker already runs as many transfers from the
+	// file's origin host as it allows one host (ORIGIN_HOST_SLOT_PERCENT);
+	// retried shortly, on any worker. Never final.
+	OriginHostBusy Reason = "OriginHostBusy"
 )
 
 // Failures of the workflow itself.

@@ -147,6 +147,39 @@ func TestTricklingOriginIsCutAndItsPartsKept(t *testing.T) {
 	}
 }
 
+// The same from the first byte, for an origin copied in one stream: the
+// attempt is cut while it still waits for the file's first 4 KiB.
+//
+// Mutation: step() in stall.go never cuts → "error = context deadline
+// exceeded".
+func TestTricklingStreamIsCut(t *testing.T) {
+	e := newEnv(t)
+	e.origin.Put("/v.mp4", mediaorigin.File{Body: mediaorigin.Video("stream", 300<<10), ContentType: "video/mp4", NoRanges: true})
+	tr := &trickler{next: e.origin, trickleAt: 0, interval: 1500 * time.Millisecond, on: true, gone: make(chan struct{})}
+	srv := httptest.NewServer(tr)
+	t.Cleanup(srv.Close)
+
+	const window = 3 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 4*window)
+	defer cancel()
+	start := time.Now()
+	_, err := transfer.Copy(ctx, transfer.Source{URL: srv.URL + "/v.mp4", HTTP: e.http, Attempt: 1},
+		transfer.Destination{Bucket: e.bucket, Prefix: "videos/", WochitVideoID: "stream", Kind: contract.KindVideo},
+		transfer.Options{IdleTimeout: 2 * time.Second, MinProgress: 64 << 10, ProgressWindow: window})
+	var terr *transfer.Error
+	if !errors.As(err, &terr) || terr.Reason != contract.OriginUnavailable || !strings.Contains(err.Error(), "cut the attempt") {
+		t.Fatalf("error = %v, want the progress watchdog's retryable %s", err, contract.OriginUnavailable)
+	}
+	select {
+	case <-tr.gone:
+	case <-time.After(window):
+		t.Fatal("the origin never saw the worker hang up")
+	}
+	if took := time.Since(start); took > window+window/8+time.Second {
+		t.Fatalf("the attempt was cut after %s; the window is %s", took, window)
+	}
+}
+
 // An origin whose response headers never end is refused after 64 KiB of
 // them (safehttp's transport cap), not after net/http's own 10 MiB: the
 // origin sees the worker hang up before it could send a tenth of them.

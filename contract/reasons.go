@@ -16,6 +16,10 @@ const (
 	TooLarge               Reason = "TooLarge"               // larger than the configured limit
 	UnsupportedContentType Reason = "UnsupportedContentType" // not an accepted video/image format
 	CallbackNotConfigured  Reason = "CallbackNotConfigured"  // the worker has no callback URL
+	// BucketInaccessible: GCS answered 401/403 for the bucket, or 404 for
+	// the bucket itself — a configuration to fix (GCS_BUCKET, the worker's
+	// role), not a file to retry.
+	BucketInaccessible Reason = "BucketInaccessible"
 )
 
 // Transfer failures the next attempt may well not have.
@@ -35,6 +39,10 @@ const (
 	IncompleteMedia   Reason = "IncompleteMedia"
 	IntegrityMismatch Reason = "IntegrityMismatch" // GCS stored something other than what we read
 	StorageError      Reason = "StorageError"      // a GCS request failed
+	// OriginHostBusy: this worker already runs as many transfers from the
+	// file's origin host as it allows one host (ORIGIN_HOST_SLOT_PERCENT);
+	// retried shortly, on any worker. Never final.
+	OriginHostBusy Reason = "OriginHostBusy"
 )
 
 // Failures of the workflow itself.

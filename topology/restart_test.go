@@ -14,6 +14,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 )
 
 // minOutage is how long the Temporal server and PostgreSQL stay down at
@@ -189,11 +190,11 @@ func (tp *topology) restartMidTransfer(t *testing.T, fig *figures, tag string, o
 	}
 	closes := tp.closeTimes(t, all)
 	last := slices.MaxFunc(closes, func(a, b time.Time) int { return a.Compare(b) })
-	attempts := tp.attemptsOf(t, ns)
+	attempts, retried := tp.attemptsOf(t, ns)
 	if o.keepsAttempts {
 		tp.checkNothingFetchedTwice(t, ns, o.component)
-		if attempts > 1 {
-			t.Errorf("a transfer of the phase started attempt %d: %s being down cancelled an attempt", attempts, o.component)
+		if len(retried) > 0 {
+			t.Errorf("%s being down cost attempts: %s", o.component, strings.Join(retried, "; "))
 		}
 	}
 	fig.add("%s down mid-transfer for %s (%d downloads in flight at the stop, %d KiB streamed while down): the new process served %s after its start; /readyz 200 again after that: %s; the unfinished videos' next download began %s after it (%d of %d downloaded on); a notification sent then completed %s after it (idle: %s); all %d videos of the phase completed %s after it; %d answers 503 meanwhile, none 2xx; most attempts of an activity: %d; %s",
@@ -218,10 +219,12 @@ func (tp *topology) checkNothingFetchedTwice(t *testing.T, ns []*notification, c
 }
 
 // attemptsOf is the highest attempt any activity of ns's runs started, as
-// their histories record it.
-func (tp *topology) attemptsOf(t *testing.T, ns []*notification) int32 {
+// their histories record it, and the retries that were not an origin host's
+// slots being taken (OriginHostBusy turns an attempt away before it sends a
+// request): an attempt cancelled by an outage comes back as a retry after a
+// timeout or a cancellation.
+func (tp *topology) attemptsOf(t *testing.T, ns []*notification) (most int32, retried []string) {
 	t.Helper()
-	most := int32(0)
 	for _, n := range ns {
 		it := tp.client.GetWorkflowHistory(context.Background(), "wochit-video-"+n.WochitVideoID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
@@ -229,12 +232,30 @@ func (tp *topology) attemptsOf(t *testing.T, ns []*notification) int32 {
 			if err != nil {
 				t.Fatalf("%s: reading its history: %v", short(n.WochitVideoID), err)
 			}
-			if a := e.GetActivityTaskStartedEventAttributes(); a != nil {
-				most = max(most, a.GetAttempt())
+			a := e.GetActivityTaskStartedEventAttributes()
+			if a == nil {
+				continue
+			}
+			most = max(most, a.GetAttempt())
+			if f := a.GetLastFailure(); a.GetAttempt() > 1 && f.GetApplicationFailureInfo().GetType() != "OriginHostBusy" {
+				retried = append(retried, fmt.Sprintf("%s: attempt %d after %s", short(n.WochitVideoID), a.GetAttempt(), failureKind(f)))
 			}
 		}
 	}
-	return most
+	return most, retried
+}
+
+// failureKind names a failure without its message (encrypted).
+func failureKind(f *failurepb.Failure) string {
+	switch {
+	case f.GetTimeoutFailureInfo() != nil:
+		return "a timeout (" + f.GetTimeoutFailureInfo().GetTimeoutType().String() + ")"
+	case f.GetCanceledFailureInfo() != nil:
+		return "a cancellation"
+	case f.GetApplicationFailureInfo() != nil:
+		return "a failure of type " + f.GetApplicationFailureInfo().GetType()
+	}
+	return "a failure"
 }
 
 // readyAgain polls every process's /readyz and returns how long after since

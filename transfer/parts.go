@@ -29,7 +29,9 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 	if previous.resumable() && previous.Validator == plan.validator && previous.PartSize == plan.size && previous.Total == plan.total {
 		recorded = previous.Parts
 	}
+	resumeWatch := c.watch.hold() // listing parts waits on GCS
 	done, err := c.verifiedParts(ctx, plan, recorded)
+	resumeWatch()
 	if err != nil {
 		return nil, digest{}, err
 	}
@@ -76,7 +78,9 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	c.watch.stop() // every part is read: only GCS from here on
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, digest{}, ctx.Err()
 		}
@@ -121,7 +125,9 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 		c.deleteParts(ctx, plan.dir)
 		return nil, d, retryable(contract.IntegrityMismatch, nil, "the parts read from %s do not add up to the CRC32C the origin declared", plan.source)
 	}
-	attrs, err := c.compose(ctx, plan, sources, final, contentType, meta)
+	// GCS checks the compose against the combined CRC32C, so the object
+	// carries the verified mark from its first moment.
+	attrs, err := c.compose(ctx, plan, sources, final, contentType, verifiedMetadata(meta, d))
 	return attrs, d, err
 }
 
@@ -214,7 +220,7 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 	attrs := w.Attrs()
 	if attrs.Size != length || attrs.CRC32C != d.crc32c {
 		c.integrityFailure()
-		_ = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+		_ = deleteExact(ctx, obj, attrs)
 		return retryable(contract.IntegrityMismatch, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
 			i, crc32c.Encode(attrs.CRC32C), attrs.Size, crc32c.Encode(d.crc32c), length)
 	}
@@ -237,8 +243,8 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 // writing it: another attempt — one whose heartbeat timed out but which kept
 // running — wrote it. If that attempt verified it for this very plan, it is
 // as good as ours and is kept. Otherwise it is removed, but only the
-// generation that was read, so a part verified in the meantime survives,
-// and the part is fetched again.
+// generation and metageneration that were read, so a part verified in the
+// meantime survives, and the part is fetched again.
 func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan partPlan, i int) (uint32, error) {
 	attrs, err := obj.Attrs(ctx)
 	switch {
@@ -249,7 +255,7 @@ func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan p
 	case plan.verifiedPart(i, attrs):
 		return attrs.CRC32C, nil
 	}
-	err = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+	err = deleteExact(ctx, obj, attrs)
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) && !isPreconditionFailed(err) {
 		return 0, retryable(contract.StorageError, nil, "removing the unverified part %d: %v", i, err)
 	}

@@ -44,8 +44,8 @@ func (c *copier) verifiedParts(ctx context.Context, plan partPlan, recorded []Pa
 			continue
 		}
 		// Unverified, stale, of another version or an intermediate compose
-		// result: remove it (that generation only).
-		_ = bucket.Object(attrs.Name).If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+		// result: remove it (that generation and metageneration only).
+		_ = deleteExact(ctx, bucket.Object(attrs.Name), attrs)
 	}
 }
 
@@ -121,9 +121,10 @@ func joined(s []composeSource) composeSource {
 	return out
 }
 
-// deleteParts removes a file's temporary objects, several at a time.
-// Failing to is not fatal: a later attempt or the bucket's lifecycle rule
-// removes them.
+// deleteParts removes a file's temporary objects, several at a time, each
+// only as it was listed: a part written again or marked verified since —
+// by a concurrent attempt still at work — survives. Failing to is not
+// fatal: a later attempt or the bucket's lifecycle rule removes them.
 func (c *copier) deleteParts(ctx context.Context, dir string) {
 	bucket := c.dst.Bucket
 	var g errgroup.Group
@@ -138,7 +139,7 @@ func (c *copier) deleteParts(ctx context.Context, dir string) {
 			break
 		}
 		g.Go(func() error {
-			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil {
+			if err := deleteExact(ctx, bucket.Object(attrs.Name), attrs); err != nil && !isPreconditionFailed(err) {
 				c.opts.Logger.Warn("could not delete a temporary part", "object", attrs.Name, "error", Redact(err.Error()))
 			}
 			return nil

@@ -13,6 +13,7 @@ type reporter struct {
 	mu              sync.Mutex
 	current         func() Progress
 	incompleteSince time.Time
+	failures        Failures
 	send            func(Progress)
 	done            chan struct{}
 	finished        chan struct{}
@@ -25,6 +26,7 @@ func startReporter(send func(Progress), interval time.Duration, initial Progress
 	r := &reporter{
 		current:         func() Progress { return initial },
 		incompleteSince: initial.IncompleteSince,
+		failures:        initial.Failures,
 		send:            send,
 		done:            make(chan struct{}),
 		finished:        make(chan struct{}),
@@ -59,11 +61,19 @@ func (r *reporter) report(f func() Progress) {
 
 func (r *reporter) progress() Progress {
 	r.mu.Lock()
-	f, since := r.current, r.incompleteSince
+	f, since, failures := r.current, r.incompleteSince, r.failures
 	r.mu.Unlock()
 	p := f()
-	p.IncompleteSince = since
+	p.IncompleteSince, p.Failures = since, failures
 	return p
+}
+
+// setFailures records what this attempt's failure adds to the earlier ones',
+// for the last report.
+func (r *reporter) setFailures(f Failures) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = f
 }
 
 // markIncomplete records that the file was found unfinished at now, unless
@@ -93,5 +103,5 @@ func initialProgress(previous Progress) Progress {
 	if previous.resumable() {
 		return previous
 	}
-	return Progress{Kind: previous.Kind, Total: -1, IncompleteSince: previous.IncompleteSince}
+	return Progress{Kind: previous.Kind, Total: -1, IncompleteSince: previous.IncompleteSince, Failures: previous.Failures}
 }

@@ -1,6 +1,7 @@
 package safehttp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -20,7 +21,15 @@ type ClientOptions struct {
 	// ResponseHeaderTimeout bounds the wait for response headers after the
 	// request was written. Defaults to 30 s.
 	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes refuses a response whose headers are larger.
+	// Defaults to DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int64
 }
+
+// DefaultMaxResponseHeaderBytes bounds a response's headers: far above what
+// media servers and webhook receivers send, far below net/http's own 10 MiB,
+// which a hostile server would make every request read and hold.
+const DefaultMaxResponseHeaderBytes = 64 << 10
 
 // NewTransport returns a transport whose every connection is checked against
 // the policy at dial time: host names by CheckHost before they are resolved,
@@ -46,14 +55,18 @@ func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: headerTimeout,
 		ExpectContinueTimeout: time.Second,
+		// Also sent to HTTP/2 servers as SETTINGS_MAX_HEADER_LIST_SIZE.
+		MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
 	}
 }
 
 // NewClient returns an HTTP client that only reaches destinations the policy
 // allows, on every redirect hop as well.
 func NewClient(p Policy, o ClientOptions) *http.Client {
+	transport := NewTransport(p, o.ResponseHeaderTimeout)
+	transport.MaxResponseHeaderBytes = cmp.Or(o.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
 	return &http.Client{
-		Transport: NewTransport(p, o.ResponseHeaderTimeout),
+		Transport: transport,
 		Timeout:   o.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if o.MaxRedirects == 0 {

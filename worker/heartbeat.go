@@ -29,9 +29,10 @@ const HeartbeatThrottle = 3 * time.Second
 // (workflows.TransferHeartbeatTimeout):
 //   - an outage is ridden out as long as a heartbeat gets through within
 //     HeartbeatRPCTimeout of being sent and within the heartbeat timeout of
-//     the last one that did: at least 35 s of Temporal being unreachable in
+//     the last one that did: at least 38 s of Temporal being unreachable in
 //     the worst case (the heartbeat sent as the outage begins, and up to 12 s
-//     of gRPC's reconnect backoff once it ends), up to ~50 s otherwise;
+//     of gRPC's reconnect backoff once it ends: 50 − 12), up to ~50 s
+//     otherwise;
 //   - a worker that dies is noticed when the heartbeat timeout passes: its
 //     attempts are retried elsewhere about 60 s (plus the retry backoff)
 //     after its last heartbeat.

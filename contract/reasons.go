@@ -16,6 +16,12 @@ const (
 	TooLarge               Reason = "TooLarge"               // larger than the configured limit
 	UnsupportedContentType Reason = "UnsupportedContentType" // not an accepted video/image format
 	CallbackNotConfigured  Reason = "CallbackNotConfigured"  // the worker has no callback URL
+	// UndelimitedBody: the origin sent the file with no declared length
+	// (HTTP/1.x, neither Content-Length nor chunked), so it ends wherever
+	// the connection closed, and the file's format cannot show where it
+	// ends (MPEG-TS, Matroska of unknown size, an MP4 ending in a size-0
+	// box, a JPEG with bytes after its EOI).
+	UndelimitedBody Reason = "UndelimitedBody"
 )
 
 // Transfer failures the next attempt may well not have.

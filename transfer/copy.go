@@ -139,6 +139,9 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 	if err := checkHead(head, probe.Total); err != nil {
 		return Result{}, c.incompleteMedia(c.source, err)
 	}
+	if err := c.checkUndelimitedHead(probe.Resp, head); err != nil {
+		return Result{}, err
+	}
 
 	etag := probe.Resp.Header.Get("ETag")
 	obj := c.dst.Bucket.Object(c.objectName(contentType))

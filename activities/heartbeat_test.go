@@ -131,6 +131,8 @@ func TestTransferProgressWireShape(t *testing.T) {
 		{activities.TransferProgress{Kind: contract.KindVideo, Bytes: 5, Total: 10, PartSize: 4, Validator: `"e1"`,
 			Parts: []activities.PartRecord{{Index: 1, CRC32C: "AAAAAA=="}}, IncompleteSince: since},
 			`{"Kind":"video","Bytes":5,"Total":10,"PartSize":4,"Validator":"\"e1\"","Parts":[{"Index":1,"CRC32C":"AAAAAA=="}],"IncompleteSince":"2026-12-02T12:00:00Z"}`},
+		{activities.TransferProgress{Kind: contract.KindVideo, Bytes: 3, Total: 10, RangeCap: 4},
+			`{"Kind":"video","Bytes":3,"Total":10,"RangeCap":4}`},
 	} {
 		got, err := json.Marshal(tt.p)
 		if err != nil {

@@ -56,6 +56,9 @@ type TransferProgress struct {
 	// IncompleteSince is when an attempt first found the file unfinished;
 	// later attempts give up 10 minutes after it.
 	IncompleteSince time.Time `json:",omitzero"`
+	// RangeCap is the longest range the origin served when it cut a part's
+	// range short: later attempts plan parts no longer than that.
+	RangeCap int64 `json:",omitempty"`
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.

@@ -155,6 +155,11 @@ type Progress struct {
 	// IncompleteSince is when an attempt first found the file unfinished;
 	// later attempts give up maxIncompleteWait after it.
 	IncompleteSince time.Time
+	// RangeCap is the longest range the origin served when it cut a
+	// part's range short in mid-transfer: later attempts plan parts no
+	// longer than that (or copy in one stream when it is too short). 0:
+	// none seen.
+	RangeCap int64
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.

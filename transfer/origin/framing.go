@@ -15,7 +15,8 @@ import (
 // holds the body to (a shorter one fails with io.ErrUnexpectedEOF), by the
 // chunked coding's last chunk (likewise), or on HTTP/2 by END_STREAM (a
 // reset stream fails the read). A 206's Content-Range declares its length
-// too; the engine counts its bytes against it.
+// too, and the engine counts its bytes against it.
 func CloseDelimited(resp *http.Response) bool {
-	return resp.ProtoMajor == 1 && resp.ContentLength < 0 && !slices.Contains(resp.TransferEncoding, "chunked")
+	return resp.ProtoMajor == 1 && resp.ContentLength < 0 && !slices.Contains(resp.TransferEncoding, "chunked") &&
+		resp.StatusCode != http.StatusPartialContent
 }

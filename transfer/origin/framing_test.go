@@ -48,6 +48,7 @@ func TestCloseDelimited(t *testing.T) {
 		{"HTTP/1.1 chunked", h1(false, true), 1, -1, false},
 		{"HTTP/1.1 neither: the connection's end", rawAnswer(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789"), 1, -1, true},
 		{"HTTP/1.0 neither", rawAnswer(t, "HTTP/1.0 200 OK\r\n\r\n0123456789"), 1, -1, true},
+		{"HTTP/1.1 206 neither: its Content-Range", rawAnswer(t, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/20\r\nConnection: close\r\n\r\n0123456789"), 1, -1, false},
 		{"HTTP/2 without Content-Length: END_STREAM", get(t, h2.Client(), h2.URL), 2, -1, false},
 	} {
 		got, err := io.ReadAll(tt.resp.Body)

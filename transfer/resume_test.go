@@ -130,6 +130,25 @@ func TestKeptPartsUnderAModificationTimeValidatorAreCheckedAgain(t *testing.T) {
 						t.Fatalf("%d kept parts found to differ, want all %d", n, len(previous.Parts))
 					}
 				})
+				// Without the earlier heartbeat the parts are found in the
+				// bucket; part 0 is compared with the probe's answer.
+				t.Run("replaced between attempts, heartbeat lost", func(t *testing.T) {
+					e := newEnv(t)
+					serve(e, v1)
+					previous := interrupted(t, e, "/v.mp4")
+					serve(e, v2)
+					var warn warnings
+					res, _, err := attempt(context.Background(), e, "/v.mp4", transfer.Progress{}, transfer.Options{Logger: &warn})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := readObject(t, e.bucket, res.Object.Name); !bytes.Equal(got, v2) {
+						t.Fatalf("the stored object is not the new version: %s", whichVersions(got, v1, v2))
+					}
+					if n := warn.count("a part kept from an earlier attempt differs"); n != len(previous.Parts) {
+						t.Fatalf("%d kept parts found to differ, want all %d", n, len(previous.Parts))
+					}
+				})
 			}
 
 			t.Run("unchanged", func(t *testing.T) {

@@ -200,8 +200,9 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 	if isPreconditionFailed(err) {
 		// The object appeared between our check and our finalize: a
 		// concurrent attempt (an activity whose heartbeat timed out but kept
-		// running) got there first.
-		return c.acceptExisting(ctx, obj)
+		// running) got there first. Every path reports this only once the
+		// whole file was read, so sums describes it.
+		return c.acceptExisting(ctx, obj, sums)
 	}
 	if err != nil {
 		return Result{}, err
@@ -209,10 +210,12 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 
 	md5Differs := sums.md5 != nil && len(attrs.MD5) > 0 && !bytes.Equal(attrs.MD5, sums.md5)
 	if attrs.CRC32C != sums.crc32c || attrs.Size != sums.size || md5Differs {
-		// GCS holds other bytes than we read. Remove exactly that generation
-		// (a later, correct one must survive) and let the retry start over.
+		// GCS holds other bytes than we read (every path declares our
+		// CRC32C for GCS to check, so this takes a storage fault). Remove
+		// exactly what we stored — a later, correct generation must survive
+		// — and let the retry start over.
 		c.integrityFailure()
-		delErr := obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+		delErr := deleteExact(ctx, obj, attrs)
 		return Result{}, retryable(contract.IntegrityMismatch, delErr,
 			"stored object %s has crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
 			attrs.Name, crc32c.Encode(attrs.CRC32C), attrs.MD5, attrs.Size, crc32c.Encode(sums.crc32c), sums.md5, sums.size)

@@ -34,7 +34,11 @@ type env struct {
 	tries     map[string]int // attempts at each path, for resume_test.go
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith serves the emulator through wrap, when not nil: where a test
+// steps in between the engine and GCS.
+func newEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,7 +49,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: emu.Handler()}
+	handler := emu.Handler()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	srv := &http.Server{Handler: handler}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close(); emu.Stop() })
 	gcs, err := gcsemu.NewClient(context.Background(), gcsURL)

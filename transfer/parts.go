@@ -134,7 +134,9 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 		c.deleteParts(ctx, plan.dir)
 		return nil, d, retryable(contract.IntegrityMismatch, nil, "the parts read from %s do not add up to the CRC32C the origin declared", plan.source)
 	}
-	attrs, err := c.compose(ctx, plan, sources, final, contentType, meta)
+	// GCS checks the compose against the combined CRC32C, so the object
+	// carries the verified mark from its first moment.
+	attrs, err := c.compose(ctx, plan, sources, final, contentType, verifiedMetadata(meta, d))
 	return attrs, d, err
 }
 
@@ -226,7 +228,7 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 	attrs := w.Attrs()
 	if attrs.Size != length || attrs.CRC32C != d.crc32c {
 		c.integrityFailure()
-		_ = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+		_ = deleteExact(ctx, obj, attrs)
 		return retryable(contract.IntegrityMismatch, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
 			i, crc32c.Encode(attrs.CRC32C), attrs.Size, crc32c.Encode(d.crc32c), length)
 	}
@@ -250,8 +252,8 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 // running — wrote it. If that attempt verified it for this very plan, it is
 // as good as ours and is kept (under a validator that is not opaque, only
 // if it holds the bytes we read: ours). Otherwise it is removed, but only
-// the generation that was read, so a part verified in the meantime
-// survives, and the part is fetched again.
+// the generation and metageneration that were read, so a part verified in
+// the meantime survives, and the part is fetched again.
 func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan partPlan, i int, ours digest) (uint32, error) {
 	attrs, err := obj.Attrs(ctx)
 	_, length := plan.bounds(i)
@@ -263,7 +265,7 @@ func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan p
 	case plan.verifiedPart(i, attrs) && (plan.version.Opaque() || (ours.size == length && ours.crc32c == attrs.CRC32C)):
 		return attrs.CRC32C, nil
 	}
-	err = obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+	err = deleteExact(ctx, obj, attrs)
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) && !isPreconditionFailed(err) {
 		return 0, retryable(contract.StorageError, nil, "removing the unverified part %d: %v", i, err)
 	}

@@ -46,8 +46,8 @@ func (c *copier) verifiedParts(ctx context.Context, plan partPlan, recorded []Pa
 			continue
 		}
 		// Unverified, stale, of another version or an intermediate compose
-		// result: remove it (that generation only).
-		_ = bucket.Object(attrs.Name).If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+		// result: remove it (that generation and metageneration only).
+		_ = deleteExact(ctx, bucket.Object(attrs.Name), attrs)
 	}
 }
 
@@ -123,9 +123,10 @@ func joined(s []composeSource) composeSource {
 	return out
 }
 
-// deleteParts removes a file's temporary objects, several at a time.
-// Failing to is not fatal: a later attempt or the bucket's lifecycle rule
-// removes them.
+// deleteParts removes a file's temporary objects, several at a time, each
+// only as it was listed: a part written again or marked verified since —
+// by a concurrent attempt still at work — survives. Failing to is not
+// fatal: a later attempt or the bucket's lifecycle rule removes them.
 func (c *copier) deleteParts(ctx context.Context, dir string) {
 	bucket := c.dst.Bucket
 	var g errgroup.Group
@@ -140,7 +141,7 @@ func (c *copier) deleteParts(ctx context.Context, dir string) {
 			break
 		}
 		g.Go(func() error {
-			if err := bucket.Object(attrs.Name).Delete(ctx); err != nil {
+			if err := deleteExact(ctx, bucket.Object(attrs.Name), attrs); err != nil && !isPreconditionFailed(err) {
 				c.opts.Logger.Warn("could not delete a temporary part", "object", attrs.Name, "error", Redact(err.Error()))
 			}
 			return nil
@@ -260,7 +261,7 @@ func (c *copier) dropPart(ctx context.Context, plan partPlan, i int, crc uint32)
 	case attrs.CRC32C != crc:
 		return retryable(contract.StorageError, nil, "part %d was replaced while it was checked; the next attempt checks it again", i)
 	}
-	err = obj.If(storage.Conditions{GenerationMatch: attrs.Generation, MetagenerationMatch: attrs.Metageneration}).Delete(ctx)
+	err = deleteExact(ctx, obj, attrs)
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
 		return retryable(contract.StorageError, nil, "deleting part %d of another version: %v", i, err)
 	}

@@ -40,7 +40,8 @@ type rawOrigin struct {
 	head     string // status line and headers, without the blank line
 	body     []byte // written after the headers; then the connection closes
 	requests atomic.Int64
-	written  atomic.Int64 // body bytes written, over all requests
+	written  atomic.Int64   // body bytes written, over all requests
+	answers  sync.WaitGroup // answers being written
 }
 
 func newRawOrigin(t *testing.T) *rawOrigin {
@@ -61,8 +62,10 @@ func newRawOrigin(t *testing.T) *rawOrigin {
 				return
 			}
 			wg.Add(1)
+			o.answers.Add(1)
 			go func() {
 				defer wg.Done()
+				defer o.answers.Done()
 				defer conn.Close()
 				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
 					return
@@ -81,6 +84,10 @@ func newRawOrigin(t *testing.T) *rawOrigin {
 	}()
 	return o
 }
+
+// settled waits until every answer was written (or its connection was
+// closed by the client): the counters then hold.
+func (o *rawOrigin) settled() { o.answers.Wait() }
 
 // serve makes every answer head, then body, then the end of the connection.
 func (o *rawOrigin) serve(head string, body []byte) {
@@ -153,6 +160,7 @@ func TestCloseDelimitedBodyNeedsItsFormatToProveItsEnd(t *testing.T) {
 
 			// The cut really happened: the origin wrote that much and closed
 			// (or, for a format refused from its first bytes, was hung up on).
+			o.settled()
 			if got := o.written.Load(); o.requests.Load() != 1 || (got != int64(len(body))) != (tt.want == undelim) {
 				t.Fatalf("the origin wrote %d of %d body bytes in %d answers", got, len(body), o.requests.Load())
 			}

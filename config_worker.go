@@ -80,7 +80,7 @@ func (l *loader) workerSettings(w *worker.Config) (finish func()) {
 	l.integer(&w.VideoSlots, "video-slots", "VIDEO_TRANSFER_SLOTS", "4", "video transfers one worker runs at once (memory ≈ slots × chunk size)")
 	l.integer(&w.ActivitySlots, "activity-slots", "WORKER_ACTIVITY_SLOTS", "100", "activities (thumbnails, callbacks) one worker runs at once on the wochit-ingest queue")
 	l.bytes(&chunk, "chunk-size", "TRANSFER_CHUNK_SIZE", "16MiB", "GCS upload chunk size of a single-stream transfer (its memory)")
-	l.bytes(&w.Transfer.PartSize, "part-size", "TRANSFER_PART_SIZE", "16MiB", "part size when the origin supports ranges (a crash re-downloads at most part size × part concurrency)")
+	l.bytes(&w.Transfer.PartSize, "part-size", "TRANSFER_PART_SIZE", "16MiB", "part size when the origin supports ranges, raised for files that would need more than 4096 parts (a crash re-downloads at most part size × part concurrency)")
 	l.integer(&w.Transfer.PartConcurrency, "part-concurrency", "TRANSFER_PART_CONCURRENCY", "4", "parts of one file copied at once")
 	l.bytes(&w.Transfer.MaxVideoBytes, "max-video-size", "TRANSFER_MAX_VIDEO_SIZE", "10GiB", "larger videos fail with TooLarge")
 	l.bytes(&w.Transfer.MaxThumbnailBytes, "max-thumbnail-size", "TRANSFER_MAX_THUMBNAIL_SIZE", "50MiB", "larger thumbnails fail with TooLarge")

@@ -60,6 +60,9 @@ type TransferProgress struct {
 	// fingerprint and how many attempts in a row repeated it, and the
 	// denials, refusals and HTML pages of the transfer so far.
 	Failures transfer.Failures `json:",omitzero"`
+	// RangeCap is the longest range the origin served when it cut a part's
+	// range short: later attempts plan parts no longer than that.
+	RangeCap int64 `json:",omitempty"`
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.

@@ -20,6 +20,12 @@ const (
 	// the bucket itself — a configuration to fix (GCS_BUCKET, the worker's
 	// role), not a file to retry.
 	BucketInaccessible Reason = "BucketInaccessible"
+	// UndelimitedBody: the origin sent the file with no declared length
+	// (HTTP/1.x, neither Content-Length nor chunked), so it ends wherever
+	// the connection closed, and the file's format cannot show where it
+	// ends (MPEG-TS, Matroska of unknown size, an MP4 ending in a size-0
+	// box, a JPEG with bytes after its EOI).
+	UndelimitedBody Reason = "UndelimitedBody"
 )
 
 // Transfer failures the next attempt may well not have.

@@ -166,6 +166,11 @@ type Progress struct {
 	IncompleteSince time.Time
 	// Failures is what the earlier attempts failed with (failures.go).
 	Failures Failures
+	// RangeCap is the longest range the origin served when it cut a
+	// part's range short in mid-transfer: later attempts plan parts no
+	// longer than that (or copy in one stream when it is too short). 0:
+	// none seen.
+	RangeCap int64
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.

@@ -107,8 +107,11 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 	// A retry of a parted transfer knows the part size and the version
 	// already: a few bytes to sniff and to compare validators are enough.
 	first := c.opts.PartSize
-	if previous.resumable() {
+	switch {
+	case previous.resumable():
 		first = sniffLen
+	case previous.RangeCap > 0:
+		first = min(first, previous.RangeCap) // a range the origin serves whole
 	}
 	probe, err := c.origin.Probe(ctx, first)
 	if err != nil {
@@ -148,6 +151,9 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 	}
 	if err := checkHead(head, probe.Total); err != nil {
 		return Result{}, c.incompleteMedia(c.source, err)
+	}
+	if err := c.checkUndelimitedHead(probe.Resp, head); err != nil {
+		return Result{}, err
 	}
 
 	etag := probe.Resp.Header.Get("ETag")

@@ -31,6 +31,7 @@ type env struct {
 	origin    *mediaorigin.Origin
 	originURL string
 	http      *http.Client
+	tries     map[string]int // attempts at each path, for resume_test.go
 }
 
 func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
@@ -65,7 +66,7 @@ func newEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) *env {
 	originServer := httptest.NewServer(o)
 	t.Cleanup(originServer.Close)
 	return &env{
-		bucket: gcs.Bucket("b"), origin: o, originURL: originServer.URL,
+		bucket: gcs.Bucket("b"), origin: o, originURL: originServer.URL, tries: map[string]int{},
 		http: safehttp.NewClient(safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}, safehttp.ClientOptions{MaxRedirects: 3}),
 	}
 }

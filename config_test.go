@@ -187,6 +187,26 @@ func TestIngressSecuritySettings(t *testing.T) {
 	}
 }
 
+// The workers read the ingress's media-host list too: one setting, so the
+// door and the workers' origin client cannot disagree.
+func TestWorkerReadsTheMediaHosts(t *testing.T) {
+	env := []string{"GCS_BUCKET=b", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PAYLOAD_KEYS=off",
+		"INGRESS_MEDIA_HOSTS=cdn.example.com,.Media.Example.NET."}
+	c, err := loadWorker(nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"cdn.example.com", ".media.example.net"}, c.Worker.Origins.Hosts); diff != "" {
+		t.Errorf("worker origin hosts (-want +got):\n%s", diff)
+	}
+	if len(c.Worker.Callbacks.Hosts) != 0 {
+		t.Errorf("callback hosts = %v: the media-host list must not apply to the callback", c.Worker.Callbacks.Hosts)
+	}
+	if _, err := loadWorker(nil, append(env, "INGRESS_MEDIA_HOSTS=https://cdn.example.com"), io.Discard); err == nil || !strings.Contains(err.Error(), "INGRESS_MEDIA_HOSTS") {
+		t.Errorf("a bad media host: err = %v, want one naming INGRESS_MEDIA_HOSTS", err)
+	}
+}
+
 // Bad values fail at start naming the setting, and a bad token is pointed
 // at by position, never shown.
 

@@ -83,7 +83,7 @@ func (c *copier) acceptExisting(ctx context.Context, obj *storage.ObjectHandle) 
 // this very video and source; anything else under our name is a conflict a
 // human must look at, so it fails without retrying.
 func (c *copier) accept(ctx context.Context, obj *storage.ObjectHandle, attrs *storage.ObjectAttrs) (Result, error) {
-	if attrs.Metadata[metaWochitVideoID] != c.dst.WochitVideoID || attrs.Metadata[metaSourceURL] != fitMetadata(c.source, maxMetadataText) {
+	if attrs.Metadata[metaWochitVideoID] != c.dst.WochitVideoID || !c.sameSource(attrs.Metadata[metaSourceURL]) {
 		return Result{}, permanent(contract.ObjectConflict, nil,
 			"gs://%s/%s already exists and was not stored from %s for video %s", attrs.Bucket, attrs.Name, c.source, c.dst.WochitVideoID)
 	}

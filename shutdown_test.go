@@ -206,7 +206,7 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	if len(accepted) < 50 {
 		t.Fatalf("only %d notifications were accepted; the test did not load the ingress", len(accepted))
 	}
-	t.Logf("%d notifications accepted, every one durable; %d unanswered after SIGTERM, none cut", len(accepted), len(unanswered))
+	t.Logf("%d notifications accepted, every one durable; %d unanswered after SIGTERM", len(accepted), len(unanswered))
 }
 
 // refusedBeforeAccept reports whether a request failed because the server

@@ -27,6 +27,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/devstack"
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/docs"
 )
 
 // childCommandEnv makes the test binary run a wochit-ingest command (with
@@ -258,6 +259,9 @@ func newCallbackSink(t *testing.T) *callbackSink {
 		if err := wh.Verify(body, r.Header); err != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
+		}
+		if err := docs.CheckCallback(r.Header, body); err != nil {
+			t.Errorf("callback does not follow the customer's contract: %v", err)
 		}
 		var ev contract.Event
 		_ = json.Unmarshal(body, &ev)

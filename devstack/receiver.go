@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
+	"github.com/wochit-ingest/wochit-ingest/docs"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 )
@@ -69,6 +70,13 @@ func (r *Receiver) receive(w http.ResponseWriter, req *http.Request) {
 	var ev contract.Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		http.Error(w, "body is not an event", http.StatusBadRequest)
+		return
+	}
+	// What the customer was promised: a delivery off the document is
+	// refused, so the drift shows in `dev` and fails the tests that use it.
+	if err := docs.CheckCallback(req.Header, body); err != nil {
+		r.log.Error("callback REJECTED: it does not follow docs/openapi.yaml", "error", err, "webhookId", req.Header.Get(webhook.HeaderID))
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	d := Delivery{WebhookID: req.Header.Get(webhook.HeaderID), ReceivedAt: time.Now(), Event: ev}

@@ -261,7 +261,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	// Ingress. In dev there is no allowlist and no token, and media may be
 	// plain http on this machine; the input rules and limits are production's.
-	ingressServer := httpserver.New(ingress.NewServer(ingress.Config{
+	// Every exchange is held to docs/openapi.yaml (checkContract).
+	ingressServer := httpserver.New(checkContract(ingress.NewServer(ingress.Config{
 		Namespace:        Namespace,
 		AnySource:        true,
 		AllowHTTPURLs:    true,
@@ -272,7 +273,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Registry:         s.Metrics,
 		DataConverter:    s.DataConverter,
 		Logger:           log.With("component", "ingress"),
-	}, c))
+	}, c), log.With("component", "contract-check")))
 	httpserver.Serve(ingressServer, ingressListener)
 	s.IngressURL = "http://" + ingressListener.Addr().String()
 	s.onStop("ingress", ingressServer.Shutdown)

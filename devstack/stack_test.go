@@ -28,6 +28,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/devstack"
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/docs"
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
@@ -86,6 +87,9 @@ func verifiedEvent(t *testing.T, wh *standardwebhooks.Webhook, w http.ResponseWr
 	var ev contract.Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		t.Errorf("callback body is not an event: %s", body)
+	}
+	if err := docs.CheckCallback(req.Header, body); err != nil {
+		t.Errorf("callback does not follow the customer's contract: %v", err)
 	}
 	return body, ev, true
 }

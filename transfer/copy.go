@@ -38,6 +38,7 @@ type copier struct {
 	dst      Destination
 	opts     Options
 	progress *reporter
+	watch    *stallWatchdog // from the first request to the origin
 }
 
 // Copy copies src to dst. See the package documentation.
@@ -54,16 +55,20 @@ func Copy(ctx context.Context, src Source, dst Destination, opts Options) (Resul
 		opts.Resume = Progress{Kind: dst.Kind} // another file's
 	}
 	c := &copier{
-		origin: &origin.Client{HTTP: src.HTTP, URL: src.URL, LinkExpiresAt: src.LinkExpiresAt, Attempt: src.Attempt,
+		origin: &origin.Client{HTTP: src.HTTP, URL: src.URL, LinkExpiresAt: src.LinkExpiresAt,
 			IdleTimeout: opts.IdleTimeout, Now: opts.Now},
 		srcURL: srcURL,
 		source: origin.RedactURL(src.URL),
 		dst:    dst,
 		opts:   opts,
 	}
+	c.origin.Received = func(n int) { c.watch.add(n) }
 	c.progress = startReporter(opts.Progress, opts.ProgressInterval, initialProgress(opts.Resume))
 	defer c.progress.stop()
 	res, err := c.copy(ctx)
+	if err != nil {
+		err = c.settle(ctx, err, src.Attempt)
+	}
 	if err == nil && dst.Kind == contract.KindVideo {
 		// The object is stored and verified: what follows only adds to the
 		// callback, and never fails the copy.
@@ -94,11 +99,19 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 			"no %s was stored for video %s and its link has expired; the origin was not contacted", kind, c.dst.WochitVideoID)
 	}
 
+	// From here on the attempt waits on its origin, which must keep
+	// sending.
+	ctx, c.watch = watchStalls(ctx, c.opts.ProgressWindow, c.opts.MinProgress)
+	defer c.watch.close()
+
 	// A retry of a parted transfer knows the part size and the version
 	// already: a few bytes to sniff and to compare validators are enough.
 	first := c.opts.PartSize
-	if previous.resumable() {
+	switch {
+	case previous.resumable():
 		first = sniffLen
+	case previous.RangeCap > 0:
+		first = min(first, previous.RangeCap) // a range the origin serves whole
 	}
 	probe, err := c.origin.Probe(ctx, first)
 	if err != nil {
@@ -138,6 +151,9 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 	}
 	if err := checkHead(head, probe.Total); err != nil {
 		return Result{}, c.incompleteMedia(c.source, err)
+	}
+	if err := c.checkUndelimitedHead(probe.Resp, head); err != nil {
+		return Result{}, err
 	}
 
 	etag := probe.Resp.Header.Get("ETag")
@@ -191,11 +207,13 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 		}
 		attrs, sums, err = c.stream(ctx, obj, probe, body, contentType, meta, declared, chunk)
 	}
+	c.watch.stop() // only GCS from here on
 	if isPreconditionFailed(err) {
 		// The object appeared between our check and our finalize: a
 		// concurrent attempt (an activity whose heartbeat timed out but kept
-		// running) got there first.
-		return c.acceptExisting(ctx, obj)
+		// running) got there first. Every path reports this only once the
+		// whole file was read, so sums describes it.
+		return c.acceptExisting(ctx, obj, sums)
 	}
 	if err != nil {
 		return Result{}, err
@@ -203,10 +221,12 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 
 	md5Differs := sums.md5 != nil && len(attrs.MD5) > 0 && !bytes.Equal(attrs.MD5, sums.md5)
 	if attrs.CRC32C != sums.crc32c || attrs.Size != sums.size || md5Differs {
-		// GCS holds other bytes than we read. Remove exactly that generation
-		// (a later, correct one must survive) and let the retry start over.
+		// GCS holds other bytes than we read (every path declares our
+		// CRC32C for GCS to check, so this takes a storage fault). Remove
+		// exactly what we stored — a later, correct generation must survive
+		// — and let the retry start over.
 		c.integrityFailure()
-		delErr := obj.If(storage.Conditions{GenerationMatch: attrs.Generation}).Delete(ctx)
+		delErr := deleteExact(ctx, obj, attrs)
 		return Result{}, retryable(contract.IntegrityMismatch, delErr,
 			"stored object %s has crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
 			attrs.Name, crc32c.Encode(attrs.CRC32C), attrs.MD5, attrs.Size, crc32c.Encode(sums.crc32c), sums.md5, sums.size)
@@ -249,6 +269,25 @@ func (c *copier) countBytes(n int64) {
 	if c.opts.CountBytes != nil {
 		c.opts.CountBytes(n)
 	}
+}
+
+// settle makes the attempt's failure what the transfer's earlier failures
+// say it is (failures.go), and records it for the next attempt: the
+// progress watchdog's cut, a final third refusal, or a wait before a
+// repeated failure.
+func (c *copier) settle(ctx context.Context, err error, attempt int) error {
+	if c.watch != nil && ctx.Err() == nil {
+		if stalled, ok := c.watch.stalled(c.source); ok {
+			err = stalled
+		}
+	}
+	err, failures := settle(err, c.opts.Resume.Failures)
+	c.progress.setFailures(failures)
+	if failures.Repeats >= 2 && failures != c.opts.Resume.Failures {
+		c.opts.Logger.Warn("the attempt failed as the previous one did; the next attempt waits", "attempt", attempt,
+			"repeats", failures.Repeats, "wait", repeatedFailureDelay, "error", err)
+	}
+	return err
 }
 
 func (c *copier) integrityFailure() {

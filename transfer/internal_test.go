@@ -87,6 +87,13 @@ func TestRedact(t *testing.T) {
 // on loopback and returns a storage client for it.
 func newEmulatorClient(t *testing.T) *storage.Client {
 	t.Helper()
+	return newEmulatorClientWith(t, nil)
+}
+
+// newEmulatorClientWith serves the emulator through wrap, when not nil:
+// where a test steps in between the engine and GCS.
+func newEmulatorClientWith(t *testing.T, wrap func(http.Handler) http.Handler) *storage.Client {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +103,11 @@ func newEmulatorClient(t *testing.T) *storage.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: emu.Handler()}
+	handler := emu.Handler()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	srv := &http.Server{Handler: handler}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close(); emu.Stop() })
 	gcs, err := gcsemu.NewClient(context.Background(), url)

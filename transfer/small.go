@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"encoding/base64"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +35,7 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 		n.Add(int64(k))
 		c.countBytes(int64(k))
 	})
+	c.watch.stop() // the body is read: only GCS from here on
 	if err == nil && size != probe.Length {
 		err = fmt.Errorf("the origin announced %d bytes", probe.Length)
 	}
@@ -60,18 +59,11 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 		return nil, d, c.incompleteMedia(source, err)
 	}
 
-	verified := make(map[string]string, len(meta)+3)
-	for k, v := range meta {
-		verified[k] = v
-	}
-	verified[metaSize] = strconv.FormatInt(d.size, 10)
-	verified[metaCRC32C] = crc32c.Encode(d.crc32c)
-	verified[metaMD5] = base64.StdEncoding.EncodeToString(d.md5)
-
 	// One request without a chunk buffer (which would copy the file once
-	// more); a transient failure is resent from data.
+	// more); a transient failure is resent from data. GCS checks the CRC32C
+	// and MD5 it declares, so it may carry the verified mark.
 	for try := 1; ; try++ {
-		attrs, err := uploadWhole(ctx, obj, data, contentType, verified, d)
+		attrs, err := uploadWhole(ctx, obj, data, contentType, verifiedMetadata(meta, d), d)
 		switch {
 		case err == nil, isPreconditionFailed(err):
 			return attrs, d, err

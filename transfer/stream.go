@@ -16,9 +16,11 @@ import (
 // stream copies one response body into a new object. The object only comes
 // into existence when Close succeeds, and Close is only reached when the body
 // was read to its announced end without error and matches any checksum the
-// origin declared. chunk is the upload's chunk buffer; 0 uploads in one
-// request that holds no buffer (and cannot be resent: a failure fails the
-// attempt).
+// origin declared; the final request carries the CRC32C of what was read
+// (the storage client's automatic checksum), which GCS checks. chunk is the
+// upload's chunk buffer; 0 uploads in one request that holds no buffer (and
+// cannot be resent: a failure fails the attempt), to a temporary object
+// that becomes the final one only through a checked compose (unbuffered.go).
 func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe origin.Probe, body io.Reader,
 	contentType string, meta map[string]string, declared origin.Hashes, chunk int,
 ) (*storage.ObjectAttrs, digest, error) {
@@ -27,13 +29,18 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 	uploadCtx, abandonUpload := context.WithCancel(ctx)
 	defer abandonUpload() // harmless after a successful Close
 
-	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(uploadCtx)
+	target := obj
+	if chunk == 0 {
+		target = c.unbufferedObject()
+	}
+	w := target.If(storage.Conditions{DoesNotExist: true}).NewWriter(uploadCtx)
 	w.ContentType = contentType
 	w.Metadata = meta
 	w.ChunkSize = chunk
 	if chunk == 0 {
-		// We compare GCS's CRC32C with ours after the upload (the client's
-		// own check would fail only after the object exists).
+		// We compare GCS's checksums of the temporary object with ours
+		// before it is composed (the client's own check would fail only
+		// after the object exists).
 		w.DisableAutoChecksum = true
 	}
 
@@ -54,6 +61,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 	}
 	d := src.digest()
 	d.md5 = md5sum
+	c.watch.stop() // the body is read: only GCS from here on
 	source := origin.RedactURL(probe.Resp.Request.URL.String())
 	switch {
 	case mediacheck.IsIncomplete(src.err):
@@ -72,7 +80,9 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 			return nil, d, ctx.Err()
 		}
 		if isPreconditionFailed(copyErr) {
-			return nil, d, copyErr
+			// Refused before the whole file was read: d cannot tell whether
+			// the object there holds it. The next attempt looks at it.
+			return nil, d, retryable(contract.StorageError, nil, "%s appeared while it was being uploaded", obj.ObjectName())
 		}
 		return nil, d, retryable(contract.StorageError, nil, "uploading %s: %v", obj.ObjectName(), copyErr)
 	case d.size > limit:
@@ -86,9 +96,9 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 		c.integrityFailure()
 		return nil, d, retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
 	}
-	if _, err := structure.Close(); err != nil {
+	if err := c.wholeStream(source, probe.Resp, d.size, structure); err != nil {
 		abandonUpload()
-		return nil, d, c.incompleteMedia(source, err)
+		return nil, d, err
 	}
 
 	if err := w.Close(); err != nil {
@@ -96,6 +106,10 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 			return nil, d, err
 		}
 		return nil, d, retryable(contract.StorageError, nil, "finalizing %s: %v", obj.ObjectName(), err)
+	}
+	if chunk == 0 {
+		attrs, err := c.publishUnbuffered(ctx, target, w.Attrs(), obj, contentType, meta, d)
+		return attrs, d, err
 	}
 	return w.Attrs(), d, nil
 }

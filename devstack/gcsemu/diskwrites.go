@@ -561,9 +561,17 @@ func (d *diskWrites) uploadChunk(w http.ResponseWriter, r *http.Request, id stri
 		return
 	}
 	s.file = nil
+	content := written{path: path, crc32c: s.crc, md5: s.md5.Sum(nil)}
+	// The final chunk may declare the whole object's checksums (the storage
+	// client sends its CRC32C); GCS refuses the object if they differ.
+	if err := checkDeclared(googHash(r.Header), content); err != nil {
+		os.Remove(path)
+		gcsapi.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	res := s.res
 	res.ContentType = cmp.Or(res.ContentType, r.Header.Get("Content-Type"))
-	d.commit(w, r, s.bucket, res, s.cond, written{path: path, crc32c: s.crc, md5: s.md5.Sum(nil)})
+	d.commit(w, r, s.bucket, res, s.cond, content)
 }
 
 // rollback truncates the file to the bytes received before the chunk and

@@ -57,7 +57,7 @@ func newDiskEmulator(t *testing.T, root string) *diskEmulator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := emu.Handler().(*diskWrites); !ok {
+	if emu.disk == nil {
 		t.Fatalf("the disk-backed emulator at %s does not stream writes (does its filesystem have user extended attributes?)", root)
 	}
 	d.emu = emu
@@ -245,7 +245,7 @@ func TestDiskWritesPreconditions(t *testing.T) {
 		}
 	}
 	for _, bucket := range []string{"..", ".", ""} {
-		if _, err := d.emu.Handler().(*diskWrites).objectPath(bucket, "escape"); !errors.Is(err, errNoBucket) {
+		if _, err := d.emu.disk.objectPath(bucket, "escape"); !errors.Is(err, errNoBucket) {
 			t.Fatalf("bucket %q: %v, want no such bucket", bucket, err)
 		}
 	}

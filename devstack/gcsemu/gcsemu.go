@@ -20,6 +20,7 @@ import (
 type Emulator struct {
 	fake        *fakestorage.Server
 	fakeHandler http.Handler
+	disk        *diskWrites // nil: fake-gcs-server takes the writes
 	handler     http.Handler
 }
 
@@ -53,25 +54,28 @@ func New(root, externalURL string, buckets ...string) (*Emulator, error) {
 		fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
 	}
 	e := &Emulator{fake: fake, fakeHandler: fake.HTTPHandler()}
-	e.handler = e.fakeHandler
+	writes := e.fakeHandler
 	if root != "" {
-		writes, err := newDiskWrites(e.fakeHandler, root)
+		disk, err := newDiskWrites(e.fakeHandler, root)
 		if err != nil {
 			fake.Stop()
 			return nil, err
 		}
-		if writes != nil {
-			e.handler = writes
+		if disk != nil {
+			e.disk, writes = disk, disk
 		}
 	}
+	e.handler = newChecks(writes, e.disk == nil)
 	return e, nil
 }
 
-// Handler serves the GCS JSON and XML APIs.
+// Handler serves the GCS JSON and XML APIs, checking what GCS checks (see
+// checks).
 func (e *Emulator) Handler() http.Handler { return e.handler }
 
 // FakeGCSServerHandler serves fake-gcs-server alone, without the streaming
-// writes: the baseline BenchmarkEmulatorMemory can be run against.
+// writes or the checks: the baseline BenchmarkEmulatorMemory can be run
+// against.
 func (e *Emulator) FakeGCSServerHandler() http.Handler { return e.fakeHandler }
 
 // Stop releases the emulator's resources.

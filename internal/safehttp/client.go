@@ -1,6 +1,7 @@
 package safehttp
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,7 +21,15 @@ type ClientOptions struct {
 	// ResponseHeaderTimeout bounds the wait for response headers after the
 	// request was written. Defaults to 30 s.
 	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes refuses a response whose headers are larger.
+	// Defaults to DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int64
 }
+
+// DefaultMaxResponseHeaderBytes bounds a response's headers: far above what
+// media servers and webhook receivers send, far below net/http's own 10 MiB,
+// which a hostile server would make every request read and hold.
+const DefaultMaxResponseHeaderBytes = 64 << 10
 
 // NewTransport returns a transport whose every connection is checked against
 // the policy at dial time: host names by CheckHost before they are resolved,
@@ -46,6 +55,8 @@ func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: headerTimeout,
 		ExpectContinueTimeout: time.Second,
+		// Also sent to HTTP/2 servers as SETTINGS_MAX_HEADER_LIST_SIZE.
+		MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
 	}
 }
 
@@ -55,8 +66,10 @@ func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
 // or carrying credentials) fails the request with a *BlockedError before
 // the next hop is contacted: the same URL would redirect the same way.
 func NewClient(p Policy, o ClientOptions) *http.Client {
+	transport := NewTransport(p, o.ResponseHeaderTimeout)
+	transport.MaxResponseHeaderBytes = cmp.Or(o.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
 	return &http.Client{
-		Transport: NewTransport(p, o.ResponseHeaderTimeout),
+		Transport: transport,
 		Timeout:   o.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if o.MaxRedirects == 0 {

@@ -185,7 +185,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				ScheduleToCloseTimeout: reuseTimeout,
 				StartToCloseTimeout:    reuseAttemptTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                fmt.Sprintf("%s: reuse the stored copy (link expired)", kind),
+				Summary:                ReuseSummary(kind),
 			}
 		case kind == contract.KindVideo:
 			opts = workflow.ActivityOptions{
@@ -194,7 +194,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				StartToCloseTimeout:    min(videoAttemptTimeout, remaining),
 				HeartbeatTimeout:       TransferHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
+				Summary:                TransferSummary(kind, dest),
 			}
 		default:
 			opts = workflow.ActivityOptions{
@@ -202,7 +202,7 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				StartToCloseTimeout:    min(thumbnailAttemptTimeout, remaining),
 				HeartbeatTimeout:       TransferHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
+				Summary:                TransferSummary(kind, dest),
 			}
 		}
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
@@ -241,6 +241,19 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 	return video, thumbnail, err
 }
 
+// TransferSummary is a transfer activity's summary in the Web UI: the kind
+// and where it goes, fitted to MaxSummaryBytes (a bucket name, GCS_PREFIX
+// and the video id can make it long).
+func TransferSummary(kind contract.AssetKind, dest activities.Destination) string {
+	return FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes)
+}
+
+// ReuseSummary is the summary of a transfer that only looks for the copy an
+// earlier run stored.
+func ReuseSummary(kind contract.AssetKind) string {
+	return fmt.Sprintf("%s: reuse the stored copy (link expired)", kind)
+}
+
 // failureReason extracts the reason code (the ApplicationError type) and a
 // message for the video.failed callback.
 func failureReason(err error) (reason contract.Reason, message string) {
@@ -260,5 +273,19 @@ func failureReason(err error) (reason contract.Reason, message string) {
 	if errors.As(err, &appErr) && appErr.Type() != "" {
 		return contract.Reason(appErr.Type()), appErr.Error()
 	}
-	return contract.TransferFailed, err.Error()
+	return contract.TransferFailed, withoutActivityError(err)
+}
+
+// withoutActivityError is err's message without the SDK's ActivityError
+// wrapper, whose text names the worker that ran the attempt (its identity,
+// pid@hostname): the customer's video.failed gets what failed, not where.
+func withoutActivityError(err error) string {
+	var actErr *temporal.ActivityError
+	if !errors.As(err, &actErr) {
+		return err.Error()
+	}
+	if cause := errors.Unwrap(actErr); cause != nil {
+		return withoutActivityError(cause)
+	}
+	return "the " + actErr.ActivityType().GetName() + " activity failed"
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -270,9 +271,22 @@ func failureReason(err error) (reason contract.Reason, message string) {
 		return contract.DeadlineExceeded, msg
 	}
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() != "" {
+	var actErr *temporal.ActivityError
+	if errors.As(err, &actErr) && actErr.RetryState() == enumspb.RETRY_STATE_TIMEOUT {
+		// The server gave up because the next retry would start after the
+		// deadline (ScheduleToClose): the deadline ended the transfer, the
+		// last attempt's failure only says how it was going.
+		msg := "the transfer did not finish before the deadline"
+		if errors.As(err, &appErr) {
+			msg += "; last error: " + appErr.Error()
+		}
+		return contract.DeadlineExceeded, msg
+	}
+	if errors.As(err, &appErr) && contract.Reason(appErr.Type()).Known() {
 		return contract.Reason(appErr.Type()), appErr.Error()
 	}
+	// An untyped failure (a panic in an activity, an SDK error) is no reason
+	// a backend can act on.
 	return contract.TransferFailed, withoutActivityError(err)
 }
 

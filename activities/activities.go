@@ -50,6 +50,9 @@ type Activities struct {
 
 	memoryOnce sync.Once
 	memory     *semaphore.Weighted // Transfer.MemoryBudget, created on first use
+
+	hostsMu sync.Mutex
+	hosts   map[hostKey]int // transfers running per origin host and kind
 }
 
 // TransferSettings are the knobs of TransferToGCS.
@@ -77,6 +80,15 @@ type TransferSettings struct {
 	MaxThumbnailBytes int64
 	// IdleTimeout fails an attempt whose origin sends no byte for this long.
 	IdleTimeout time.Duration
+	// MinProgress and ProgressWindow cut an attempt that receives fewer than
+	// MinProgress bytes from its origin in any ProgressWindow.
+	MinProgress    int64
+	ProgressWindow time.Duration
+	// VideoHostSlots and ThumbnailHostSlots are how many video and
+	// thumbnail transfers from one origin host the process runs at once
+	// (0: no limit), so that one slow host cannot take every slot.
+	VideoHostSlots     int
+	ThumbnailHostSlots int
 	// HeartbeatInterval is how often progress is reported to Temporal.
 	HeartbeatInterval time.Duration
 }
@@ -91,6 +103,8 @@ var DefaultTransferSettings = TransferSettings{
 	MaxVideoBytes:     10 << 30,
 	MaxThumbnailBytes: 50 << 20,
 	IdleTimeout:       transfer.DefaultOptions.IdleTimeout,
+	MinProgress:       transfer.DefaultOptions.MinProgress,
+	ProgressWindow:    transfer.DefaultOptions.ProgressWindow,
 	HeartbeatInterval: 2 * time.Second,
 }
 
@@ -104,6 +118,8 @@ func (a *Activities) transferSettings() TransferSettings {
 	s.MaxVideoBytes = cmp.Or(s.MaxVideoBytes, d.MaxVideoBytes)
 	s.MaxThumbnailBytes = cmp.Or(s.MaxThumbnailBytes, d.MaxThumbnailBytes)
 	s.IdleTimeout = cmp.Or(s.IdleTimeout, d.IdleTimeout)
+	s.MinProgress = cmp.Or(s.MinProgress, d.MinProgress)
+	s.ProgressWindow = cmp.Or(s.ProgressWindow, d.ProgressWindow)
 	s.HeartbeatInterval = cmp.Or(s.HeartbeatInterval, d.HeartbeatInterval)
 	return s
 }

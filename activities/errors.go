@@ -18,7 +18,8 @@ import (
 // (NewNonRetryableApplicationError).
 var NonRetryableTransferTypes = contract.Names(
 	contract.OriginNotFound, contract.LinkExpired, contract.BlockedDestination, contract.InvalidInput,
-	contract.ObjectConflict, contract.TooLarge, contract.UnsupportedContentType,
+	contract.ObjectConflict, contract.TooLarge, contract.UnsupportedContentType, contract.BucketInaccessible,
+	contract.UndelimitedBody,
 )
 
 // applicationError makes a copy's failure Temporal's: its reason is the

@@ -21,6 +21,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/transfer"
 )
 
 const testHeartbeatTimeout = 500 * time.Millisecond
@@ -131,6 +132,10 @@ func TestTransferProgressWireShape(t *testing.T) {
 		{activities.TransferProgress{Kind: contract.KindVideo, Bytes: 5, Total: 10, PartSize: 4, Validator: `"e1"`,
 			Parts: []activities.PartRecord{{Index: 1, CRC32C: "AAAAAA=="}}, IncompleteSince: since},
 			`{"Kind":"video","Bytes":5,"Total":10,"PartSize":4,"Validator":"\"e1\"","Parts":[{"Index":1,"CRC32C":"AAAAAA=="}],"IncompleteSince":"2026-12-02T12:00:00Z"}`},
+		{activities.TransferProgress{Kind: contract.KindVideo, Total: -1, Failures: transfer.Failures{Last: "IncompleteBody:0123456789abcdef", Repeats: 2, Denied: 1}},
+			`{"Kind":"video","Bytes":0,"Total":-1,"Failures":{"Last":"IncompleteBody:0123456789abcdef","Repeats":2,"Denied":1}}`},
+		{activities.TransferProgress{Kind: contract.KindVideo, Bytes: 3, Total: 10, RangeCap: 4},
+			`{"Kind":"video","Bytes":3,"Total":10,"RangeCap":4}`},
 	} {
 		got, err := json.Marshal(tt.p)
 		if err != nil {

@@ -56,6 +56,13 @@ type TransferProgress struct {
 	// IncompleteSince is when an attempt first found the file unfinished;
 	// later attempts give up 10 minutes after it.
 	IncompleteSince time.Time `json:",omitzero"`
+	// Failures is what the earlier attempts failed with: the last failure's
+	// fingerprint and how many attempts in a row repeated it, and the
+	// denials, refusals and HTML pages of the transfer so far.
+	Failures transfer.Failures `json:",omitzero"`
+	// RangeCap is the longest range the origin served when it cut a part's
+	// range short: later attempts plan parts no longer than that.
+	RangeCap int64 `json:",omitempty"`
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.
@@ -72,6 +79,13 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	defer func() { a.Metrics.attempt(in.Kind, outcomeOf(res, err), a.now().Sub(started).Seconds()) }()
 
 	settings := a.transferSettings()
+	if !in.ReuseOnly {
+		release, err := a.takeHostSlot(in, settings)
+		if err != nil {
+			return TransferResult{}, err
+		}
+		defer release()
+	}
 	hb := startHeartbeat(ctx, settings.HeartbeatInterval)
 	defer hb.stop()
 	out, err := transfer.Copy(ctx, a.transferSource(ctx, in), a.transferDestination(in), a.transferOptions(ctx, in, settings, hb.set))
@@ -104,6 +118,8 @@ func (a *Activities) transferOptions(ctx context.Context, in TransferInput, s Tr
 		MinPartSize:      s.MinPartSize,
 		MaxBytes:         s.maxBytes(in.Kind),
 		IdleTimeout:      s.IdleTimeout,
+		MinProgress:      s.MinProgress,
+		ProgressWindow:   s.ProgressWindow,
 		Resume:           transfer.Progress(previousProgress(ctx, in.Kind)),
 		ReuseOnly:        in.ReuseOnly,
 		Progress:         progress,

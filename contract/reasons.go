@@ -16,6 +16,16 @@ const (
 	TooLarge               Reason = "TooLarge"               // larger than the configured limit
 	UnsupportedContentType Reason = "UnsupportedContentType" // not an accepted video/image format
 	CallbackNotConfigured  Reason = "CallbackNotConfigured"  // the worker has no callback URL
+	// BucketInaccessible: GCS answered 401/403 for the bucket, or 404 for
+	// the bucket itself — a configuration to fix (GCS_BUCKET, the worker's
+	// role), not a file to retry.
+	BucketInaccessible Reason = "BucketInaccessible"
+	// UndelimitedBody: the origin sent the file with no declared length
+	// (HTTP/1.x, neither Content-Length nor chunked), so it ends wherever
+	// the connection closed, and the file's format cannot show where it
+	// ends (MPEG-TS, Matroska of unknown size, an MP4 ending in a size-0
+	// box, a JPEG with bytes after its EOI).
+	UndelimitedBody Reason = "UndelimitedBody"
 )
 
 // Transfer failures the next attempt may well not have.
@@ -35,6 +45,10 @@ const (
 	IncompleteMedia   Reason = "IncompleteMedia"
 	IntegrityMismatch Reason = "IntegrityMismatch" // GCS stored something other than what we read
 	StorageError      Reason = "StorageError"      // a GCS request failed
+	// OriginHostBusy: this worker already runs as many transfers from the
+	// file's origin host as it allows one host (ORIGIN_HOST_SLOT_PERCENT);
+	// retried shortly, on any worker. Never final.
+	OriginHostBusy Reason = "OriginHostBusy"
 )
 
 // Failures of the workflow itself.
@@ -59,4 +73,27 @@ func Names(reasons ...Reason) []string {
 		s[i] = string(r)
 	}
 	return s
+}
+
+// Reasons is every Reason above, in declaration order. A failure whose type
+// is not among them (a panic in an activity, an SDK error) is not a reason
+// a customer's backend can act on: the workflow reports it TransferFailed.
+// TestReasonsListsEveryReason keeps this list and the constants in step.
+var Reasons = []Reason{
+	OriginNotFound, LinkExpired, BlockedDestination, InvalidInput, ObjectConflict, TooLarge, UnsupportedContentType,
+	CallbackNotConfigured, BucketInaccessible, UndelimitedBody,
+	OriginUnavailable, OriginMisbehaved, OriginDenied, OriginRejected, IncompleteBody, IncompleteMedia,
+	IntegrityMismatch, StorageError, OriginHostBusy,
+	DeadlineExceeded, TransferFailed, Cancelled,
+	CallbackGone, CallbackRejected, CallbackExhausted,
+}
+
+// Known reports whether r is one of Reasons.
+func (r Reason) Known() bool {
+	for _, k := range Reasons {
+		if r == k {
+			return true
+		}
+	}
+	return false
 }

@@ -21,8 +21,8 @@ type Source struct {
 	// LinkExpiresAt is when URL stops working; a 401/403 after it means the
 	// link expired (final), before it a hiccup (retried). Zero: unknown.
 	LinkExpiresAt time.Time
-	// Attempt is which attempt at this file this copy is (1-based): a
-	// 401/403 before the link's expiry is final on the third.
+	// Attempt is which attempt at this file this copy is (1-based), for
+	// logs: refusals are counted per transfer (Progress.Failures).
 	Attempt int
 }
 
@@ -56,6 +56,11 @@ type Options struct {
 	MaxBytes int64
 	// IdleTimeout fails a copy whose origin sends no byte for this long.
 	IdleTimeout time.Duration
+	// MinProgress and ProgressWindow cut a copy that, while it waits on its
+	// origin, receives fewer than MinProgress bytes in any ProgressWindow
+	// (OriginUnavailable, retried; the verified parts are kept).
+	MinProgress    int64
+	ProgressWindow time.Duration
 
 	// Resume is the last Progress an earlier attempt at the same file
 	// reported: its finished parts are kept when they are still good, and
@@ -100,6 +105,8 @@ var DefaultOptions = Options{
 	PartConcurrency:  4,
 	MinPartSize:      8 << 20,
 	IdleTimeout:      60 * time.Second,
+	MinProgress:      64 << 10,
+	ProgressWindow:   2 * time.Minute,
 	ProgressInterval: time.Second,
 }
 
@@ -110,6 +117,8 @@ func (o Options) withDefaults() Options {
 	o.PartConcurrency = cmp.Or(o.PartConcurrency, d.PartConcurrency)
 	o.MinPartSize = cmp.Or(o.MinPartSize, d.MinPartSize)
 	o.IdleTimeout = cmp.Or(o.IdleTimeout, d.IdleTimeout)
+	o.MinProgress = cmp.Or(o.MinProgress, d.MinProgress)
+	o.ProgressWindow = cmp.Or(o.ProgressWindow, d.ProgressWindow)
 	o.ProgressInterval = cmp.Or(o.ProgressInterval, d.ProgressInterval)
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 1 << 62 // no limit, and limit+1 does not overflow
@@ -155,6 +164,13 @@ type Progress struct {
 	// IncompleteSince is when an attempt first found the file unfinished;
 	// later attempts give up maxIncompleteWait after it.
 	IncompleteSince time.Time
+	// Failures is what the earlier attempts failed with (failures.go).
+	Failures Failures
+	// RangeCap is the longest range the origin served when it cut a
+	// part's range short in mid-transfer: later attempts plan parts no
+	// longer than that (or copy in one stream when it is too short). 0:
+	// none seen.
+	RangeCap int64
 }
 
 // PartRecord is one finished part: its index and the CRC32C of its bytes.

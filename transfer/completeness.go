@@ -1,11 +1,13 @@
 package transfer
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
 // Byte counts and checksums prove that we stored what the origin sent, not
@@ -46,6 +48,62 @@ func checkHead(head []byte, total int64) error {
 		return err
 	}
 	return nil
+}
+
+// A body whose length nobody declared (origin.CloseDelimited) ends where
+// the connection closed, whether the origin sent the whole file or the
+// connection dropped: only a structure that shows where the file ends
+// (mediacheck's Structure.EndProven — a JPEG's EOI, a PNG's IEND, a GIF's
+// trailer, RIFF's size, ISO-BMFF boxes tiling the file with a moov) tells
+// the two apart. Such a body is stored only when it proves its end.
+
+// checkUndelimitedHead refuses a close-delimited body, before any more of
+// it is read, when its first bytes show that its format could never prove
+// where it ends (MPEG-TS, Matroska of unknown size…).
+func (c *copier) checkUndelimitedHead(resp *http.Response, head []byte) error {
+	if !origin.CloseDelimited(resp) {
+		return nil
+	}
+	s := mediacheck.NewScanner(-1)
+	s.Write(head)
+	if s.EndUnprovable() {
+		st, _ := s.Close()
+		return c.undelimited(st.Format)
+	}
+	return nil
+}
+
+// wholeStream is the verdict on a streamed file once its last byte has
+// arrived: its structure must be whole and, when nobody declared its
+// length, show where it ends.
+func (c *copier) wholeStream(source string, resp *http.Response, size int64, structure *mediacheck.Scanner) error {
+	st, err := structure.Close()
+	switch {
+	case !origin.CloseDelimited(resp):
+		if err != nil {
+			return c.incompleteMedia(source, err)
+		}
+	case err != nil:
+		// The connection closed inside the file: most likely it was cut.
+		return retryable(contract.IncompleteBody, nil, "the origin sent %s without a length and closed the connection after %d bytes, inside the file: %v",
+			source, size, err)
+	case !st.EndProven:
+		return c.undelimited(st.Format)
+	}
+	return nil
+}
+
+// undelimited is the failure of a close-delimited body whose format cannot
+// prove where it ends: another attempt gets the same framing, so it is
+// final.
+func (c *copier) undelimited(format string) error {
+	why := "its format has no structure that marks where it ends (MPEG-TS, MPEG-PS…)"
+	if format != "" {
+		why = "its " + format + " structure does not mark where it ends (its last box runs to the end of the stream, or bytes follow its end marker)"
+	}
+	return permanent(contract.UndelimitedBody, nil,
+		"the origin sends the %s at %s without a length (neither Content-Length nor chunked), so it ends wherever the connection closes, and %s: a cut connection cannot be told from the whole file",
+		c.dst.Kind, c.source, why)
 }
 
 // checkChunks checks a file held in memory.

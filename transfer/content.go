@@ -2,7 +2,9 @@ package transfer
 
 import (
 	"bytes"
+	"fmt"
 	"mime"
+	"net/http"
 	"strings"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
@@ -30,8 +32,15 @@ const sniffLen = 512
 // the first bytes, or returns an UnsupportedContentType error: the header,
 // when specific, must be an allowed type for the kind, and the bytes must look
 // like an allowed type whatever the header says (an HTML error page served
-// with 200 and "video/mp4" is still an HTML page).
+// with 200 and "video/mp4" is still an HTML page). An HTML page, whatever it
+// is declared as, is more likely a CDN's error or maintenance page than the
+// file: it fails retryably, and the transfer counts it (settle), calling the
+// content type wrong on its third.
 func contentTypeOf(kind contract.AssetKind, header string, head []byte) (string, error) {
+	if sniff(head) == "" && strings.HasPrefix(http.DetectContentType(head), "text/html") {
+		return "", &Error{Reason: contract.OriginMisbehaved, counted: htmlPage,
+			msg: Redact(fmt.Sprintf("the origin served an HTML page (declared %.100q) instead of the %s", header, kind))}
+	}
 	declared := ""
 	if header != "" {
 		mt, _, err := mime.ParseMediaType(header)

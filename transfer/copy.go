@@ -38,6 +38,7 @@ type copier struct {
 	dst      Destination
 	opts     Options
 	progress *reporter
+	watch    *stallWatchdog // from the first request to the origin
 }
 
 // Copy copies src to dst. See the package documentation.
@@ -54,16 +55,20 @@ func Copy(ctx context.Context, src Source, dst Destination, opts Options) (Resul
 		opts.Resume = Progress{Kind: dst.Kind} // another file's
 	}
 	c := &copier{
-		origin: &origin.Client{HTTP: src.HTTP, URL: src.URL, LinkExpiresAt: src.LinkExpiresAt, Attempt: src.Attempt,
+		origin: &origin.Client{HTTP: src.HTTP, URL: src.URL, LinkExpiresAt: src.LinkExpiresAt,
 			IdleTimeout: opts.IdleTimeout, Now: opts.Now},
 		srcURL: srcURL,
 		source: origin.RedactURL(src.URL),
 		dst:    dst,
 		opts:   opts,
 	}
+	c.origin.Received = func(n int) { c.watch.add(n) }
 	c.progress = startReporter(opts.Progress, opts.ProgressInterval, initialProgress(opts.Resume))
 	defer c.progress.stop()
 	res, err := c.copy(ctx)
+	if err != nil {
+		err = c.settle(ctx, err, src.Attempt)
+	}
 	if err == nil && dst.Kind == contract.KindVideo {
 		// The object is stored and verified: what follows only adds to the
 		// callback, and never fails the copy.
@@ -89,6 +94,11 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 		return Result{}, permanent(contract.LinkExpired, nil,
 			"no %s was stored for video %s and its link has expired; the origin was not contacted", kind, c.dst.WochitVideoID)
 	}
+
+	// From here on the attempt waits on its origin, which must keep
+	// sending.
+	ctx, c.watch = watchStalls(ctx, c.opts.ProgressWindow, c.opts.MinProgress)
+	defer c.watch.close()
 
 	probe, err := c.probe(ctx, previous)
 	if err != nil {
@@ -128,6 +138,9 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 	}
 	if err := checkHead(head, probe.Total); err != nil {
 		return Result{}, c.incompleteMedia(c.source, err)
+	}
+	if err := c.checkUndelimitedHead(probe.Resp, head); err != nil {
+		return Result{}, err
 	}
 
 	etag := probe.Resp.Header.Get("ETag")
@@ -181,6 +194,7 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 		}
 		attrs, sums, err = c.stream(ctx, obj, probe, body, contentType, meta, declared, chunk)
 	}
+	c.watch.stop() // only GCS from here on
 	if isPreconditionFailed(err) {
 		// The object appeared between our check and our finalize: a
 		// concurrent attempt (an activity whose heartbeat timed out but kept
@@ -242,6 +256,25 @@ func (c *copier) countBytes(n int64) {
 	if c.opts.CountBytes != nil {
 		c.opts.CountBytes(n)
 	}
+}
+
+// settle makes the attempt's failure what the transfer's earlier failures
+// say it is (failures.go), and records it for the next attempt: the
+// progress watchdog's cut, a final third refusal, or a wait before a
+// repeated failure.
+func (c *copier) settle(ctx context.Context, err error, attempt int) error {
+	if c.watch != nil && ctx.Err() == nil {
+		if stalled, ok := c.watch.stalled(c.source); ok {
+			err = stalled
+		}
+	}
+	err, failures := settle(err, c.opts.Resume.Failures)
+	c.progress.setFailures(failures)
+	if failures.Repeats >= 2 && failures != c.opts.Resume.Failures {
+		c.opts.Logger.Warn("the attempt failed as the previous one did; the next attempt waits", "attempt", attempt,
+			"repeats", failures.Repeats, "wait", repeatedFailureDelay, "error", err)
+	}
+	return err
 }
 
 func (c *copier) integrityFailure() {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
 
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
@@ -26,6 +28,11 @@ type Error struct {
 	RetryAfter time.Duration
 	msg        string
 	cause      error // redacted and flattened; nil when none
+	// counted and fingerprint say how the transfer counts this failure
+	// across attempts (settle): a kind it tolerates only a few of, or the
+	// fixed text that names it instead of msg.
+	counted     counter
+	fingerprint string
 }
 
 func (e *Error) Error() string { return e.msg }
@@ -41,6 +48,14 @@ func permanent(reason contract.Reason, cause error, format string, args ...any) 
 }
 
 func retryable(reason contract.Reason, cause error, format string, args ...any) error {
+	if reason == contract.StorageError {
+		// The storage error is the cause or one of the arguments.
+		for _, arg := range append([]any{cause}, args...) {
+			if err, ok := arg.(error); ok && bucketInaccessible(err) {
+				return permanent(contract.BucketInaccessible, cause, format+" (GCS refuses this worker the bucket: check GCS_BUCKET and the worker's role on it)", args...)
+			}
+		}
+	}
 	return &Error{Reason: reason, msg: Redact(fmt.Sprintf(format, args...)), cause: redactCause(cause)}
 }
 
@@ -77,6 +92,34 @@ func redactCause(err error) error {
 func isPermanent(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Final
+}
+
+// bucketInaccessible reports a GCS answer about the bucket itself, which no
+// retry changes: 401 or 403 (the worker's credentials may not use it; not a
+// rate limit) or 404 for the bucket (not for an object: GCS says "The
+// specified bucket does not exist", and the client says so for a listing).
+func bucketInaccessible(err error) bool {
+	if errors.Is(err, storage.ErrBucketNotExist) {
+		return true
+	}
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) {
+		return false
+	}
+	switch gerr.Code {
+	case http.StatusUnauthorized:
+		return true
+	case http.StatusForbidden:
+		for _, item := range gerr.Errors {
+			if strings.Contains(strings.ToLower(item.Reason), "ratelimit") {
+				return false
+			}
+		}
+		return true
+	case http.StatusNotFound:
+		return strings.Contains(strings.ToLower(gerr.Message), "bucket")
+	}
+	return false
 }
 
 func isPreconditionFailed(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
@@ -29,11 +30,19 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 	if previous.resumable() && previous.Validator == plan.validator && previous.PartSize == plan.size && previous.Total == plan.total {
 		recorded = previous.Parts
 	}
+	resumeWatch := c.watch.hold() // listing parts waits on GCS
 	done, err := c.verifiedParts(ctx, plan, recorded)
+	resumeWatch()
 	if err != nil {
 		return nil, digest{}, err
 	}
-	if _, ok := done[0]; ok && part0 != nil {
+	kept := maps.Clone(done) // done is the tracker's from here on
+	// Under a validator that is not opaque (Last-Modified, an ETag made of
+	// the modification time) the kept parts may be of another version of
+	// the same size and date: each is read again from the origin and
+	// compared before it counts (recheckPart).
+	recheck := !plan.version.Opaque()
+	if _, ok := kept[0]; ok && part0 != nil && !recheck {
 		// Part 0 is kept: stop the probe's body now rather than let the
 		// origin push bytes nobody will read.
 		part0.Close()
@@ -43,18 +52,20 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 	c.progress.report(tracker.progress)
 
 	type job struct {
-		index int
-		body  io.Reader // the probe's body for part 0; nil: request the range
+		index   int
+		body    io.Reader // the probe's body for part 0; nil: request the range
+		recheck bool      // a kept part to compare with the origin's bytes
 	}
 	jobs := make(chan job)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(jobs)
 		for i := range plan.count() {
-			if _, ok := done[i]; ok {
+			_, ok := kept[i]
+			if ok && !recheck {
 				continue
 			}
-			j := job{index: i}
+			j := job{index: i, recheck: ok}
 			if i == 0 && part0 != nil {
 				j.body = io.LimitReader(part0, plan.size)
 			}
@@ -69,14 +80,20 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 	for range max(c.opts.PartConcurrency, 1) {
 		g.Go(func() error {
 			for j := range jobs {
-				if err := c.copyPart(gctx, plan, tracker, j.index, j.body); err != nil {
+				copyOrCheck := c.copyPart
+				if j.recheck {
+					copyOrCheck = c.recheckPart
+				}
+				if err := copyOrCheck(gctx, plan, tracker, j.index, j.body); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	c.watch.stop() // every part is read: only GCS from here on
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, digest{}, ctx.Err()
 		}
@@ -152,9 +169,8 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 			return fromOrigin(err)
 		}
 		defer resp.Body.Close()
-		if stale, err := origin.CheckPart(resp, plan.version, plan.total, offset, length); err != nil {
-			tracker.invalidate(stale)
-			return fromOrigin(err)
+		if err := c.checkPart(tracker, resp, plan, offset, length); err != nil {
+			return err
 		}
 		body = resp.Body
 	}
@@ -202,7 +218,7 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 		finalizeErr = w.Close()
 	}
 	if isPreconditionFailed(finalizeErr) {
-		crc, err := settleConcurrentPart(ctx, obj, plan, i)
+		crc, err := settleConcurrentPart(ctx, obj, plan, i, d)
 		if err != nil {
 			return err
 		}
@@ -238,17 +254,19 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 // settleConcurrentPart handles a part object that appeared while we were
 // writing it: another attempt — one whose heartbeat timed out but which kept
 // running — wrote it. If that attempt verified it for this very plan, it is
-// as good as ours and is kept. Otherwise it is removed, but only the
-// generation and metageneration that were read, so a part verified in the
-// meantime survives, and the part is fetched again.
-func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan partPlan, i int) (uint32, error) {
+// as good as ours and is kept (under a validator that is not opaque, only
+// if it holds the bytes we read: ours). Otherwise it is removed, but only
+// the generation and metageneration that were read, so a part verified in
+// the meantime survives, and the part is fetched again.
+func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan partPlan, i int, ours digest) (uint32, error) {
 	attrs, err := obj.Attrs(ctx)
+	_, length := plan.bounds(i)
 	switch {
 	case errors.Is(err, storage.ErrObjectNotExist):
 		return 0, retryable(contract.StorageError, nil, "part %d was written concurrently and removed since; fetching it again", i)
 	case err != nil:
 		return 0, retryable(contract.StorageError, nil, "reading the concurrently written part %d: %v", i, err)
-	case plan.verifiedPart(i, attrs):
+	case plan.verifiedPart(i, attrs) && (plan.version.Opaque() || (ours.size == length && ours.crc32c == attrs.CRC32C)):
 		return attrs.CRC32C, nil
 	}
 	err = deleteExact(ctx, obj, attrs)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
@@ -182,4 +184,98 @@ func (r partsReader) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// recheckPart reads part i, kept from an earlier attempt, again from the
+// origin and compares its CRC32C with the kept part's. A validator that is
+// not opaque cannot tell apart two versions of one size and modification
+// time (origin.Version.Opaque); their bytes can. A kept part that differs
+// is of another version: it is replaced by one fetched now. body, when not
+// nil, holds the part's bytes already (the probe's, for part 0).
+func (c *copier) recheckPart(ctx context.Context, plan partPlan, tracker *partTracker, i int, body io.Reader) error {
+	want := tracker.crc(i)
+	for try := 1; ; try++ {
+		got, err := c.readPartCRC(ctx, plan, tracker, i, body)
+		body = nil // a retry requests the range again
+		switch {
+		case err == nil && got == want:
+			return nil
+		case err == nil:
+			c.opts.Logger.Warn("a part kept from an earlier attempt differs from what the origin serves now under the same validator; fetching it again",
+				"part", i, "validator", plan.validator)
+			if err := c.dropPart(ctx, plan, i, want); err != nil {
+				return err
+			}
+			tracker.forget(i)
+			return c.copyPart(ctx, plan, tracker, i, nil)
+		case isPermanent(err) || ctx.Err() != nil || try == maxPartTries || tracker.staleness() != planHolds:
+			return err
+		}
+		c.opts.Logger.Warn("re-reading a kept part failed; retrying it", "part", i, "try", try, "error", err)
+		select {
+		case <-time.After(time.Duration(try) * time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// readPartCRC reads part i's range from the origin (or from body) and
+// returns its CRC32C.
+func (c *copier) readPartCRC(ctx context.Context, plan partPlan, tracker *partTracker, i int, body io.Reader) (uint32, error) {
+	offset, length := plan.bounds(i)
+	if body == nil {
+		resp, err := c.origin.Get(ctx, offset, offset+length-1, plan.validator)
+		if err != nil {
+			return 0, fromOrigin(err)
+		}
+		defer resp.Body.Close()
+		if err := c.checkPart(tracker, resp, plan, offset, length); err != nil {
+			return 0, err
+		}
+		body = resp.Body
+	}
+	sum := crc32.New(crc32c.Table)
+	n, err := io.Copy(sum, countedReader{io.LimitReader(body, length), c.countBytes})
+	switch {
+	case ctx.Err() != nil:
+		return 0, ctx.Err()
+	case err != nil:
+		return 0, retryable(contract.IncompleteBody, nil, "re-reading part %d of %s failed after %d bytes: %v", i, plan.source, n, err)
+	case n != length:
+		return 0, retryable(contract.IncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, n, length)
+	}
+	return sum.Sum32(), nil
+}
+
+// dropPart deletes kept part i, whose bytes (CRC32C crc) are of another
+// version: that object only, so a part written since survives.
+func (c *copier) dropPart(ctx context.Context, plan partPlan, i int, crc uint32) error {
+	obj := c.dst.Bucket.Object(plan.name(i))
+	attrs, err := obj.Attrs(ctx)
+	switch {
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return nil
+	case err != nil:
+		return retryable(contract.StorageError, nil, "reading part %d to replace it: %v", i, err)
+	case attrs.CRC32C != crc:
+		return retryable(contract.StorageError, nil, "part %d was replaced while it was checked; the next attempt checks it again", i)
+	}
+	err = deleteExact(ctx, obj, attrs)
+	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
+		return retryable(contract.StorageError, nil, "deleting part %d of another version: %v", i, err)
+	}
+	return nil
+}
+
+// countedReader tells count of every byte read.
+type countedReader struct {
+	r     io.Reader
+	count func(int64)
+}
+
+func (r countedReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.count(int64(n))
+	return n, err
 }

@@ -3,6 +3,8 @@ package transfer
 import (
 	"context"
 	"fmt"
+	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,9 +31,12 @@ const (
 	maxPartTries = 3
 	// maxComposeSources is GCS's limit per compose request.
 	maxComposeSources = 32
-	// maxCappedParts bounds the parts of a file whose origin caps ranges
-	// below the part size, and so the compose requests it takes.
-	maxCappedParts = 4096
+	// maxParts bounds the parts of a file: the compose requests it takes,
+	// and the heartbeat, which lists the finished parts and must stay far
+	// below Temporal's blob limits (a warning at 512 KiB, a failure at
+	// 2 MiB). A file that would need more gets larger parts, or when its
+	// origin caps ranges below that, is copied in one stream.
+	maxParts = 4096
 )
 
 // Part object metadata (besides wochitVideoId, sourceUrl and crc32c).
@@ -53,17 +58,21 @@ type partPlan struct {
 	dir       string         // where the temporary objects live
 }
 
-// probe asks the origin for the start of the file: the first part's range,
-// or on a retry of a parted transfer, which knows the part size and the
-// version already, a few bytes to sniff and to compare validators. A
-// thumbnail is never copied in parts, so it is asked for whole.
+// probe asks the origin for the start of the file: the first part's range
+// (no longer than the origin was found to serve), or on a retry of a parted
+// transfer, which knows the part size and the version already, a few bytes
+// to sniff and to compare validators. A thumbnail is never copied in parts,
+// so it is asked for whole.
 func (c *copier) probe(ctx context.Context, previous Progress) (origin.Probe, error) {
 	if !c.partable() {
 		return c.origin.WholeFile(ctx)
 	}
 	first := c.opts.PartSize
-	if previous.resumable() {
+	switch {
+	case previous.resumable():
 		first = sniffLen
+	case previous.RangeCap > 0:
+		first = min(first, previous.RangeCap) // a range the origin serves whole
 	}
 	return c.origin.Probe(ctx, first)
 }
@@ -77,9 +86,10 @@ func (c *copier) partable() bool { return c.dst.Kind != contract.KindThumbnail }
 // planParts decides whether the rest of a file whose probe got its start is
 // copied in parts, and in which size: the earlier attempt's, when this one
 // resumes the same version; the size the origin caps its ranges at, when it
-// served less than asked; the configured one otherwise. Without a strong
-// validator nothing could tell parts of two versions apart, so such a file
-// is copied in one stream.
+// served less than asked (or an earlier attempt saw it cap a later range);
+// the configured one otherwise, raised so the file has at most maxParts.
+// Without a strong validator nothing could tell parts of two versions
+// apart, so such a file is copied in one stream.
 func (c *copier) planParts(probe origin.Probe) (partPlan, bool) {
 	if !probe.Partial() || !c.partable() {
 		return partPlan{}, false
@@ -90,21 +100,43 @@ func (c *copier) planParts(probe origin.Probe) (partPlan, bool) {
 		videoID: c.dst.WochitVideoID, total: probe.Total, size: c.opts.PartSize, validator: version.Validator(), version: version,
 		source: c.source, dir: c.partDir(),
 	}
+	// The shortest a part may be for the file to have at most maxParts.
+	least := (plan.total + maxParts - 1) / maxParts
+	served := int64(math.MaxInt64) // the longest range the origin serves
+	if probe.Length < probe.Asked {
+		served = probe.Length
+	}
+	if previous.RangeCap > 0 {
+		served = min(served, previous.RangeCap)
+	}
 	switch {
 	case plan.validator == "":
 		c.opts.Logger.Info("copying in one stream: the origin sends no strong ETag or Last-Modified to check parts against", "etag", version.ETag)
 		return partPlan{}, false
-	case previous.resumable() && previous.Validator == plan.validator && previous.Total == plan.total:
+	case !version.Opaque() && origin.ServedWithinModifiedSecond(probe.Resp.Header):
+		c.opts.Logger.Info("copying in one stream: the file was served within a second of its Last-Modified date, which then does not name one version",
+			"lastModified", version.LastModified)
+		return partPlan{}, false
+	case previous.resumable() && previous.Validator == plan.validator && previous.Total == plan.total &&
+		previous.PartSize >= least && previous.PartSize <= served:
 		plan.size = previous.PartSize
-	case probe.Length < probe.Asked:
-		if probe.Length < c.opts.MinPartSize || (probe.Total+probe.Length-1)/probe.Length > maxCappedParts {
-			c.opts.Logger.Info("copying in one stream: the origin's ranges are too short for parts", "rangeBytes", probe.Length)
+	case served < max(plan.size, least):
+		if served < c.opts.MinPartSize || served < least {
+			c.opts.Logger.Info("copying in one stream: the origin's ranges are too short for parts", "rangeBytes", served)
 			return partPlan{}, false
 		}
-		plan.size = probe.Length
+		plan.size = served
+	case plan.size < least:
+		plan.size = min(roundUp(least, partQuantum), served)
 	}
 	return plan, true
 }
+
+// partQuantum rounds the part size of a file too large for maxParts parts
+// of the configured size.
+const partQuantum = 1 << 20
+
+func roundUp(n, q int64) int64 { return (n + q - 1) / q * q }
 
 // partDir holds the temporary objects of one file. It sits under one
 // prefix for all videos (<prefix>.parts/) so a bucket lifecycle rule can
@@ -161,6 +193,22 @@ const (
 	rangesCapped   = origin.RangesCapped   // the origin serves shorter ranges than the plan's parts
 )
 
+// checkPart holds a part answer to the plan (origin.CheckPart). An answer
+// that shows the plan no longer holds stops the attempt's parts; a range
+// cut short is remembered in the progress, so the next attempt plans parts
+// the origin serves whole.
+func (c *copier) checkPart(tracker *partTracker, resp *http.Response, plan partPlan, offset, length int64) error {
+	stale, err := origin.CheckPart(resp, plan.version, plan.total, offset, length)
+	if err == nil {
+		return nil
+	}
+	tracker.invalidate(stale)
+	if r, ok := origin.ParseContentRange(resp.Header.Get("Content-Range")); ok && stale == rangesCapped {
+		c.progress.capRanges(r.End - r.Start + 1)
+	}
+	return fromOrigin(err)
+}
+
 // partTracker is the shared progress of one attempt's parts.
 type partTracker struct {
 	kind     contract.AssetKind
@@ -176,6 +224,20 @@ func (t *partTracker) finish(i int, crc uint32, readSoFar int64) {
 	defer t.mu.Unlock()
 	t.done[i] = crc
 	t.inFlight -= readSoFar
+}
+
+// crc is the CRC32C of finished part i.
+func (t *partTracker) crc(i int) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.done[i]
+}
+
+// forget drops part i from the finished ones: it is fetched again.
+func (t *partTracker) forget(i int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.done, i)
 }
 
 func (t *partTracker) read(n int64) {

@@ -8,11 +8,14 @@ import (
 // reporter is the one progress loop of a copy. It starts before the first
 // network request and lives until Copy returns; stages say what progress it
 // reports (report), the hot read path only counts. What it reports also
-// carries when the file was first found unfinished, whatever the stage.
+// carries when the file was first found unfinished and how long a range the
+// origin serves, whatever the stage.
 type reporter struct {
 	mu              sync.Mutex
 	current         func() Progress
 	incompleteSince time.Time
+	failures        Failures
+	rangeCap        int64
 	send            func(Progress)
 	done            chan struct{}
 	finished        chan struct{}
@@ -25,6 +28,8 @@ func startReporter(send func(Progress), interval time.Duration, initial Progress
 	r := &reporter{
 		current:         func() Progress { return initial },
 		incompleteSince: initial.IncompleteSince,
+		failures:        initial.Failures,
+		rangeCap:        initial.RangeCap,
 		send:            send,
 		done:            make(chan struct{}),
 		finished:        make(chan struct{}),
@@ -59,11 +64,29 @@ func (r *reporter) report(f func() Progress) {
 
 func (r *reporter) progress() Progress {
 	r.mu.Lock()
-	f, since := r.current, r.incompleteSince
+	f, since, failures, rangeCap := r.current, r.incompleteSince, r.failures, r.rangeCap
 	r.mu.Unlock()
 	p := f()
-	p.IncompleteSince = since
+	p.IncompleteSince, p.Failures, p.RangeCap = since, failures, rangeCap
 	return p
+}
+
+// setFailures records what this attempt's failure adds to the earlier ones',
+// for the last report.
+func (r *reporter) setFailures(f Failures) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = f
+}
+
+// capRanges records that the origin served only n bytes of a part's range,
+// for the next attempt to plan by.
+func (r *reporter) capRanges(n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rangeCap == 0 || n < r.rangeCap {
+		r.rangeCap = n
+	}
 }
 
 // markIncomplete records that the file was found unfinished at now, unless
@@ -93,5 +116,5 @@ func initialProgress(previous Progress) Progress {
 	if previous.resumable() {
 		return previous
 	}
-	return Progress{Kind: previous.Kind, Total: -1, IncompleteSince: previous.IncompleteSince}
+	return Progress{Kind: previous.Kind, Total: -1, IncompleteSince: previous.IncompleteSince, Failures: previous.Failures, RangeCap: previous.RangeCap}
 }

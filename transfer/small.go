@@ -35,6 +35,7 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 		n.Add(int64(k))
 		c.countBytes(int64(k))
 	})
+	c.watch.stop() // the body is read: only GCS from here on
 	if err == nil && size != probe.Length {
 		err = fmt.Errorf("the origin announced %d bytes", probe.Length)
 	}

@@ -61,6 +61,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 	}
 	d := src.digest()
 	d.md5 = md5sum
+	c.watch.stop() // the body is read: only GCS from here on
 	source := origin.RedactURL(probe.Resp.Request.URL.String())
 	switch {
 	case mediacheck.IsIncomplete(src.err):
@@ -95,9 +96,9 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 		c.integrityFailure()
 		return nil, d, retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
 	}
-	if _, err := structure.Close(); err != nil {
+	if err := c.wholeStream(source, probe.Resp, d.size, structure); err != nil {
 		abandonUpload()
-		return nil, d, c.incompleteMedia(source, err)
+		return nil, d, err
 	}
 
 	if err := w.Close(); err != nil {

@@ -62,6 +62,13 @@ type Config struct {
 	// callback may be sent (a backend on a private network needs AllowPrivate).
 	Origins   safehttp.Policy
 	Callbacks safehttp.Policy
+	// MaxResponseHeaderBytes refuses origin and callback responses with
+	// larger headers; 0 is safehttp.DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int64
+	// HostSlotPercent is the share of a queue's slots (VideoSlots,
+	// ActivitySlots) that transfers from one origin host may hold at once,
+	// in percent, at least one slot; 0 is DefaultHostSlotPercent.
+	HostSlotPercent int
 
 	Transfer activities.TransferSettings
 	// Metrics receives the transfer metrics; nil records none.
@@ -78,6 +85,9 @@ const (
 	DefaultVideoSlots    = 4
 	DefaultActivitySlots = 100
 	DefaultStopTimeout   = 30 * time.Second
+	// DefaultHostSlotPercent leaves a quarter of the slots to other hosts
+	// whatever one host's transfers do.
+	DefaultHostSlotPercent = 75
 )
 
 // AllTaskQueues lists the queues a worker polls unless told otherwise.
@@ -156,7 +166,7 @@ func workerOptions(queue string, cfg Config) (sdkworker.Options, error) {
 		WorkerStopTimeout: stopTimeout(cfg),
 		// Send transfer progress to the server every few seconds, so the Web
 		// UI and `send --wait` show it (the SDK default is up to 30 s).
-		MaxHeartbeatThrottleInterval: 3 * time.Second,
+		MaxHeartbeatThrottleInterval: HeartbeatThrottle,
 	}
 	switch queue {
 	case workflows.TaskQueue:
@@ -192,9 +202,9 @@ func NewActivities(ctx context.Context, cfg Config) (*activities.Activities, fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating GCS client: %w", err)
 	}
-	origin := safehttp.NewClient(cfg.Origins, safehttp.ClientOptions{MaxRedirects: 3})
+	origin := safehttp.NewClient(cfg.Origins, safehttp.ClientOptions{MaxRedirects: 3, MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes})
 	origin.Transport = cfg.Tracing.Transport(origin.Transport)
-	callback := safehttp.NewClient(cfg.Callbacks, safehttp.ClientOptions{Timeout: activities.CallbackTimeout})
+	callback := safehttp.NewClient(cfg.Callbacks, safehttp.ClientOptions{Timeout: activities.CallbackTimeout, MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes})
 	callback.Transport = cfg.Tracing.Transport(callback.Transport)
 	acts := &activities.Activities{
 		Origin:      origin,
@@ -204,12 +214,23 @@ func NewActivities(ctx context.Context, cfg Config) (*activities.Activities, fun
 		Prefix:      cfg.Prefix,
 		CallbackURL: cfg.CallbackURL,
 		Signer:      signer,
-		Transfer:    cfg.Transfer,
+		Transfer:    withHostSlots(cfg),
 	}
 	if cfg.Metrics != nil {
 		acts.Metrics = activities.NewMetrics(cfg.Metrics)
 	}
 	return acts, func() { _ = gcs.Close() }, nil
+}
+
+// withHostSlots sets how many transfers of each kind one origin host may
+// run at once in this process: its share of the queue's slots, at least one.
+func withHostSlots(cfg Config) activities.TransferSettings {
+	t := cfg.Transfer
+	percent := cmp.Or(cfg.HostSlotPercent, DefaultHostSlotPercent)
+	share := func(slots int) int { return max(1, slots*percent/100) }
+	t.VideoHostSlots = share(cmp.Or(cfg.VideoSlots, DefaultVideoSlots))
+	t.ThumbnailHostSlots = share(cmp.Or(cfg.ActivitySlots, DefaultActivitySlots))
+	return t
 }
 
 func stopTimeout(cfg Config) time.Duration {

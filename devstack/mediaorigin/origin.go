@@ -70,8 +70,11 @@ type File struct {
 	// LastModified, when set, is sent as Last-Modified.
 	LastModified time.Time
 	// MaxRange caps a range answer at that many bytes, as some CDNs do;
-	// Content-Range names what was served.
-	MaxRange int64
+	// Content-Range names what was served. MaxLaterRange caps only ranges
+	// that do not start at byte 0: the first part is served whole, the
+	// later ones are not.
+	MaxRange      int64
+	MaxLaterRange int64
 	// IgnoreIfRange serves the requested range even when If-Range names
 	// another version of the file (a broken cache).
 	IgnoreIfRange bool
@@ -99,6 +102,7 @@ type Request struct {
 	At      time.Time
 	Range   string // the Range header, if any
 	IfRange string // the If-Range header, if any
+	Query   string // the URL's query string, if any
 }
 
 // Origin serves Files by path.
@@ -161,7 +165,7 @@ func (o *Origin) Requests(path string) []Request {
 func (o *Origin) begin(path string, r *http.Request) (f *File, status int, cut bool, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.requests[path] = append(o.requests[path], Request{At: time.Now(), Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range")})
+	o.requests[path] = append(o.requests[path], Request{At: time.Now(), Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range"), Query: r.URL.RawQuery})
 	f = o.files[path]
 	if f == nil {
 		return nil, 0, false, false
@@ -262,6 +266,10 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			if f.MaxRange > 0 && rt-rf+1 > f.MaxRange {
 				rt = rf + f.MaxRange - 1
+				o.update(path, func(s *Stats) { s.Capped++ })
+			}
+			if f.MaxLaterRange > 0 && rf > 0 && rt-rf+1 > f.MaxLaterRange {
+				rt = rf + f.MaxLaterRange - 1
 				o.update(path, func(s *Stats) { s.Capped++ })
 			}
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rf, rt, size))

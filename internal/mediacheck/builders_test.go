@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
 	"image/png"
 )
 
@@ -74,4 +77,58 @@ func pngImage() []byte {
 		panic(err)
 	}
 	return buf.Bytes()
+}
+
+// jpegImage is a baseline JPEG as image/jpeg encodes it: SOI, APP0-less
+// DQT, SOF0, DHT, SOS and its data, EOI.
+func jpegImage() []byte {
+	var buf bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 24, 16))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 37)
+	}
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+// segment is a JPEG marker segment with its length.
+func segment(code byte, payload []byte) []byte {
+	return cat([]byte{0xFF, code}, binary.BigEndian.AppendUint16(nil, uint16(2+len(payload))), payload)
+}
+
+// withEXIFThumbnail puts an APP1 segment holding a whole JPEG (its own SOI
+// to EOI, as an EXIF thumbnail) right after the SOI of img.
+func withEXIFThumbnail(img, thumb []byte) []byte {
+	return cat(img[:2], segment(0xE1, cat([]byte("Exif\x00\x00"), thumb)), img[2:])
+}
+
+// gifImage is an animated GIF as image/gif encodes it: header and global
+// color table, a looping application extension, then per frame a graphic
+// control extension and an image.
+func gifImage(frames int) []byte {
+	pal := color.Palette{color.Black, color.White, color.RGBA{0x3B, 0x3B, 0x3B, 0xFF}}
+	g := &gif.GIF{}
+	for f := range frames {
+		img := image.NewPaletted(image.Rect(0, 0, 20, 10), pal)
+		for i := range img.Pix {
+			img.Pix[i] = byte((i + f) % 3)
+		}
+		g.Image, g.Delay = append(g.Image, img), append(g.Delay, 10)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+// gifBlocks is a GIF89a without color tables: a comment extension whose
+// data holds trailer bytes (0x3B), then one 1×1 image.
+func gifBlocks() []byte {
+	header := cat([]byte("GIF89a"), []byte{1, 0, 1, 0, 0x00, 0, 0})
+	comment := cat([]byte{0x21, 0xFE, 5}, []byte(";;;;;"), []byte{3}, []byte(";;;"), []byte{0})
+	img := cat([]byte{0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0x00}, []byte{2, 2, 0x4C, 0x01, 0})
+	return cat(header, comment, img, []byte{0x3B})
 }

@@ -18,6 +18,9 @@ type format struct {
 	// parse reads the header at the start of h. When h is too short it
 	// returns the length it needs in len, and the walk reports the cut.
 	parse func(h []byte, first bool) (parsed, error)
+	// sequential, instead of parse, makes the parser of a format that is
+	// read byte by byte (markers.go).
+	sequential func(*walk) sequential
 }
 
 type parsed struct {
@@ -56,6 +59,10 @@ func detect(h []byte) *format {
 		return riff
 	case bytes.HasPrefix(h, pngMagic):
 		return pngFile
+	case bytes.HasPrefix(h, []byte{0xFF, 0xD8, 0xFF}):
+		return jpegFile
+	case bytes.HasPrefix(h, []byte("GIF87a")), bytes.HasPrefix(h, []byte("GIF89a")):
+		return gifFile
 	}
 	return unknown
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // FuzzScanner checks that a Scanner, of known or unknown size and written
-// in any pieces, agrees with Check, that neither panics, and that a pass
-// means the recorded boxes tile the file.
+// in any pieces, agrees with Check, that neither panics, that a pass means
+// the recorded boxes tile the file (up to a JPEG's or GIF's end marker),
+// and that a file whose end marker proves its end does not once cut.
 func FuzzScanner(f *testing.F) {
 	for i, tt := range cases() {
 		f.Add(tt.data, uint16(i*2654435761))
@@ -34,8 +35,19 @@ func FuzzScanner(f *testing.F) {
 		if want.Err == "" && want.S.Format != "" && len(want.S.Boxes) < MaxBoxes {
 			tiles(t, want.S, int64(len(data)))
 		}
+		// An end marker proves the end: the same file cut anywhere before
+		// it is never a whole file whose end is proven.
+		if want.Err == "" && want.S.EndProven && endMarked[want.S.Format] {
+			cut := int(pieces) % len(data)
+			if got := check(data[:cut]); got.Err == "" && got.S.EndProven {
+				t.Fatalf("cut at %d of %d bytes, the file still proves its end: %+v", cut, len(data), got.S)
+			}
+		}
 	})
 }
+
+// endMarked are the formats whose end is a marker rather than a size.
+var endMarked = map[string]bool{"png": true, "jpeg": true, "gif": true}
 
 // tiles fails unless the boxes of a passing file follow one another from
 // its start (after PNG's signature) to its end.
@@ -54,7 +66,13 @@ func tiles(t *testing.T, s Structure, size int64) {
 			pos++ // the pad byte
 		}
 	}
-	if pos != size {
+	switch {
+	case s.Format == "jpeg" || s.Format == "gif":
+		// Bytes may follow the end marker, and then the end is not proven.
+		if pos > size || s.EndProven != (pos == size) {
+			t.Fatalf("boxes end at %d, the file at %d, end proven %v: %+v", pos, size, s.EndProven, s.Boxes)
+		}
+	case pos != size:
 		t.Fatalf("boxes end at %d, the file at %d: %+v", pos, size, s.Boxes)
 	}
 }

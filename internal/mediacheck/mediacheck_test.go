@@ -87,7 +87,13 @@ type verdictCase struct {
 }
 
 func cases() []verdictCase {
-	jpeg := []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01")
+	jpg, thumb := jpegImage(), jpegImage()
+	exif := withEXIFThumbnail(jpg, thumb)
+	app1End := 2 + 4 + 6 + len(thumb) // SOI, APP1's header, "Exif\0\0", the thumbnail
+	sos := bytes.Index(jpg, []byte{0xFF, 0xDA})
+	soi := jpg[:2]
+	scan := cat(segment(0xDA, []byte{1, 1, 0, 0, 63, 0}), []byte{0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56, 0xFF, 0xFF})
+	animated, blocks := gifImage(3), gifBlocks()
 	ts := make([]byte, 376)
 	ts[0], ts[188] = 0x47, 0x47
 	png := pngImage()
@@ -165,15 +171,77 @@ func cases() []verdictCase {
 			fmt.Sprintf("incomplete png file: the file goes on after the IEND chunk that ends at offset %d", len(png))},
 		{"png signature only", png[:8], "png", "", "incomplete png file: no IEND chunk"},
 
+		// JPEG
+		{"jpeg", jpg, "jpeg", "SOI DQT SOF0 DHT SOS EOI", ""},
+		{"jpeg with an EXIF thumbnail", exif, "jpeg", "SOI APP1 DQT SOF0 DHT SOS EOI", ""},
+		{"jpeg with fill bytes, stuffed bytes and restart markers", cat(soi, []byte{0xFF, 0xFF}, scan, []byte{0xD9}), "jpeg", "SOI SOS EOI", ""},
+		{"jpeg with bytes after its EOI", cat(jpg, []byte("trailer")), "jpeg", "SOI DQT SOF0 DHT SOS EOI", ""},
+		{"jpeg without its EOI", jpg[:len(jpg)-2], "jpeg", "SOI DQT SOF0 DHT SOS",
+			fmt.Sprintf("incomplete jpeg file: the file ends at %d inside the data of the scan at offset %d, with no EOI marker", len(jpg)-2, sos)},
+		{"jpeg cut in its scan data", jpg[:sos+100], "jpeg", "SOI DQT SOF0 DHT SOS",
+			fmt.Sprintf("incomplete jpeg file: the file ends at %d inside the data of the scan at offset %d, with no EOI marker", sos+100, sos)},
+		{"jpeg cut right after its EXIF thumbnail's EOI", exif[:app1End], "jpeg", "SOI APP1",
+			fmt.Sprintf("incomplete jpeg file: no EOI marker: the file ends at %d", app1End)},
+		{"jpeg cut inside its EXIF thumbnail, after the thumbnail's scan", exif[:app1End-1], "jpeg", "SOI APP1",
+			fmt.Sprintf("incomplete jpeg file: APP1 at offset 2 declares %d bytes but the file ends at %d", app1End-2, app1End-1)},
+		{"jpeg cut in a marker segment header", jpg[:sos+2], "jpeg", "SOI DQT SOF0 DHT",
+			fmt.Sprintf("incomplete jpeg file: the marker segment header at offset %d is cut off by the end of the file at %d", sos, sos+2)},
+		{"jpeg with garbage where a marker must be", cat(jpg[:sos], []byte{0x00}, jpg[sos:]), "jpeg", "SOI DQT SOF0 DHT",
+			fmt.Sprintf("incomplete jpeg file: a 0x00 byte where a marker must start at offset %d", sos)},
+		{"jpeg with a segment shorter than its length", cat(soi, []byte{0xFF, 0xE0, 0x00, 0x01}, jpg[2:]), "jpeg", "SOI",
+			"incomplete jpeg file: APP0 at offset 2 declares a length of 1, less than its 2 length bytes"},
+		{"jpeg with a second SOI", cat(soi, jpg), "jpeg", "SOI", "incomplete jpeg file: a second SOI marker at offset 2"},
+		{"jpeg with a stuffed byte where a marker must be", cat(soi, []byte{0xFF, 0x00}), "jpeg", "SOI",
+			"incomplete jpeg file: a stuffed 0xFF 0x00 where a marker must be, at offset 2"},
+		{"jpeg of tables only", cat(soi, segment(0xDB, make([]byte, 65)), []byte{0xFF, 0xD9}), "jpeg", "SOI DQT EOI",
+			"incomplete jpeg file: an EOI marker at offset 71 before any scan (SOS): the file holds no image"},
+
+		// GIF
+		{"gif", animated, "gif", "Header Extension Extension Image Extension Image Extension Image Trailer", ""},
+		{"gif with trailer bytes in its data", blocks, "gif", "Header Extension Image Trailer", ""},
+		{"gif with bytes after its trailer", cat(blocks, []byte{0, 0}), "gif", "Header Extension Image Trailer", ""},
+		{"gif without its trailer", blocks[:len(blocks)-1], "gif", "Header Extension Image",
+			fmt.Sprintf("incomplete gif file: no trailer: the file ends at %d", len(blocks)-1)},
+		{"gif cut after a trailer byte in its data", blocks[:17], "gif", "Header",
+			"incomplete gif file: the Extension block at offset 13 is cut off by the end of the file at 17"},
+		{"gif cut in an image", animated[:100], "gif", "Header Extension Extension Image Extension",
+			"incomplete gif file: the Image block at offset 95 is cut off by the end of the file at 100"},
+		{"gif cut in its header", animated[:10], "gif", "",
+			"incomplete gif file: the Header block at offset 0 is cut off by the end of the file at 10"},
+		{"gif cut in its global color table", cat([]byte("GIF87a"), []byte{1, 0, 1, 0, 0x81, 0, 0}, make([]byte, 5)), "gif", "Header",
+			"incomplete gif file: the Header block at offset 0 is cut off by the end of the file at 18"},
+		{"gif with garbage where a block must be", cat(blocks[:13], []byte{0x00}, blocks[13:]), "gif", "Header",
+			"incomplete gif file: a 0x00 byte where a block must start at offset 13"},
+
 		// No checker
 		{"empty", nil, "", "", ""},
-		{"jpeg", jpeg, "", "", ""},
 		{"mpeg-ts", ts, "", "", ""},
 		{"shorter than any signature", []byte("\x00\x00\x00"), "", "", ""},
 	}
 }
 
+// endNotProven are the passing cases whose structure does not show where
+// the file ends (besides those in formats without a checker): a box runs to
+// the end of the stream, or bytes follow the end marker.
+var endNotProven = map[string]bool{
+	"mp4, last box size 0":                 true,
+	"mp4, moov of size 0 last":             true,
+	"webm, segment of unknown size":        true,
+	"webm, segment of unknown 1-byte size": true,
+	"jpeg with bytes after its EOI":        true,
+	"gif with bytes after its trailer":     true,
+}
+
 func TestVerdicts(t *testing.T) {
+	names := map[string]bool{}
+	for _, tt := range cases() {
+		names[tt.name] = true
+	}
+	for name := range endNotProven {
+		if !names[name] {
+			t.Fatalf("endNotProven names %q, which is not a case", name)
+		}
+	}
 	for _, tt := range cases() {
 		t.Run(tt.name, func(t *testing.T) {
 			got := verdict(t, tt.data)
@@ -182,6 +250,9 @@ func TestVerdicts(t *testing.T) {
 			}
 			if got.Err != tt.err || got.Incomplete != (tt.err != "") {
 				t.Errorf("error = %q (incomplete: %v), want %q", got.Err, got.Incomplete, tt.err)
+			}
+			if want := tt.err == "" && tt.format != "" && !endNotProven[tt.name]; got.S.EndProven != want {
+				t.Errorf("end proven = %v, want %v", got.S.EndProven, want)
 			}
 		})
 	}

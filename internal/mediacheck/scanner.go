@@ -38,6 +38,14 @@ func (s *Scanner) Write(p []byte) (int, error) {
 	}
 	written := len(p)
 	for len(p) > 0 {
+		if s.w.seq != nil { // a format read byte by byte: all of it
+			if err := s.w.stream(p); err != nil {
+				s.err = err
+				return 0, err
+			}
+			s.seen += int64(len(p))
+			break
+		}
 		if s.seen < s.w.pos { // a payload: count past it
 			skip := int(min(int64(len(p)), s.w.pos-s.seen))
 			s.seen += int64(skip)
@@ -92,6 +100,14 @@ func (s *Scanner) feed() error {
 		s.n = copy(s.buf[:], s.buf[used:s.n])
 	}
 	return nil
+}
+
+// EndUnprovable reports that what was written already shows that the
+// structure cannot prove where the file ends (Structure.EndProven): its
+// format has no checker, or a box runs to the end of the stream (an
+// ISO-BMFF box of size 0, an EBML element of unknown size).
+func (s *Scanner) EndUnprovable() bool {
+	return s.err == nil && s.w.open
 }
 
 // Close is the end of the file: it returns the verdict and the structure

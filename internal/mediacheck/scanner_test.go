@@ -115,3 +115,45 @@ func BenchmarkScannerWrite(b *testing.B) {
 		}
 	}
 }
+
+// Before a body whose length nobody declared is copied, its first bytes
+// tell whether its structure could ever prove where it ends.
+func TestScannerEndUnprovable(t *testing.T) {
+	ts := make([]byte, 376)
+	ts[0], ts[188] = 0x47, 0x47
+	for _, tt := range []struct {
+		name string
+		head []byte
+		want bool
+	}{
+		{"mp4 so far", cat(ftyp, moov), false},
+		{"mp4 whose mdat runs to the end", cat(ftyp, moov, boxSized("mdat", 0, make([]byte, 100))), true},
+		{"webm, segment of known size", webm(300)[:100], false},
+		{"webm, segment of unknown size", cat(ebmlHeader, idSegment, unknownSize, make([]byte, 50)), true},
+		{"jpeg", jpegImage()[:200], false},
+		{"gif", gifImage(1)[:20], false},
+		{"mpeg-ts", ts, true},
+		{"not yet known", ftyp[:10], false},
+		{"png with bytes after IEND", cat(pngImage(), []byte("x")), false}, // a verdict, not a doubt
+	} {
+		s := NewScanner(-1)
+		s.Write(tt.head)
+		if got := s.EndUnprovable(); got != tt.want {
+			t.Errorf("%s: EndUnprovable = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Check reads a JPEG through in a few large reads, not one per marker.
+func TestCheckReadsJPEGInLargeReads(t *testing.T) {
+	img := withEXIFThumbnail(jpegImage(), jpegImage())
+	data := cat(img[:len(img)-2], bytes.Repeat([]byte{0x5A}, 1<<20), img[len(img)-2:]) // a long scan
+	s := &sparse{size: int64(len(data)), pieces: map[int64][]byte{0: data}}
+	st, err := Check(s, s.size)
+	if err != nil || !st.EndProven {
+		t.Fatalf("Check = %+v, %v", st, err)
+	}
+	if len(s.reads) > 6 {
+		t.Errorf("%d reads for a %d-byte JPEG, want 6 at most: %v", len(s.reads), len(data), s.reads)
+	}
+}

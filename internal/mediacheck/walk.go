@@ -27,7 +27,10 @@ type walk struct {
 	// follows it, but may be missing at the very end of the file.
 	padded bool
 	found  bool // the box the format requires was seen
-	err    error
+	// seq parses a format read byte by byte (JPEG, GIF) instead of the
+	// headers; pos is then how many bytes it was given.
+	seq sequential
+	err error
 }
 
 func newWalk(total int64) *walk { return &walk{total: total, lastIdx: -1} }
@@ -35,7 +38,7 @@ func newWalk(total int64) *walk { return &walk{total: total, lastIdx: -1} }
 // need is how many bytes header wants at pos: the format's longest header,
 // cut to what the file has left; 0 when no more headers are to be read.
 func (w *walk) need() int {
-	if w.err != nil || w.open || w.closed {
+	if w.err != nil || w.open || w.closed || w.seq != nil {
 		return 0
 	}
 	n := int64(maxHeader)
@@ -65,6 +68,10 @@ func (w *walk) header(h []byte) error {
 		}
 		w.f = detect(h)
 		w.s.Format = w.f.name
+		if w.f.sequential != nil {
+			w.seq = w.f.sequential(w)
+			return w.stream(h)
+		}
 		if w.f.parse == nil {
 			w.open = true // no checker: anything passes
 			return nil
@@ -115,6 +122,15 @@ func (w *walk) header(h []byte) error {
 	return w.bounds()
 }
 
+// stream gives a sequential format's parser the file's next bytes.
+func (w *walk) stream(p []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	w.pos += int64(len(p))
+	return w.seq.write(p)
+}
+
 // record appends box to the Structure while there is room.
 func (w *walk) record(box Box) {
 	w.last, w.lastIdx = box, -1
@@ -152,6 +168,9 @@ func (w *walk) finish() (Structure, error) {
 	if w.err != nil {
 		return w.s, w.err
 	}
+	if w.seq != nil {
+		return w.s, w.seq.end()
+	}
 	if w.f == nil || w.f.parse == nil {
 		return Structure{}, nil
 	}
@@ -168,6 +187,9 @@ func (w *walk) finish() (Structure, error) {
 	if !w.found && w.f.required != "" {
 		return w.s, w.fail("no %s %s", w.f.required, w.f.noun)
 	}
+	// The boxes account for every byte: the file ends where they do,
+	// unless the last one runs to wherever the stream stopped.
+	w.s.EndProven = !w.open
 	return w.s, nil
 }
 

@@ -98,7 +98,7 @@ func TestNotISOBMFFIsEmptyAndUnread(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"WebM":    mediaorigin.WebM("n", 4096),
 		"PNG":     mediaorigin.Thumbnail("n", 32, 32),
-		"unknown": []byte("GIF89a, or any format mediacheck has no checker for"),
+		"unknown": []byte("\x47 MPEG-TS, or any format mediacheck has no checker for"),
 		"empty":   nil,
 	} {
 		t.Run(name, func(t *testing.T) {

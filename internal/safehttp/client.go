@@ -1,10 +1,11 @@
 package safehttp
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -20,7 +21,15 @@ type ClientOptions struct {
 	// ResponseHeaderTimeout bounds the wait for response headers after the
 	// request was written. Defaults to 30 s.
 	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes refuses a response whose headers are larger.
+	// Defaults to DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int64
 }
+
+// DefaultMaxResponseHeaderBytes bounds a response's headers: far above what
+// media servers and webhook receivers send, far below net/http's own 10 MiB,
+// which a hostile server would make every request read and hold.
+const DefaultMaxResponseHeaderBytes = 64 << 10
 
 // NewTransport returns a transport whose every connection is checked against
 // the policy at dial time: host names by CheckHost before they are resolved,
@@ -46,14 +55,21 @@ func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: headerTimeout,
 		ExpectContinueTimeout: time.Second,
+		// Also sent to HTTP/2 servers as SETTINGS_MAX_HEADER_LIST_SIZE.
+		MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
 	}
 }
 
 // NewClient returns an HTTP client that only reaches destinations the policy
-// allows, on every redirect hop as well.
+// allows, on every redirect hop as well. A redirect the policy refuses (to
+// a host it blocks, off its Hosts, to another scheme, from https to http,
+// or carrying credentials) fails the request with a *BlockedError before
+// the next hop is contacted: the same URL would redirect the same way.
 func NewClient(p Policy, o ClientOptions) *http.Client {
+	transport := NewTransport(p, o.ResponseHeaderTimeout)
+	transport.MaxResponseHeaderBytes = cmp.Or(o.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
 	return &http.Client{
-		Transport: NewTransport(p, o.ResponseHeaderTimeout),
+		Transport: transport,
 		Timeout:   o.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if o.MaxRedirects == 0 {
@@ -62,17 +78,23 @@ func NewClient(p Policy, o ClientOptions) *http.Client {
 			if len(via) > o.MaxRedirects {
 				return fmt.Errorf("stopped after %d redirects", o.MaxRedirects)
 			}
-			if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
-				return errors.New("redirect to a non-HTTP scheme")
-			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("redirect from https to http")
-			}
-			// Never carry credentials to another host.
-			if req.URL.User != nil {
-				return errors.New("redirect to a URL with userinfo")
-			}
-			return nil
+			return p.checkRedirect(req.URL, via[0].URL)
 		},
 	}
+}
+
+// checkRedirect judges a redirect's target from its spelling; the dial-time
+// checks still apply to the connection it leads to.
+func (p Policy) checkRedirect(to, first *url.URL) error {
+	refuse := func(reason string) error { return &BlockedError{Address: to.Host, Reason: reason} }
+	switch {
+	case to.Scheme != "https" && to.Scheme != "http":
+		return refuse("redirect to a non-HTTP scheme")
+	case first.Scheme == "https" && to.Scheme != "https":
+		return refuse("redirect from https to http")
+	case to.User != nil:
+		// Never carry credentials to another host.
+		return refuse("redirect to a URL with userinfo")
+	}
+	return p.CheckHost(to.Hostname())
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
@@ -20,14 +21,8 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
-const (
-	// maxDeniedAttempts bounds how often a 401/403 is retried while the link
-	// should still be valid (a CDN hiccup), and another refusing 4xx; after
-	// that it is final.
-	maxDeniedAttempts = 3
-	// MaxRetryAfter caps how long an origin's Retry-After can delay a retry.
-	MaxRetryAfter = 10 * time.Minute
-)
+// MaxRetryAfter caps how long an origin's Retry-After can delay a retry.
+const MaxRetryAfter = 10 * time.Minute
 
 // Client fetches one file from its origin.
 type Client struct {
@@ -39,12 +34,11 @@ type Client struct {
 	// LinkExpiresAt is when URL stops working; a 401/403 after it means the
 	// link expired (final), before it a hiccup (retried). Zero: unknown.
 	LinkExpiresAt time.Time
-	// Attempt is the transfer attempt (1-based); a 401/403 on the third is
-	// final.
-	Attempt int
 	// IdleTimeout fails a request whose origin sends nothing for this long,
 	// headers or body; 0 waits for ever.
 	IdleTimeout time.Duration
+	// Received, when set, is told of every body byte received.
+	Received func(n int)
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -87,7 +81,7 @@ func (c *Client) Get(ctx context.Context, start, end int64, ifRange string) (*ht
 		cancel(nil)
 		return nil, requestError(ctx, cause, c.URL, err)
 	}
-	resp.Body = &watchedBody{ReadCloser: resp.Body, idle: idle, cancel: cancel}
+	resp.Body = &watchedBody{ReadCloser: resp.Body, idle: idle, cancel: cancel, received: c.Received}
 	if err := c.statusError(resp); err != nil {
 		resp.Body.Close()
 		return nil, err
@@ -112,18 +106,14 @@ func (c *Client) statusError(resp *http.Response) error {
 			return permanent(contract.LinkExpired, "origin answered %d for %s after the link expired at %s",
 				code, source, c.LinkExpiresAt.UTC().Format(time.RFC3339))
 		}
-		if c.Attempt >= maxDeniedAttempts {
-			return permanent(contract.OriginDenied, "origin answered %d for %s on attempt %d, before the link's expiry",
-				code, source, c.Attempt)
-		}
-		return retryable(contract.OriginDenied, "origin answered %d for %s", code, source)
+		// A CDN hiccup, or a link that is not valid after all: the
+		// transfer counts these across its attempts (a few are retried).
+		return retryable(contract.OriginDenied, "origin answered %d for %s before the link's expiry", code, source)
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooEarly && code != http.StatusTooManyRequests:
 		// 400, 405, 414, 431…: the origin refuses the request itself, which
 		// another attempt repeats. A few tries (a proxy in front of it may
-		// be briefly wrong), not until the deadline.
-		if c.Attempt >= maxDeniedAttempts {
-			return permanent(contract.OriginRejected, "origin answered %d for %s on attempt %d", code, source, c.Attempt)
-		}
+		// be briefly wrong), not until the deadline: the transfer counts
+		// them across its attempts.
 		return retryable(contract.OriginRejected, "origin answered %d for %s", code, source)
 	default: // 408, 425, 429, 5xx, and anything unexpected
 		e := retryable(contract.OriginUnavailable, "origin answered %d for %s", code, source)
@@ -148,6 +138,11 @@ func requestError(ctx context.Context, cause error, rawURL string, err error) er
 	}
 	if cause != nil {
 		err = cause // e.g. the idle watchdog fired while waiting for headers
+	}
+	if msg := err.Error(); strings.Contains(msg, "response headers exceeded") || strings.Contains(msg, "response header list larger") {
+		// Over the transport's MaxResponseHeaderBytes: refused after that
+		// many bytes, and the same the next time.
+		return retryable(contract.OriginMisbehaved, "fetching %s: the origin's response headers are too large: %v", RedactURL(rawURL), err)
 	}
 	return retryable(contract.OriginUnavailable, "fetching %s: %v", RedactURL(rawURL), err)
 }
@@ -183,14 +178,18 @@ func (w *idleWatchdog) stop() {
 // releases the request's context.
 type watchedBody struct {
 	io.ReadCloser
-	idle   *idleWatchdog
-	cancel context.CancelCauseFunc
+	idle     *idleWatchdog
+	cancel   context.CancelCauseFunc
+	received func(n int)
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
 		b.idle.kick()
+		if b.received != nil {
+			b.received(n)
+		}
 	}
 	return n, err
 }

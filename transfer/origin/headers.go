@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,42 @@ func (v Version) Validator() string {
 
 // MaxValidatorLen keeps a validator whole in part metadata.
 const MaxValidatorLen = 512
+
+// Opaque reports whether Validator is a strong ETag that is not built from
+// the file's modification time. RFC 9110 (8.8.2.2) makes Last-Modified
+// implicitly weak: its resolution is a second, and a replacement that keeps
+// the time (cp -p, rsync -a) keeps it too. ETags that nginx
+// ("<hex mtime>-<hex size>"), Apache ("<hex inode>-<hex size>-<hex mtime
+// µs>", "<hex size>-<hex mtime µs>", with a "-gzip" suffix from
+// mod_deflate) or IIS ("<hex FILETIME>:<change number>") make of the
+// modification time and size inherit that: two versions of one size can
+// share them. Such a validator still names one version between the requests
+// of one attempt (RFC 9110 13.1.5, see ServedWithinModifiedSecond), but
+// parts an earlier attempt kept under it must be checked against the origin
+// again before they are used.
+func (v Version) Opaque() bool {
+	tag := v.Validator()
+	return tag != "" && tag == v.ETag && !mtimeETag.MatchString(tag)
+}
+
+// mtimeETag matches the ETags web servers build from a file's modification
+// time, size and inode: two or three fields of hex digits (at most 16 each,
+// so an S3 multipart ETag, "<32 hex digits of MD5>-<parts>", is not one).
+var mtimeETag = regexp.MustCompile(`^"[0-9a-fA-F]{1,16}([-:][0-9a-fA-F]{1,16}){1,2}(-(gzip|br|zstd|deflate))?"$`)
+
+// ServedWithinModifiedSecond reports that an answer was served within a
+// second of its Last-Modified date, or without a Date: a second change
+// within that second would keep the date, so RFC 9110 (8.8.2.2, 13.1.5)
+// makes it a weak validator even for the requests of one attempt. False
+// without a Last-Modified date.
+func ServedWithinModifiedSecond(h http.Header) bool {
+	modified, err := http.ParseTime(h.Get("Last-Modified"))
+	if err != nil {
+		return false
+	}
+	date, err := http.ParseTime(h.Get("Date"))
+	return err != nil || date.Before(modified.Add(time.Second))
+}
 
 // ChangedFrom says which header of v differs from was; "" when none does.
 func (v Version) ChangedFrom(was Version) string {

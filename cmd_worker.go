@@ -29,7 +29,7 @@ func runWorker(ctx context.Context, args, environ []string, _, stderr io.Writer)
 	}
 	defer stopTracing()
 	cfg.Worker.Tracing = tr
-	c, err := client.DialContext(ctx, cfg.Temporal)
+	c, err := client.DialContext(ctx, worker.ClientOptions(cfg.Temporal))
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.Temporal.HostPort, err)
 	}

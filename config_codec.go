@@ -22,7 +22,7 @@ const payloadKeysOff = "off"
 // is read from the environment only, never a flag, so keys stay out of
 // process listings. Call finish after the Temporal settings' finish.
 func (l *loader) payloadCodec(dst *client.Options, devKeyFile string) (finish func()) {
-	l.settings = append(l.settings, setting{Env: "PAYLOAD_KEYS", Usage: "payload encryption keys, id:base64(32 bytes), comma-separated, the first encrypts (required; off: unencrypted)"})
+	l.settings = append(l.settings, setting{Env: "PAYLOAD_KEYS", Usage: "payload encryption keys, id:base64(32 bytes), comma-separated, all but the encrypting one marked :decrypt-only (required; off: unencrypted)"})
 	return func() {
 		keys := strings.TrimSpace(l.env["PAYLOAD_KEYS"])
 		if keys == "" && devKeyFile != "" {

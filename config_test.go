@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -20,22 +21,114 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
-// README's configuration tables must list every setting the code reads.
+// README's configuration tables must list every setting the code reads, each
+// in a table that applies to its command: the command's own table ("`worker`:")
+// or a shared one whose introduction names the command ("Logging, shared by
+// `ingress`, `worker`…:"). The variable and the flag must be on one row.
+// Deleting a row, or documenting a setting only in another command's table,
+// fails here.
 func TestREADMEDocumentsEverySetting(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	tables := settingTables(string(readme))
+	if len(tables) == 0 {
+		t.Fatal("found no configuration tables in README")
+	}
 	for cmd, settings := range settingsByCommand() {
-		for _, s := range settings {
-			if s.Env != "" && !strings.Contains(string(readme), "`"+s.Env+"`") {
-				t.Errorf("README does not document %s (%s)", s.Env, cmd)
+		var rows []string
+		for _, tb := range tables {
+			if slices.Contains(tb.commands, cmd) {
+				rows = append(rows, tb.rows...)
 			}
-			if s.Flag != "" && !strings.Contains(string(readme), "`--"+s.Flag) {
-				t.Errorf("README does not document --%s (%s)", s.Flag, cmd)
+		}
+		if len(rows) == 0 {
+			t.Errorf("README has no configuration table for %s", cmd)
+			continue
+		}
+		for _, s := range settings {
+			found := slices.ContainsFunc(rows, func(row string) bool {
+				return (s.Env == "" || strings.Contains(row, "`"+s.Env+"`")) && (s.Flag == "" || strings.Contains(row, "`--"+s.Flag+"`"))
+			})
+			if !found {
+				t.Errorf("README's tables for %s have no row with %s", cmd, describeSetting(s))
 			}
 		}
 	}
+}
+
+func describeSetting(s setting) string {
+	switch {
+	case s.Env == "":
+		return "--" + s.Flag
+	case s.Flag == "":
+		return s.Env
+	}
+	return s.Env + " and --" + s.Flag
+}
+
+// settingTable is one configuration table of README: the commands it
+// applies to and its rows.
+type settingTable struct {
+	commands []string
+	rows     []string
+}
+
+// settingTables reads the tables of README's Configuration section. A table
+// applies to the command its introductory paragraph starts with ("`dev` (besides …):"),
+// or to the commands named after "shared by" ("The Temporal connection,
+// shared by `ingress`, `worker` … and `send --wait`:").
+func settingTables(readme string) []settingTable {
+	start := strings.Index(readme, "\n### Configuration\n")
+	if start < 0 {
+		return nil
+	}
+	section := readme[start+1:]
+	if end := strings.Index(section, "\n### Tracing\n"); end >= 0 {
+		section = section[:end]
+	}
+	var tables []settingTable
+	var intro string // the first line of the paragraph before a table
+	inParagraph := false
+	lines := strings.Split(section, "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if !strings.HasPrefix(line, "| Variable |") {
+			blank := strings.TrimSpace(line) == ""
+			if !blank && !inParagraph {
+				intro = line
+			}
+			inParagraph = !blank
+			continue
+		}
+		tb := settingTable{commands: introCommands(intro)}
+		for i += 2; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {
+			tb.rows = append(tb.rows, lines[i])
+		}
+		tables = append(tables, tb)
+	}
+	return tables
+}
+
+var backticked = regexp.MustCompile("`([a-z][a-z-]*)[^`]*`")
+
+func introCommands(intro string) []string {
+	if strings.HasPrefix(intro, "`") {
+		if m := backticked.FindStringSubmatch(intro); m != nil {
+			return []string{m[1]}
+		}
+	}
+	_, shared, ok := strings.Cut(intro, "shared by ")
+	if !ok {
+		return nil
+	}
+	shared, _, _ = strings.Cut(shared, "(")
+	var out []string
+	for _, m := range backticked.FindAllStringSubmatch(shared, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
@@ -184,6 +277,26 @@ func TestIngressSecuritySettings(t *testing.T) {
 	}
 	if !off.Server.AnySource {
 		t.Errorf("--allowlist off left the source check on (%v)", off.Server.AllowedSources)
+	}
+}
+
+// The workers read the ingress's media-host list too: one setting, so the
+// door and the workers' origin client cannot disagree.
+func TestWorkerReadsTheMediaHosts(t *testing.T) {
+	env := []string{"GCS_BUCKET=b", "CALLBACK_URL=https://example.com/h", "CALLBACK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PAYLOAD_KEYS=off",
+		"INGRESS_MEDIA_HOSTS=cdn.example.com,.Media.Example.NET."}
+	c, err := loadWorker(nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"cdn.example.com", ".media.example.net"}, c.Worker.Origins.Hosts); diff != "" {
+		t.Errorf("worker origin hosts (-want +got):\n%s", diff)
+	}
+	if len(c.Worker.Callbacks.Hosts) != 0 {
+		t.Errorf("callback hosts = %v: the media-host list must not apply to the callback", c.Worker.Callbacks.Hosts)
+	}
+	if _, err := loadWorker(nil, append(env, "INGRESS_MEDIA_HOSTS=https://cdn.example.com"), io.Discard); err == nil || !strings.Contains(err.Error(), "INGRESS_MEDIA_HOSTS") {
+		t.Errorf("a bad media host: err = %v, want one naming INGRESS_MEDIA_HOSTS", err)
 	}
 }
 

@@ -41,6 +41,10 @@ func registerWorker(l *loader, c *workerConfig) (finish func()) {
 	l.str(&c.HTTPAddr, "http-addr", "WORKER_HTTP_ADDR", ":9090", "address of /metrics, /healthz and /readyz")
 	l.str(&w.Bucket, "gcs-bucket", "GCS_BUCKET", "", "bucket that receives the media (required)")
 	var callbackSecret string
+	var mediaHosts []string
+	// One list for the ingress (which refuses other hosts at the door) and
+	// the workers (which refuse them on every connection and redirect).
+	l.list(&mediaHosts, "media-hosts", "INGRESS_MEDIA_HOSTS", "", "hosts media may be fetched from, redirects included: 'cdn.example.com' exactly, '.example.com' for subdomains (empty: any public host); set it like the ingress's")
 	l.str(&w.CallbackURL, "callback-url", "CALLBACK_URL", "", "customer backend URL that receives video.stored / video.failed (required)")
 	l.str(&callbackSecret, "callback-secret", "CALLBACK_SECRET", "", "whsec_<base64> signing secret(s), space-separated during rotation (required)")
 	return func() {
@@ -48,6 +52,7 @@ func registerWorker(l *loader, c *workerConfig) (finish func()) {
 		finishTemporal()
 		finishCodec()
 		finishWorker()
+		w.Origins.Hosts = l.mediaHosts("INGRESS_MEDIA_HOSTS", mediaHosts)
 		checkWorker(l, w, callbackSecret)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -89,6 +90,14 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 // SIGTERM to an ingress under load: it stops accepting, finishes what is in
 // flight and exits 0, and every notification it answered 2xx has its
 // workflow in Temporal.
+//
+// A request that fails is either refused before the ingress accepted it
+// (connect refused once the listener is closed, or reset in the listen
+// backlog) or cut in flight. Cut ones fail the test: the connection was
+// closed after the request was sent and without an answer (EOF), or its
+// workflow exists although its sender got no answer. Replacing the graceful
+// Shutdown in cmd_ingress.go with srv.Close() cuts the requests in flight
+// and fails here.
 func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	endToEnd(t)
 	stack := startStackWithoutWorker(t)
@@ -118,10 +127,11 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	// rather than as a kept-alive connection closing under a request.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 	var (
-		mu       sync.Mutex
-		accepted []string
-		answered atomic.Int64
-		n        atomic.Int64
+		mu                   sync.Mutex
+		accepted, unanswered []string
+		cut                  []string // id: error
+		answered             atomic.Int64
+		n                    atomic.Int64
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -139,7 +149,17 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 				resp, err := client.Post("http://"+addr+"/webhooks/wochit", "application/json", strings.NewReader(fmt.Sprintf(
 					`{"videoContext":"c","wochitVideoId":"%s","videoUrl":"https://media.example.com/v.mp4","thumbnailUrl":"https://media.example.com/t.png"}`, id)))
 				if err != nil {
-					continue // refused once the listener is closed
+					refused := refusedBeforeAccept(err)
+					mu.Lock()
+					unanswered = append(unanswered, id)
+					if !refused {
+						cut = append(cut, fmt.Sprintf("%s: %v", id, err))
+					}
+					mu.Unlock()
+					if refused {
+						return // the listener is closed: nothing more to learn
+					}
+					continue
 				}
 				resp.Body.Close()
 				answered.Add(1)
@@ -170,6 +190,14 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
+	if len(cut) > 0 {
+		t.Errorf("%d requests were cut in flight, e.g. %s", len(cut), cut[0])
+	}
+	for _, id := range unanswered {
+		if _, err := stack.Client.DescribeWorkflowExecution(context.Background(), "wochit-video-"+id, ""); err == nil {
+			t.Errorf("notification %s got no answer, yet its workflow was started: it was cut in flight", id)
+		}
+	}
 	for _, id := range accepted {
 		if _, err := stack.Client.DescribeWorkflowExecution(context.Background(), "wochit-video-"+id, ""); err != nil {
 			t.Fatalf("notification %s was answered 2xx but its workflow does not exist: %v", id, err)
@@ -178,5 +206,14 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	if len(accepted) < 50 {
 		t.Fatalf("only %d notifications were accepted; the test did not load the ingress", len(accepted))
 	}
-	t.Logf("%d notifications accepted, every one durable", len(accepted))
+	t.Logf("%d notifications accepted, every one durable; %d unanswered after SIGTERM", len(accepted), len(unanswered))
+}
+
+// refusedBeforeAccept reports whether a request failed because the server
+// never took its connection: refused once the listener was closed, or reset
+// when the listener closed with the connection still in its backlog. Any
+// other failure (EOF: the server closed a connection it had read the
+// request from) is a request cut in flight.
+func refusedBeforeAccept(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }

@@ -116,3 +116,65 @@ func TestTransferRefusesSSRFCorpus(t *testing.T) {
 		t.Fatalf("the canary accepted %d connections after two control transfers, want 2", n)
 	}
 }
+
+// A worker with INGRESS_MEDIA_HOSTS set (safehttp.Policy.Hosts) refuses a
+// redirect from a listed host to another one with a non-retryable
+// BlockedDestination, and the other host never sees a connection. The same
+// transfer under the same policy without the list reaches it (the canary can
+// count). A redirect from https to http is refused the same way.
+func TestTransferKeepsToTheMediaHostsOnRedirect(t *testing.T) {
+	f := newFixture(t)
+	canary, err := mediaorigin.NewCanary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(canary.Close)
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	plain := httptest.NewServer(redirect)
+	t.Cleanup(plain.Close)
+	tlsOrigin := httptest.NewTLSServer(redirect)
+	t.Cleanup(tlsOrigin.Close)
+	port := func(s *httptest.Server) int { return s.Listener.Addr().(*net.TCPAddr).Port }
+	offList := url.QueryEscape(fmt.Sprintf("http://elsewhere.example.org:%d/v.mp4", canary.Port))
+	fromListed := fmt.Sprintf("http://cdn.example.com:%d/v.mp4?to=%s", port(plain), offList)
+
+	open := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true, Resolver: toLoopback{}}
+	listed := open
+	listed.Hosts = []string{"cdn.example.com"}
+	tests := []struct {
+		name   string
+		policy safehttp.Policy
+		url    string
+	}{
+		{"redirect off the media hosts", listed, fromListed},
+		{"https to http", open, fmt.Sprintf("https://cdn.example.com:%d/v.mp4?to=%s", port(tlsOrigin), url.QueryEscape(fmt.Sprintf("http://127.0.0.1:%d/v.mp4", canary.Port)))},
+	}
+	for i, tt := range tests {
+		f.acts.Origin = safehttp.NewClient(tt.policy, safehttp.ClientOptions{MaxRedirects: 3})
+		f.acts.Origin.Transport.(*http.Transport).TLSClientConfig = tlsOrigin.Client().Transport.(*http.Transport).TLSClientConfig
+		id := fmt.Sprintf("hosts-%d", i)
+		_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: tt.url, WochitVideoID: id})
+		if err == nil {
+			t.Fatalf("%s: transfer succeeded", tt.name)
+		}
+		if errType, nonRetryable := failure(t, err); errType != contract.BlockedDestination || !nonRetryable {
+			t.Errorf("%s: error = %v (%s, nonRetryable=%v), want a non-retryable %s", tt.name, err, errType, nonRetryable, contract.BlockedDestination)
+		}
+		if objs := f.objects("videos/" + id + "/"); len(objs) != 0 {
+			t.Errorf("%s: objects stored: %v", tt.name, objs)
+		}
+	}
+	if n := canary.Connections(); n != 0 {
+		t.Fatalf("the host the redirects lead to accepted %d connections, want 0", n)
+	}
+
+	f.acts.Origin = safehttp.NewClient(open, safehttp.ClientOptions{MaxRedirects: 3})
+	if _, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: fromListed, WochitVideoID: "hosts-control"}); err != nil {
+		t.Fatalf("control transfer without the media-host list: %v", err)
+	}
+	if n := canary.Connections(); n != 1 {
+		t.Fatalf("the canary accepted %d connections after the control transfer, want 1", n)
+	}
+}

@@ -74,3 +74,26 @@ func Names(reasons ...Reason) []string {
 	}
 	return s
 }
+
+// Reasons is every Reason above, in declaration order. A failure whose type
+// is not among them (a panic in an activity, an SDK error) is not a reason
+// a customer's backend can act on: the workflow reports it TransferFailed.
+// TestReasonsListsEveryReason keeps this list and the constants in step.
+var Reasons = []Reason{
+	OriginNotFound, LinkExpired, BlockedDestination, InvalidInput, ObjectConflict, TooLarge, UnsupportedContentType,
+	CallbackNotConfigured, BucketInaccessible, UndelimitedBody,
+	OriginUnavailable, OriginMisbehaved, OriginDenied, OriginRejected, IncompleteBody, IncompleteMedia,
+	IntegrityMismatch, StorageError, OriginHostBusy,
+	DeadlineExceeded, TransferFailed, Cancelled,
+	CallbackGone, CallbackRejected, CallbackExhausted,
+}
+
+// Known reports whether r is one of Reasons.
+func (r Reason) Known() bool {
+	for _, k := range Reasons {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}

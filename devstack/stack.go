@@ -249,14 +249,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.Metrics = metrics.NewRegistry()
 	sdkMetrics, closeMetrics := metrics.SDKHandler(s.Metrics)
 	s.onStop("SDK metrics", func(context.Context) error { return closeMetrics.Close() })
-	c, err := client.DialContext(dialCtx, client.Options{
+	// One client for the ingress and the worker, with the worker's patient
+	// heartbeats.
+	c, err := client.DialContext(dialCtx, worker.ClientOptions(client.Options{
 		HostPort:         temporalAddr,
 		Namespace:        Namespace,
 		Logger:           sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 		MetricsHandler:   sdkMetrics,
 		DataConverter:    s.DataConverter,
 		FailureConverter: payloadcodec.FailureConverter(keys),
-	})
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the embedded Temporal server: %w", err)
 	}

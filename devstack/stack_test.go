@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -303,26 +304,41 @@ func checkOperatorView(t *testing.T, stack *devstack.Stack, workflowID, runID st
 	})
 }
 
-// The whole stack stops while a slow video transfer is in flight; started
-// again on the same data dir, it resumes the workflow and completes it.
+// The whole dev stack stops while a video of 8 parts is being copied, 2
+// parts at a time, and starts again on the same data directory: the run
+// resumes. Parts the heartbeat recorded as finished before the stop are not
+// asked for again (the origin's request log), the resumed attempt probes
+// 512 bytes first, at most the 2 parts in flight are fetched twice, and the
+// stored video is the origin's byte for byte.
+//
+// Mutation: verifiedParts keeping no part fails "asked for part N again".
 func TestRestartResumesInFlightTransfer(t *testing.T) {
 	endToEnd(t)
+	const partSize, parts, concurrency = 1 << 20, 8, 2
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
-	video := mediaorigin.Video("restart", 4<<20)
+	video := mediaorigin.Video("restart", parts*partSize)
 	thumbnail := mediaorigin.Thumbnail("restart", 64, 64)
-	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 512 << 10})
+	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 512 << 10}) // 2 s a part
 	origin.Put("/t.png", mediaorigin.File{Body: thumbnail, ContentType: "image/png"})
 	recv := newReceiver(t)
 	dir := t.TempDir()
+	inParts := func(o *devstack.Options) {
+		o.Transfer.PartSize, o.Transfer.PartConcurrency, o.Transfer.MinPartSize = partSize, concurrency, partSize
+	}
 
-	first := startStack(t, dir, randomAddrs(), recv.url)
+	first := startStack(t, dir, randomAddrs(), recv.url, inParts)
 	started := postNotification(t, first.IngressURL, map[string]string{
 		"videoContext": "ctx", "wochitVideoId": "restart-1", "title": "Restart",
 		"videoUrl": originServer.URL + "/v.mp4", "thumbnailUrl": originServer.URL + "/t.png",
 	})
-	waitFor(t, time.Minute, "the video transfer to be under way", func() bool { return origin.Stats("/v.mp4").BytesSent >= 512<<10 })
+	// Stop once Temporal holds a heartbeat listing finished parts.
+	var recorded activities.TransferProgress
+	waitFor(t, time.Minute, "a heartbeat with finished parts", func() bool {
+		recorded = videoProgress(t, first, started["workflowId"])
+		return recorded.PartSize == partSize && len(recorded.Parts) > 0
+	})
 	// The status query answers during the transfer.
 	v, err := first.Client.QueryWorkflow(context.Background(), started["workflowId"], started["runId"], workflows.StatusQuery)
 	if err != nil {
@@ -339,23 +355,57 @@ func TestRestartResumesInFlightTransfer(t *testing.T) {
 	if err := first.Stop(context.Background()); err != nil {
 		t.Fatalf("stopping: %v", err)
 	}
-	if s := origin.Stats("/v.mp4"); s.Completed != 0 {
-		t.Fatalf("the video finished before the stop (%+v); the test did not interrupt a transfer", s)
+	if len(recorded.Parts) >= parts {
+		t.Fatalf("every part was finished before the stop; the test did not interrupt a transfer")
 	}
 	if n := len(recv.all()); n != 0 {
 		t.Fatalf("%d callbacks before the restart, want 0", n)
 	}
+	before := origin.Requests("/v.mp4")
 
-	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"}) // full speed now
-	second := startStack(t, dir, addresses, recv.url)
+	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"}) // the same version, full speed now
+	second := startStack(t, dir, addresses, recv.url, inParts)
 	defer second.Stop(context.Background())
 
 	d := recv.next(2 * time.Minute)
 	if d.event.Type != contract.VideoStored || d.event.Data.WorkflowID != started["workflowId"] {
 		t.Fatalf("event = %+v", d.event)
 	}
-	checkStored(t, second.GCSURL, d.event.Data.Video, video)
+	checkComposed(t, second.GCSURL, d.event.Data.Video, video)
 	checkStored(t, second.GCSURL, d.event.Data.Thumbnail, thumbnail)
+
+	after := origin.Requests("/v.mp4")[len(before):]
+	if len(after) == 0 || after[0].Range != "bytes=0-511" {
+		t.Fatalf("the resumed attempt's requests: %+v; want a 512-byte probe first", after)
+	}
+	finished, fetched := map[int]bool{}, map[int]bool{}
+	for _, p := range recorded.Parts {
+		finished[p.Index] = true
+	}
+	for _, r := range before {
+		var from, to int
+		if _, err := fmt.Sscanf(r.Range, "bytes=%d-%d", &from, &to); err == nil {
+			fetched[from/partSize] = true
+		}
+	}
+	twice := 0
+	for _, r := range after[1:] {
+		var from, to int
+		if _, err := fmt.Sscanf(r.Range, "bytes=%d-%d", &from, &to); err != nil || from%partSize != 0 || to-from+1 != partSize {
+			t.Fatalf("the resumed attempt asked for %q; want whole parts", r.Range)
+		}
+		if finished[from/partSize] {
+			t.Fatalf("the resumed attempt asked for part %d again, which was finished before the restart (heartbeat: %d parts)", from/partSize, len(recorded.Parts))
+		}
+		if fetched[from/partSize] {
+			twice++
+		}
+	}
+	if twice > concurrency {
+		t.Fatalf("%d parts were fetched twice; want at most the %d in flight", twice, concurrency)
+	}
+	t.Logf("stopped with %d of %d parts recorded; the resumed attempt fetched %d parts, %d of them a second time", len(recorded.Parts), parts, len(after)-1, twice)
+
 	waitFor(t, 30*time.Second, "workflow to complete", func() bool {
 		desc, err := second.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
 		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
@@ -366,6 +416,54 @@ func TestRestartResumesInFlightTransfer(t *testing.T) {
 	}
 	if len(ids) != 1 {
 		t.Fatalf("callbacks carried %d different webhook-ids, want 1: %v", len(ids), ids)
+	}
+}
+
+// videoProgress is the last heartbeat Temporal holds for the run's pending
+// video transfer (the zero value when there is none).
+func videoProgress(t *testing.T, s *devstack.Stack, workflowID string) activities.TransferProgress {
+	t.Helper()
+	desc, err := s.Client.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	if err != nil {
+		return activities.TransferProgress{}
+	}
+	for _, a := range desc.GetPendingActivities() {
+		var p activities.TransferProgress
+		if a.GetHeartbeatDetails() != nil && s.DataConverter.FromPayloads(a.GetHeartbeatDetails(), &p) == nil && p.Kind == contract.KindVideo {
+			return p
+		}
+	}
+	return activities.TransferProgress{}
+}
+
+// checkComposed asserts a video composed from parts holds exactly want, as
+// the callback reports it: its size and CRC32C (and its MD5, if reported:
+// GCS computes none for a composed object).
+func checkComposed(t *testing.T, gcsURL string, obj *contract.StoredObject, want []byte) {
+	t.Helper()
+	if obj == nil {
+		t.Fatal("callback lacks an object")
+	}
+	c, err := gcsemu.NewClient(context.Background(), gcsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.Bucket(obj.Bucket).Object(obj.Name).NewReader(context.Background())
+	if err != nil {
+		t.Fatalf("reading %s: %v", obj.URI, err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: stored %d bytes differ from the origin's %d bytes", obj.URI, len(got), len(want))
+	}
+	sum := md5.Sum(want)
+	if obj.Size != int64(len(want)) || obj.CRC32C != crc32c.Encode(crc32c.Checksum(want)) || (obj.MD5 != "" && obj.MD5 != base64.StdEncoding.EncodeToString(sum[:])) {
+		t.Fatalf("callback reports %+v; want size %d and the checksums of the origin's bytes", obj, len(want))
 	}
 }
 

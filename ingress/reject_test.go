@@ -100,6 +100,11 @@ func withField(t *testing.T, id, field string, value any) []byte {
 	return jsonBody(t, n)
 }
 
+// Ids a rejected body carries, from the test's unique id.
+func noID(string) string        { return "" }
+func unsafeID(id string) string { return "../" + id }
+func longID(id string) string   { return id + strings.Repeat("a", ingress.MaxVideoIDLen+1-len(id)) }
+
 // Every class of bad request gets its exact status and code, and no workflow.
 // The servers require a token and an allowlisted source, so a check that is
 // missing shows as a workflow that should not exist: every request but the
@@ -120,12 +125,16 @@ func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
 	}
 
 	tests := []struct {
-		name       string
-		closed     bool // use the server whose allowlist excludes the test's address
-		method     string
-		path       string
-		header     http.Header
-		body       func(id string) []byte
+		name   string
+		closed bool // use the server whose allowlist excludes the test's address
+		method string
+		path   string
+		header http.Header
+		body   func(id string) []byte
+		// sent is the video id the body carries, which a broken ingress
+		// would start a workflow for; nil: id itself. Bodies that can carry
+		// none name "" (an empty id is all such a body could start).
+		sent       func(id string) string
 		wantStatus int
 		wantCode   string
 		wantField  string
@@ -152,10 +161,10 @@ func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
 		// Size.
 		{name: "body over 64 KiB", header: auth(), body: func(id string) []byte { return withField(t, id, "padding", strings.Repeat("x", 70<<10)) }, wantStatus: 413, wantCode: "payload_too_large"},
 		// Syntax.
-		{name: "malformed JSON", header: auth(), body: func(string) []byte { return []byte(`{"wochitVideoId": `) }, wantStatus: 400, wantCode: "invalid_json"},
-		{name: "not an object", header: auth(), body: func(string) []byte { return []byte(`[1,2]`) }, wantStatus: 400, wantCode: "invalid_json"},
-		{name: "null", header: auth(), body: func(string) []byte { return []byte(`null`) }, wantStatus: 400, wantCode: "invalid_json"},
-		{name: "empty body", header: auth(), body: func(string) []byte { return nil }, wantStatus: 400, wantCode: "invalid_json"},
+		{name: "malformed JSON", header: auth(), body: func(id string) []byte { b := valid(id); return b[:len(b)-1] }, wantStatus: 400, wantCode: "invalid_json"},
+		{name: "not an object", header: auth(), body: func(id string) []byte { return append(append([]byte("["), valid(id)...), ']') }, wantStatus: 400, wantCode: "invalid_json"},
+		{name: "null", header: auth(), body: func(string) []byte { return []byte(`null`) }, sent: noID, wantStatus: 400, wantCode: "invalid_json"},
+		{name: "empty body", header: auth(), body: func(string) []byte { return nil }, sent: noID, wantStatus: 400, wantCode: "invalid_json"},
 		{name: "trailing data", header: auth(), body: func(id string) []byte { return append(valid(id), `{}`...) }, wantStatus: 400, wantCode: "invalid_json"},
 		{name: "trailing garbage", header: auth(), body: func(id string) []byte { return append(valid(id), ` x`...) }, wantStatus: 400, wantCode: "invalid_json"},
 		{name: "repeated key", header: auth(), body: func(id string) []byte {
@@ -167,13 +176,13 @@ func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
 		{name: "wrong type", header: auth(), body: func(id string) []byte { return withField(t, id, "videoUrl", 42) }, wantStatus: 400, wantCode: "invalid_json", wantField: "videoUrl"},
 		{name: "object title", header: auth(), body: func(id string) []byte { return withField(t, id, "title", map[string]int{"a": 1}) }, wantStatus: 400, wantCode: "invalid_json", wantField: "title"},
 		// Missing.
-		{name: "missing wochitVideoId", header: auth(), body: func(id string) []byte { return withField(t, id, "wochitVideoId", nil) }, wantStatus: 400, wantCode: "missing_field", wantField: "wochitVideoId"},
+		{name: "missing wochitVideoId", header: auth(), body: func(id string) []byte { return withField(t, id, "wochitVideoId", nil) }, sent: noID, wantStatus: 400, wantCode: "missing_field", wantField: "wochitVideoId"},
 		{name: "empty videoUrl", header: auth(), body: url(""), wantStatus: 400, wantCode: "missing_field", wantField: "videoUrl"},
 		{name: "missing thumbnailUrl", header: auth(), body: func(id string) []byte { return withField(t, id, "thumbnailUrl", nil) }, wantStatus: 400, wantCode: "missing_field", wantField: "thumbnailUrl"},
 		{name: "missing videoContext", header: auth(), body: func(id string) []byte { return withField(t, id, "videoContext", nil) }, wantStatus: 400, wantCode: "missing_field", wantField: "videoContext"},
 		// Malformed fields.
-		{name: "unsafe video id", header: auth(), body: func(string) []byte { return jsonBody(t, notification("../../etc")) }, wantStatus: 400, wantCode: "invalid_field", wantField: "wochitVideoId"},
-		{name: "video id too long", header: auth(), body: func(string) []byte { return jsonBody(t, notification(strings.Repeat("a", 129))) }, wantStatus: 400, wantCode: "invalid_field", wantField: "wochitVideoId"},
+		{name: "unsafe video id", header: auth(), body: func(id string) []byte { return jsonBody(t, notification(unsafeID(id))) }, sent: unsafeID, wantStatus: 400, wantCode: "invalid_field", wantField: "wochitVideoId"},
+		{name: "video id too long", header: auth(), body: func(id string) []byte { return jsonBody(t, notification(longID(id))) }, sent: longID, wantStatus: 400, wantCode: "invalid_field", wantField: "wochitVideoId"},
 		{name: "title too long", header: auth(), body: func(id string) []byte { return withField(t, id, "title", strings.Repeat("é", 1025)) }, wantStatus: 400, wantCode: "invalid_field", wantField: "title"},
 		{name: "videoContext too long", header: auth(), body: func(id string) []byte { return withField(t, id, "videoContext", strings.Repeat("c", 2049)) }, wantStatus: 400, wantCode: "invalid_field", wantField: "videoContext"},
 		{name: "relative URL", header: auth(), body: url("/v.mp4"), wantStatus: 400, wantCode: "invalid_field", wantField: "videoUrl"},
@@ -225,7 +234,11 @@ func TestBadInputIsRejectedAndStartsNothing(t *testing.T) {
 			if tt.wantStatus == 405 && got.header.Get("Allow") != "POST" {
 				t.Errorf("Allow = %q, want POST", got.header.Get("Allow"))
 			}
-			assertNotStarted(t, f.temporal, id)
+			sent := id
+			if tt.sent != nil {
+				sent = tt.sent(id)
+			}
+			assertNotStarted(t, f.temporal, sent)
 		})
 	}
 

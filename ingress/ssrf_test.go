@@ -1,31 +1,33 @@
 package ingress_test
 
 import (
+	"context"
 	"net/http"
-	"strconv"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 
-	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
 // The ingress refuses the SSRF corpus at the door, in both URL fields: 400
-// invalid_field and no workflow (so no worker will ever fetch it). The URLs
-// aim at a canary, which must see no connection. The ports are the canary's
-// and allowed, so each refusal is about the host. Entries marked devToo are
-// refused even under dev's policy, which allows loopback and private
-// networks.
+// invalid_field and no workflow (so no worker will ever fetch it). The ports
+// in the URLs are allowed, so each refusal is about the host. Entries marked
+// devToo are refused even under dev's policy, which allows loopback and
+// private networks.
+//
+// The door judges a URL by its spelling and never resolves it (a DNS answer
+// could change before the worker connects): the policies' resolver, which a
+// lookup through safehttp would use, must see no lookup. (The ingress never
+// dials either, so a canary listener would prove nothing here; the workers'
+// tests aim the corpus at one.)
 func TestIngressRefusesSSRFCorpus(t *testing.T) {
-	canary, err := mediaorigin.NewCanary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(canary.Close)
-	p := strconv.Itoa(canary.Port)
-	ports := []int{canary.Port, canary.Port6}
-	prod := newFixture(t, temporalServer(t), ingress.Config{OriginPolicy: safehttp.Policy{Ports: ports}})
-	dev := newFixture(t, temporalServer(t), ingress.Config{AllowHTTPURLs: true, OriginPolicy: safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}})
+	const p = "8443"
+	lookups := &countingResolver{}
+	ports := []int{8443}
+	prod := newFixture(t, temporalServer(t), ingress.Config{OriginPolicy: safehttp.Policy{Ports: ports, Resolver: lookups}})
+	dev := newFixture(t, temporalServer(t), ingress.Config{AllowHTTPURLs: true, OriginPolicy: safehttp.Policy{AllowPrivate: true, AllowAnyPort: true, Resolver: lookups}})
 
 	corpus := []struct {
 		url    string
@@ -82,16 +84,13 @@ func TestIngressRefusesSSRFCorpus(t *testing.T) {
 	}
 	// A non-default port on a public host, under the production policy.
 	id := uniqueID(t)
-	if got := do(t, prod.url, request{path: "/webhooks/wochit", header: jsonHeader(), body: withField(t, id, "videoUrl", "https://media.example.com:8443/v.mp4")}); got.status != 400 || got.body["field"] != "videoUrl" {
+	if got := do(t, prod.url, request{path: "/webhooks/wochit", header: jsonHeader(), body: withField(t, id, "videoUrl", "https://media.example.com:8444/v.mp4")}); got.status != 400 || got.body["field"] != "videoUrl" {
 		t.Errorf("a port not allowed: answer %d %v, want 400 invalid_field videoUrl", got.status, got.body)
 	}
 	assertNotStarted(t, prod.temporal, id)
 
-	if n := canary.Connections(); n != 0 {
-		t.Fatalf("the canary accepted %d connections, want 0", n)
-	}
-	// Control: the same servers accept a public host, and dev accepts the
-	// canary itself (its worker would fetch from it).
+	// Control: the same servers accept a public host and, under dev's
+	// policy, loopback.
 	for _, c := range []struct {
 		f   fixture
 		url string
@@ -103,4 +102,21 @@ func TestIngressRefusesSSRFCorpus(t *testing.T) {
 			t.Fatalf("control %s: answer %d %v, want 202", c.url, got.status, got.body)
 		}
 	}
+	if n := lookups.n.Load(); n != 0 {
+		t.Fatalf("the ingress looked up %d host names, want 0: it judges URLs by their spelling", n)
+	}
+	// The counter counts: a worker's client on the same policy resolves.
+	client := safehttp.NewClient(safehttp.Policy{Ports: ports, Resolver: lookups}, safehttp.ClientOptions{})
+	if _, err := client.Get("https://media.example.com:" + p + "/v.mp4"); err == nil || lookups.n.Load() != 1 {
+		t.Fatalf("control lookup: %v, %d lookups; want the resolver asked once", err, lookups.n.Load())
+	}
+}
+
+// countingResolver counts lookups and answers with a documentation address,
+// which every policy refuses.
+type countingResolver struct{ n atomic.Int64 }
+
+func (c *countingResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	c.n.Add(1)
+	return []netip.Addr{netip.MustParseAddr("192.0.2.1")}, nil
 }

@@ -21,6 +21,7 @@ import (
 // sender's traceparent only links to it, and the sender's token, which may
 // be in the path, appears in no span.
 func TestNotificationIsTracedWithoutItsToken(t *testing.T) {
+	shared := temporalServer(t)
 	rec := tracetest.NewSpanRecorder()
 	tr := tracing.WithProcessor("ingress-test", rec)
 	ic, err := tr.Interceptor()

@@ -111,16 +111,8 @@ func validHost(host string) bool {
 	return strings.Trim(last, "0123456789") != ""
 }
 
+// mediaHostAllowed applies the workers' own rule (safehttp.HostListed), so
+// the door and the workers agree on every host.
 func (r urlRules) mediaHostAllowed(host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, h := range r.mediaHosts {
-		if suffix, ok := strings.CutPrefix(h, "."); ok {
-			if strings.HasSuffix(host, "."+suffix) {
-				return true
-			}
-		} else if host == h {
-			return true
-		}
-	}
-	return false
+	return safehttp.HostListed(r.mediaHosts, host)
 }

@@ -7,7 +7,10 @@
 // checks that every notification answered 2xx was stored byte for byte and
 // called back with exactly one video.stored id. Each fault is first proven to
 // have happened (the process exited as intended while the origin was serving
-// it videos; a new process took its place), then that nothing was lost.
+// it videos; a new process took its place), then that nothing was lost. The
+// Temporal server's 30 s outage must also cancel no transfer attempt: a
+// video served in one stream is asked for once, and no activity of the
+// phase starts a second attempt.
 //
 // It is behind the build tag `topology`, so `go test ./...` skips it:
 //

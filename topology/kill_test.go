@@ -134,7 +134,7 @@ func (tp *topology) workerKilledMidVideo(t *testing.T, fig *figures) {
 			cutDone = closes[i]
 		}
 	}
-	fig.add("worker SIGKILL mid-video: %d download(s) cut; the origin was asked for a cut video again %s after the kill (by %s; the video heartbeat timeout is 20s); the cut videos completed %s after the kill; %s",
+	fig.add("worker SIGKILL mid-video: %d download(s) cut; the origin was asked for a cut video again %s after the kill (by %s; the transfers' heartbeat timeout is 60s); the cut videos completed %s after the kill; %s",
 		aborted, fmtDur(resumed.Sub(killedAt)), resumedBy, fmtDur(cutDone.Sub(killedAt)), tp.refetchRatio(ns))
 }
 

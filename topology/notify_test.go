@@ -68,6 +68,7 @@ func (n *notification) history() []attempt {
 type mediaSpec struct {
 	videoSize      int
 	bytesPerSecond int64 // per request; 0: unthrottled
+	noRanges       bool  // the origin ignores ranges: one stream, nothing to resume
 	query          func(path string) string
 }
 
@@ -79,8 +80,8 @@ func (tp *topology) newNotification(id, videoContext, title string, m mediaSpec)
 		video: generatedVideo(id, m.videoSize), thumbnail: generatedThumbnail(id),
 		videoPath: "/media/" + id + "/video.mp4", thumbPath: "/media/" + id + "/thumbnail.png",
 	}
-	tp.origin.Put(n.videoPath, n.video, "video/mp4", m.bytesPerSecond)
-	tp.origin.Put(n.thumbPath, n.thumbnail, "image/png", 0)
+	tp.origin.Put(n.videoPath, n.video, "video/mp4", m.bytesPerSecond, m.noRanges)
+	tp.origin.Put(n.thumbPath, n.thumbnail, "image/png", 0, false)
 	q := func(string) string { return "" }
 	if m.query != nil {
 		q = m.query

@@ -61,9 +61,9 @@ func (o *trackedOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Put serves body at path, at most bytesPerSecond per request (0: as fast
-// as it goes).
-func (o *trackedOrigin) Put(path string, body []byte, contentType string, bytesPerSecond int64) {
-	o.media.put(path, body, contentType, bytesPerSecond)
+// as it goes), ignoring ranges when noRanges.
+func (o *trackedOrigin) Put(path string, body []byte, contentType string, bytesPerSecond int64, noRanges bool) {
+	o.media.put(path, body, contentType, bytesPerSecond, noRanges)
 }
 
 // BytesSent is how many body bytes were sent for path, over all requests.

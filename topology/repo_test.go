@@ -44,8 +44,8 @@ func newMediaOrigin() mediaOrigin { return mediaOrigin{mediaorigin.New()} }
 
 func (m mediaOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.o.ServeHTTP(w, r) }
 
-func (m mediaOrigin) put(path string, body []byte, contentType string, bytesPerSecond int64) {
-	m.o.Put(path, mediaorigin.File{Body: body, ContentType: contentType, BytesPerSecond: bytesPerSecond})
+func (m mediaOrigin) put(path string, body []byte, contentType string, bytesPerSecond int64, noRanges bool) {
+	m.o.Put(path, mediaorigin.File{Body: body, ContentType: contentType, BytesPerSecond: bytesPerSecond, NoRanges: noRanges})
 }
 
 // bytesSent is how many body bytes the origin wrote for path, all requests.

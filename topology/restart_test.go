@@ -3,6 +3,7 @@
 package topology
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,15 +12,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 )
 
 // minOutage is how long the Temporal server and PostgreSQL stay down at
-// least: longer than the transfers' heartbeat timeout (20 s), so the server
-// must time out the attempts that were running when it went down and retry
-// them once it is back. The attempts do not outlive the outage: a worker's
-// heartbeat RPC gives up after its throttle interval (3 s, worker.go) and
-// the SDK then cancels the attempt. The retries resume from the progress
-// last heartbeated. TOPOLOGY_MIN_OUTAGE (a Go duration) changes it.
+// least: the 30 s outage README says transfers ride out. It is shorter than
+// the transfers' heartbeat timeout (60 s), and a worker's heartbeat waits up
+// to 50 s for Temporal to answer (worker.HeartbeatRPCTimeout) where the SDK
+// alone would cancel the attempt after 3 s: so the Temporal phase checks
+// that every attempt in flight went on — no activity started a second
+// attempt, and no video was sent more than once plus one part, a
+// single-stream one (which could not resume) exactly once.
+// TOPOLOGY_MIN_OUTAGE (a Go duration) changes it.
 var minOutage = func() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("TOPOLOGY_MIN_OUTAGE")); err == nil {
 		return d
@@ -36,16 +42,20 @@ const outageRate = faultVideoSize / partsAtOnce / 60
 // what proves they did what they say.
 type outage struct {
 	component string
-	stop      func(*testing.T) string // returns once the process has exited
-	start     func(*testing.T) string // returns once a new process serves
-	pid       func() int
+	// keepsAttempts: no transfer attempt may be cancelled by the outage;
+	// the phase adds a video served in one stream to prove it.
+	keepsAttempts bool
+	stop          func(*testing.T) string // returns once the process has exited
+	start         func(*testing.T) string // returns once a new process serves
+	pid           func() int
 }
 
 // temporalRestartedMidTransfer kills the Temporal server (SIGKILL, as a crash
 // or an OOM kill would) while videos are in flight, and starts a new one.
 func (tp *topology) temporalRestartedMidTransfer(t *testing.T, fig *figures) {
 	tp.restartMidTransfer(t, fig, "temporal", outage{
-		component: "the Temporal server",
+		component:     "the Temporal server",
+		keepsAttempts: true,
 		stop: func(t *testing.T) string {
 			tp.temporal.kill(t)
 			return "exited by SIGKILL"
@@ -95,6 +105,13 @@ func (tp *topology) postgresRestartedMidTransfer(t *testing.T, fig *figures) {
 // after the restart), and measures how soon new work completes.
 func (tp *topology) restartMidTransfer(t *testing.T, fig *figures, tag string, o outage) {
 	ns := tp.faultNotifications(tag, outageRate)
+	if o.keepsAttempts {
+		// Served in one stream at the rate of the others: nothing of it can
+		// resume, so a cancelled attempt would fetch it all again.
+		id := tag + "-single"
+		ns = append(ns, tp.newNotification(id, "user-"+id, "Single-stream video "+id,
+			mediaSpec{videoSize: faultVideoSize, bytesPerSecond: faultVideoSize / 60, noRanges: true}))
+	}
 	tp.deliverAll(t, ns, len(ns), time.Minute)
 	tp.waitTransfersInFlight(t, ns)
 	videoBytes := func() int64 {
@@ -173,9 +190,72 @@ func (tp *topology) restartMidTransfer(t *testing.T, fig *figures, tag string, o
 	}
 	closes := tp.closeTimes(t, all)
 	last := slices.MaxFunc(closes, func(a, b time.Time) int { return a.Compare(b) })
-	fig.add("%s down mid-transfer for %s (%d downloads in flight at the stop, %d KiB streamed while down): the new process served %s after its start; /readyz 200 again after that: %s; the origin was asked for the unfinished videos again %s after it (%d of %d downloaded on); a notification sent then completed %s after it (idle: %s); all %d videos of the phase completed %s after it; %d answers 503 meanwhile, none 2xx; %s",
+	attempts, retried := tp.attemptsOf(t, ns)
+	if o.keepsAttempts {
+		tp.checkNothingFetchedTwice(t, ns, o.component)
+		if len(retried) > 0 {
+			t.Errorf("%s being down cost attempts: %s", o.component, strings.Join(retried, "; "))
+		}
+	}
+	fig.add("%s down mid-transfer for %s (%d downloads in flight at the stop, %d KiB streamed while down): the new process served %s after its start; /readyz 200 again after that: %s; the unfinished videos' next download began %s after it (%d of %d downloaded on); a notification sent then completed %s after it (idle: %s); all %d videos of the phase completed %s after it; %d answers 503 meanwhile, none 2xx; most attempts of an activity: %d; %s",
 		o.component, fmtDur(servingAt.Sub(stoppedAt)), len(atStop), streamed>>10, fmtDur(servingAt.Sub(restartAt)), fmtReady(ready), fmtDur(resumedAt.Sub(servingAt)), resumed, len(unfinished), fmtDur(probe.Sub(servingAt)), fmtDur(tp.idleLatency),
-		len(all), fmtDur(last.Sub(servingAt)), unavailable, tp.refetchRatio(ns))
+		len(all), fmtDur(last.Sub(servingAt)), unavailable, attempts, tp.refetchRatio(ns))
+}
+
+// checkNothingFetchedTwice proves from the origin's request log that no
+// transfer of ns started over: each video was sent at most once plus one
+// part, and one served in one stream was asked for exactly once.
+func (tp *topology) checkNothingFetchedTwice(t *testing.T, ns []*notification, component string) {
+	t.Helper()
+	for _, n := range ns {
+		sent, reqs := tp.origin.BytesSent(n.videoPath), tp.origin.RequestsFor(n.videoPath)
+		if limit := int64(len(n.video)) + partBytes; sent > limit {
+			t.Errorf("%s: the origin sent %d bytes of a %d-byte video over %d requests, more than once plus one part, across %s's outage", short(n.WochitVideoID), sent, len(n.video), len(reqs), component)
+		}
+		if strings.HasSuffix(n.WochitVideoID, "-single") && (len(reqs) != 1 || sent != int64(len(n.video))) {
+			t.Errorf("%s: the single-stream video was asked for %d times and sent %d of its %d bytes; want once, whole, across %s's outage", short(n.WochitVideoID), len(reqs), sent, len(n.video), component)
+		}
+	}
+}
+
+// attemptsOf is the highest attempt any activity of ns's runs started, as
+// their histories record it, and the retries that were not an origin host's
+// slots being taken (OriginHostBusy turns an attempt away before it sends a
+// request): an attempt cancelled by an outage comes back as a retry after a
+// timeout or a cancellation.
+func (tp *topology) attemptsOf(t *testing.T, ns []*notification) (most int32, retried []string) {
+	t.Helper()
+	for _, n := range ns {
+		it := tp.client.GetWorkflowHistory(context.Background(), "wochit-video-"+n.WochitVideoID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				t.Fatalf("%s: reading its history: %v", short(n.WochitVideoID), err)
+			}
+			a := e.GetActivityTaskStartedEventAttributes()
+			if a == nil {
+				continue
+			}
+			most = max(most, a.GetAttempt())
+			if f := a.GetLastFailure(); a.GetAttempt() > 1 && f.GetApplicationFailureInfo().GetType() != "OriginHostBusy" {
+				retried = append(retried, fmt.Sprintf("%s: attempt %d after %s", short(n.WochitVideoID), a.GetAttempt(), failureKind(f)))
+			}
+		}
+	}
+	return most, retried
+}
+
+// failureKind names a failure without its message (encrypted).
+func failureKind(f *failurepb.Failure) string {
+	switch {
+	case f.GetTimeoutFailureInfo() != nil:
+		return "a timeout (" + f.GetTimeoutFailureInfo().GetTimeoutType().String() + ")"
+	case f.GetCanceledFailureInfo() != nil:
+		return "a cancellation"
+	case f.GetApplicationFailureInfo() != nil:
+		return "a failure of type " + f.GetApplicationFailureInfo().GetType()
+	}
+	return "a failure"
 }
 
 // readyAgain polls every process's /readyz and returns how long after since

@@ -39,6 +39,7 @@ const (
 	faultVideoSize = 10 << 20
 	faultRate      = 512 << 10
 	partSize       = "1MiB"
+	partBytes      = 1 << 20
 	partsAtOnce    = 2
 )
 

@@ -57,6 +57,20 @@ func fitMetadata(s string, n int) string {
 	return truncate(s, n-len(suffix)) + suffix
 }
 
+// sameSource reports whether an object's sourceUrl metadata names this
+// transfer's source: as it is recorded now (origin.RedactURL), or as
+// versions before path tokens were redacted recorded it (without query,
+// fragment and userinfo only), so that an attempt retried across an upgrade
+// finds its object rather than an ObjectConflict.
+func (c *copier) sameSource(recorded string) bool {
+	if recorded == fitMetadata(c.source, maxMetadataText) {
+		return true
+	}
+	legacy := *c.srcURL
+	legacy.User, legacy.RawQuery, legacy.ForceQuery, legacy.Fragment, legacy.RawFragment = nil, "", false, "", ""
+	return recorded == fitMetadata(legacy.String(), maxMetadataText)
+}
+
 // ObjectDir is the "folder" holding both files of one video:
 // <prefix><wochitVideoId>/.
 func ObjectDir(prefix, wochitVideoID string) string {

@@ -163,7 +163,7 @@ func (c *copier) acceptExisting(ctx context.Context, obj *storage.ObjectHandle, 
 // ours fails, without retrying, for an object under our name that was not
 // stored for this very video and source: a conflict a human must look at.
 func (c *copier) ours(attrs *storage.ObjectAttrs) error {
-	if attrs.Metadata[metaWochitVideoID] != c.dst.WochitVideoID || attrs.Metadata[metaSourceURL] != fitMetadata(c.source, maxMetadataText) {
+	if attrs.Metadata[metaWochitVideoID] != c.dst.WochitVideoID || !c.sameSource(attrs.Metadata[metaSourceURL]) {
 		return permanent(contract.ObjectConflict, nil,
 			"gs://%s/%s already exists and was not stored from %s for video %s", attrs.Bucket, attrs.Name, c.source, c.dst.WochitVideoID)
 	}

@@ -160,7 +160,7 @@ func workerOptions(queue string, cfg Config) (sdkworker.Options, error) {
 		WorkerStopTimeout: stopTimeout(cfg),
 		// Send transfer progress to the server every few seconds, so the Web
 		// UI and `send --wait` show it (the SDK default is up to 30 s).
-		MaxHeartbeatThrottleInterval: 3 * time.Second,
+		MaxHeartbeatThrottleInterval: HeartbeatThrottle,
 	}
 	switch queue {
 	case workflows.TaskQueue:

@@ -7,21 +7,28 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
 )
 
+// TransferHeartbeatTimeout is how long a transfer attempt may go without a
+// heartbeat reaching Temporal before it is given up and retried, for videos
+// and thumbnails alike. It is a trade-off: a worker that dies is noticed
+// this long after its last heartbeat, and a Temporal outage shorter than it
+// (less the heartbeat throttle and the worker's reconnect) does not cancel
+// the attempts in flight (worker.HeartbeatRPCTimeout; README, Heartbeats).
+const TransferHeartbeatTimeout = 60 * time.Second
+
 // Timeouts and retry policies, named for what they protect.
 const (
 	// A video attempt may stream for hours, but a worker that dies is noticed
-	// within videoHeartbeatTimeout and the transfer is retried elsewhere.
-	videoAttemptTimeout   = 6 * time.Hour
-	videoHeartbeatTimeout = 20 * time.Second
+	// within TransferHeartbeatTimeout and the transfer is retried elsewhere.
+	videoAttemptTimeout = 6 * time.Hour
 
-	thumbnailAttemptTimeout   = 10 * time.Minute
-	thumbnailHeartbeatTimeout = 30 * time.Second
+	thumbnailAttemptTimeout = 10 * time.Minute
 
 	// A reuse-only check after the deadline lists the video's objects and
 	// reads their metadata; it never streams media, so it is short.
@@ -179,24 +186,24 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 				ScheduleToCloseTimeout: reuseTimeout,
 				StartToCloseTimeout:    reuseAttemptTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                fmt.Sprintf("%s: reuse the stored copy (link expired)", kind),
+				Summary:                ReuseSummary(kind),
 			}
 		case kind == contract.KindVideo:
 			opts = workflow.ActivityOptions{
 				TaskQueue:              VideoTaskQueue,
 				ScheduleToCloseTimeout: remaining,
 				StartToCloseTimeout:    min(videoAttemptTimeout, remaining),
-				HeartbeatTimeout:       videoHeartbeatTimeout,
+				HeartbeatTimeout:       TransferHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
+				Summary:                TransferSummary(kind, dest),
 			}
 		default:
 			opts = workflow.ActivityOptions{
 				ScheduleToCloseTimeout: remaining,
 				StartToCloseTimeout:    min(thumbnailAttemptTimeout, remaining),
-				HeartbeatTimeout:       thumbnailHeartbeatTimeout,
+				HeartbeatTimeout:       TransferHeartbeatTimeout,
 				RetryPolicy:            transferRetryPolicy,
-				Summary:                FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes),
+				Summary:                TransferSummary(kind, dest),
 			}
 		}
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(transferCtx, opts), a.TransferToGCS, activities.TransferInput{
@@ -235,6 +242,19 @@ func transferBoth(ctx workflow.Context, in IngestInput, deadlines Deadlines, des
 	return video, thumbnail, err
 }
 
+// TransferSummary is a transfer activity's summary in the Web UI: the kind
+// and where it goes, fitted to MaxSummaryBytes (a bucket name, GCS_PREFIX
+// and the video id can make it long).
+func TransferSummary(kind contract.AssetKind, dest activities.Destination) string {
+	return FitJSON(fmt.Sprintf("%s → %s%s", kind, dest.URI(), kind), MaxSummaryBytes)
+}
+
+// ReuseSummary is the summary of a transfer that only looks for the copy an
+// earlier run stored.
+func ReuseSummary(kind contract.AssetKind) string {
+	return fmt.Sprintf("%s: reuse the stored copy (link expired)", kind)
+}
+
 // failureReason extracts the reason code (the ApplicationError type) and a
 // message for the video.failed callback.
 func failureReason(err error) (reason contract.Reason, message string) {
@@ -251,8 +271,35 @@ func failureReason(err error) (reason contract.Reason, message string) {
 		return contract.DeadlineExceeded, msg
 	}
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() != "" {
+	var actErr *temporal.ActivityError
+	if errors.As(err, &actErr) && actErr.RetryState() == enumspb.RETRY_STATE_TIMEOUT {
+		// The server gave up because the next retry would start after the
+		// deadline (ScheduleToClose): the deadline ended the transfer, the
+		// last attempt's failure only says how it was going.
+		msg := "the transfer did not finish before the deadline"
+		if errors.As(err, &appErr) {
+			msg += "; last error: " + appErr.Error()
+		}
+		return contract.DeadlineExceeded, msg
+	}
+	if errors.As(err, &appErr) && contract.Reason(appErr.Type()).Known() {
 		return contract.Reason(appErr.Type()), appErr.Error()
 	}
-	return contract.TransferFailed, err.Error()
+	// An untyped failure (a panic in an activity, an SDK error) is no reason
+	// a backend can act on.
+	return contract.TransferFailed, withoutActivityError(err)
+}
+
+// withoutActivityError is err's message without the SDK's ActivityError
+// wrapper, whose text names the worker that ran the attempt (its identity,
+// pid@hostname): the customer's video.failed gets what failed, not where.
+func withoutActivityError(err error) string {
+	var actErr *temporal.ActivityError
+	if !errors.As(err, &actErr) {
+		return err.Error()
+	}
+	if cause := errors.Unwrap(actErr); cause != nil {
+		return withoutActivityError(cause)
+	}
+	return "the " + actErr.ActivityType().GetName() + " activity failed"
 }

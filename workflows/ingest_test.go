@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,8 +157,12 @@ func TestIngestVideoActivityOptions(t *testing.T) {
 			t.Errorf("%s StartToClose = %s, want a per-attempt bound within the deadline", kind, info.StartToCloseTimeout)
 		}
 	}
-	if video.HeartbeatTimeout <= 0 || video.HeartbeatTimeout > 30*time.Second {
-		t.Errorf("video HeartbeatTimeout = %s, want a short one so a dead worker is noticed", video.HeartbeatTimeout)
+	// README (Heartbeats) documents 60 s: a dead worker noticed within it, a
+	// Temporal outage shorter than it ridden out.
+	for kind, info := range env.infos {
+		if info.HeartbeatTimeout != 60*time.Second || workflows.TransferHeartbeatTimeout != 60*time.Second {
+			t.Errorf("%s HeartbeatTimeout = %s, want the documented 60s", kind, info.HeartbeatTimeout)
+		}
 	}
 }
 
@@ -341,6 +346,43 @@ func TestIngestVideoPermanentTransferFailure(t *testing.T) {
 	env.acceptCallbacks()
 	env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
 	assertFailedWith(t, env, contract.OriginNotFound)
+}
+
+// The video.failed message says what failed, never which worker ran the
+// attempt: the SDK's ActivityError text names it (identity: pid@hostname),
+// and an error without a reason type used to be sent with that text.
+func TestFailureMessageDoesNotNameTheWorker(t *testing.T) {
+	const identity = "4242@worker-7.internal"
+	for _, tt := range []struct {
+		err    error
+		reason contract.Reason
+	}{
+		{errors.New("disk on fire"), contract.TransferFailed},
+		{temporal.NewNonRetryableApplicationError("disk on fire", "", nil), contract.TransferFailed},
+		{temporal.NewNonRetryableApplicationError("disk on fire", string(contract.OriginNotFound), nil), contract.OriginNotFound},
+	} {
+		env := newEnv(t)
+		env.SetIdentity(identity)
+		env.OnActivity(a.TransferToGCS, mock.Anything, mock.Anything).Return(
+			func(_ context.Context, in activities.TransferInput) (activities.TransferResult, error) {
+				if in.Kind == contract.KindVideo {
+					return activities.TransferResult{}, tt.err
+				}
+				return activities.TransferResult{Object: stored(in.Kind)}, nil
+			})
+		env.acceptCallbacks()
+		env.ExecuteWorkflow(workflows.IngestVideo, sampleInput())
+		if len(env.callbacks) != 1 {
+			t.Fatalf("%v: got %d callbacks, want 1", tt.err, len(env.callbacks))
+		}
+		data := env.callbacks[0].Event.Data
+		if data.Reason != tt.reason || !strings.Contains(data.Message, "disk on fire") {
+			t.Errorf("%v: video.failed %s %q, want %s with the failure's text", tt.err, data.Reason, data.Message, tt.reason)
+		}
+		if strings.Contains(data.Message, "worker-7") || strings.Contains(data.Message, "4242") || strings.Contains(data.Message, "identity") {
+			t.Errorf("%v: video.failed message %q names the worker", tt.err, data.Message)
+		}
+	}
 }
 
 // assertFailedWith checks that the workflow failed with reason and that the

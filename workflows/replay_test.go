@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,17 +20,32 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
+// guardedBranches are the scenarios capturehistories captures, each a branch
+// of the workflow its history guards.
+var guardedBranches = []string{
+	"happy-path", "transfer-failure", "callback-retry", "duplicate-after-failure",
+	"cancelled", "redeliver-mid-sleep", "reuse-only", "incomplete-media", "deadline",
+}
+
 // Every committed history must replay against the current workflow code: a
 // change that would make running workflows fail with a non-determinism error
 // fails here first. Capture new histories with
 // `go run ./devstack/capturehistories` (see README).
+//
+// Each branch's history fails it when that branch changes its commands, e.g.
+// a workflow.Sleep added where the run ends cancelled (cancelled.json), after
+// a redeliver signal cuts the sleep short (redeliver-mid-sleep.json), before
+// a reuse-only transfer (reuse-only.json), or on the IncompleteMedia or
+// DeadlineExceeded failure path (incomplete-media.json, deadline.json).
 func TestReplayCommittedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/histories/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 4 {
-		t.Fatalf("found %d committed histories, want at least the 4 scenarios", len(files))
+	for _, name := range guardedBranches {
+		if !slices.Contains(files, filepath.Join("testdata", "histories", name+".json")) {
+			t.Errorf("no committed history %s.json: go run ./devstack/capturehistories %s", name, name)
+		}
 	}
 	ring := replayKeys(t)
 	logger := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))

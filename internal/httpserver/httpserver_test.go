@@ -5,6 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,18 +87,43 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 	}
 }
 
-// The limits that keep slow or greedy clients from holding connections.
+// The limits that keep slow or greedy clients from holding connections are
+// the ones README documents (Security, "Load": "request headers 5 s, whole
+// request 15 s, response 30 s, idle keep-alive 60 s) and 16 KiB of
+// headers"). The figures are read from README, so changing either side alone
+// fails here.
 func TestServerLimits(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(strings.ReplaceAll(`request headers (\d+) s, whole request (\d+) s, response (\d+) s, idle keep-alive (\d+) s\) and (\d+) KiB of headers`, " ", `\s+`)).FindStringSubmatch(string(readme))
+	if m == nil {
+		t.Fatal("README no longer states the server limits in the sentence this test reads (Security, Load)")
+	}
+	documented := func(i int) int {
+		n, err := strconv.Atoi(m[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	s := New(nil)
-	for name, d := range map[string]time.Duration{
-		"ReadHeaderTimeout": s.ReadHeaderTimeout, "ReadTimeout": s.ReadTimeout,
-		"WriteTimeout": s.WriteTimeout, "IdleTimeout": s.IdleTimeout,
+	for _, tt := range []struct {
+		name string
+		got  time.Duration
+		want time.Duration
+	}{
+		{"ReadHeaderTimeout (request headers)", s.ReadHeaderTimeout, time.Duration(documented(1)) * time.Second},
+		{"ReadTimeout (whole request)", s.ReadTimeout, time.Duration(documented(2)) * time.Second},
+		{"WriteTimeout (response)", s.WriteTimeout, time.Duration(documented(3)) * time.Second},
+		{"IdleTimeout (idle keep-alive)", s.IdleTimeout, time.Duration(documented(4)) * time.Second},
 	} {
-		if d <= 0 || d > time.Minute {
-			t.Errorf("%s = %s, want a bound of at most a minute", name, d)
+		if tt.got != tt.want {
+			t.Errorf("%s = %s, README says %s", tt.name, tt.got, tt.want)
 		}
 	}
-	if s.MaxHeaderBytes <= 0 || s.MaxHeaderBytes > 64<<10 {
-		t.Errorf("MaxHeaderBytes = %d, want at most 64 KiB", s.MaxHeaderBytes)
+	if want := documented(5) << 10; s.MaxHeaderBytes != want {
+		t.Errorf("MaxHeaderBytes = %d, README says %d", s.MaxHeaderBytes, want)
 	}
 }

@@ -27,7 +27,7 @@ const (
 type codec struct{ ring *Keyring }
 
 // NewCodec returns a PayloadCodec that encrypts each payload with
-// AES-256-GCM under the ring's first key.
+// AES-256-GCM under the ring's encrypting key (never a decrypt-only one).
 //
 // The plaintext is the whole original payload (metadata and data,
 // proto-marshalled), so the original encoding and any other metadata are
@@ -123,7 +123,8 @@ func (c *codec) decrypt(p *commonpb.Payload) (*commonpb.Payload, error) {
 		if checkKeyID(id) != nil {
 			return nil, fmt.Errorf("payloadcodec: encrypted payload has a malformed %s", MetadataKeyID)
 		}
-		return nil, fmt.Errorf("payloadcodec: payload was encrypted with key id %q, which is not in the keyring (have %v)", id, c.ring.ids)
+		return nil, fmt.Errorf("payloadcodec: payload was encrypted with key id %q, which is not in the keyring (have %v): "+
+			"a key encrypted before every process listed it, or was removed while its payloads are still read (README, Encrypted histories)", id, c.ring.ids)
 	}
 	data := p.GetData()
 	if len(data) < nonceSize+tagSize {

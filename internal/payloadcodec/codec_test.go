@@ -113,7 +113,7 @@ func TestCodecPreservesWholePayload(t *testing.T) {
 func TestRotation(t *testing.T) {
 	oldKey, newKey := testKey(1), testKey(2)
 	oldRing := mustRing(t, "2026-06:"+oldKey)
-	rotated := mustRing(t, "2026-12:"+newKey+",2026-06:"+oldKey)
+	rotated := mustRing(t, "2026-12:"+newKey+",2026-06:"+oldKey+":decrypt-only")
 
 	old, err := DataConverter(oldRing).ToPayload(sampleInput)
 	if err != nil {
@@ -202,7 +202,7 @@ func TestTamperedCiphertext(t *testing.T) {
 // both ids map to the same key: the id is authenticated.
 func TestSwappedKeyID(t *testing.T) {
 	same := testKey(5)
-	ring := mustRing(t, "a:"+same+",b:"+same+",c:"+testKey(6))
+	ring := mustRing(t, "a:"+same+",b:"+same+":decrypt-only,c:"+testKey(6)+":decrypt-only")
 	codec := NewCodec(ring)
 	enc, err := codec.Encode([]*commonpb.Payload{{Data: []byte("x")}})
 	if err != nil {

@@ -8,35 +8,46 @@
 //
 // The keyring comes from one string, normally the PAYLOAD_KEYS environment
 // variable: a comma-separated list of id:key entries, the key being 32 random
-// bytes (AES-256) in base64:
+// bytes (AES-256) in base64, every entry but one marked :decrypt-only:
 //
-//	PAYLOAD_KEYS="2026-12:3q2+7w...=,2026-06:yv66vg...="
+//	PAYLOAD_KEYS="2026-12:3q2+7w...=,2027-06:yv66vg...=:decrypt-only"
 //
-// The first key encrypts new payloads; all keys decrypt. Ids (A-Z a-z 0-9 .
-// _ -, at most 64) are stored in clear with each payload (metadata
-// encryption-key-id) so the right key can be found; name them by date. Make a
-// key with
+// The unmarked key encrypts new payloads, wherever it stands in the list;
+// all keys decrypt. A list with no unmarked key or more than one is refused.
+// Ids (A-Z a-z 0-9 . _ -, at most 64) are stored in clear with each payload
+// (metadata encryption-key-id) so the right key can be found; name them by
+// date. Make a key with
 //
 //	openssl rand -base64 32
 //
 // or GenerateKey, which returns a whole dev-<random>:<base64> entry. Every
 // process that touches payloads (ingress, every worker, the codec server, and
-// tools such as `send --wait`) needs the same keyring.
+// tools such as `send --wait`) needs every key a payload it reads may carry.
 //
-// # Rotation
+// # Rotation, in phases
 //
-//  1. Put the new key first and keep the old ones after it:
-//     PAYLOAD_KEYS="2027-01:NEW,2026-12:OLD". Roll it out to every process
-//     (codec server and readers first is safest; because the old key stays in
-//     the ring, any order works as long as no process that lacks the new key
-//     has to read a payload written with it).
-//  2. New payloads now carry encryption-key-id 2027-01; old histories still
-//     decrypt with 2026-12.
-//  3. Remove the old key only once no history that uses it can still be read:
-//     after the namespace's retention period has passed since the last
-//     workflow that used it closed (running workflows keep their old
-//     payloads, and a workflow that runs longer than retention keeps them
-//     too). Payloads whose key is gone can never be decrypted again.
+// A process can read only what was written with a key it lists, and during
+// a rollout old and new processes run side by side. So each phase is rolled
+// out to every process before the next one starts, and a mixed fleet only
+// ever runs two neighbouring phases, which read each other's payloads:
+//
+//  0. OLD:k1                          (before)
+//  1. OLD:k1,NEW:k2:decrypt-only      add the new key; OLD still encrypts
+//  2. OLD:k1:decrypt-only,NEW:k2      NEW encrypts; OLD still decrypts
+//  3. NEW:k2                          drop OLD once nothing written with it is read
+//
+// Phase 3 waits until no history that uses OLD can still be read: the
+// namespace's retention period after the last workflow that ran with OLD
+// closed (running workflows keep their old payloads, and one that runs
+// longer than retention keeps them too). Payloads whose key is gone can never
+// be decrypted again.
+//
+// A rollback goes back one phase at a time: 2 to 1 (OLD encrypts again; NEW
+// stays listed, so what phase 2 wrote is still read) is always safe; 1 to 0
+// only if no process ever ran phase 2; never to a list without a key whose
+// payloads may still be read. A binary from before the decrypt-only mark
+// refuses a marked list and does not start: roll back to such a binary only
+// in phase 0 or 3, when the list has one key.
 //
 // Payloads without encoding binary/encrypted are passed through on decode, so
 // turning encryption on does not break existing histories; it also means the

@@ -27,12 +27,20 @@ func mustRing(t *testing.T, s string) *Keyring {
 
 func TestParseKeyring(t *testing.T) {
 	k1, k2 := testKey(1), testKey(2)
-	r := mustRing(t, " 2026-12:"+k1+" , 2026-06:"+k2+" ")
+	r := mustRing(t, " 2026-12:"+k1+" , 2026-06:"+k2+":decrypt-only ")
 	if got := r.EncryptionKeyID(); got != "2026-12" {
 		t.Errorf("EncryptionKeyID = %q, want 2026-12", got)
 	}
 	if got := r.KeyIDs(); !slices.Equal(got, []string{"2026-12", "2026-06"}) {
 		t.Errorf("KeyIDs = %v", got)
+	}
+	// The unmarked key encrypts wherever it is listed.
+	r = mustRing(t, "2026-06:"+k2+":decrypt-only,2026-12:"+k1+",2025-12:"+testKey(3)+":decrypt-only")
+	if got := r.EncryptionKeyID(); got != "2026-12" {
+		t.Errorf("EncryptionKeyID = %q, want the unmarked 2026-12", got)
+	}
+	if got := r.DecryptOnlyKeyIDs(); !slices.Equal(got, []string{"2026-06", "2025-12"}) {
+		t.Errorf("DecryptOnlyKeyIDs = %v, want the marked ones in order", got)
 	}
 
 	// Other base64 alphabets and missing padding are accepted.
@@ -63,7 +71,12 @@ func TestParseKeyringErrors(t *testing.T) {
 		{name: "not base64", in: "a:" + k + ",b:!!!notbase64!!!", want: `entry 2 (id "b"): key is not valid base64`},
 		{name: "short key", in: "a:" + short, want: "key is 16 bytes, want 32"},
 		{name: "long key", in: "a:" + long, want: "key is 33 bytes, want 32"},
-		{name: "duplicate id", in: "a:" + k + ",b:" + testKey(8) + ",a:" + testKey(9), want: `entry 3: duplicate key id "a"`},
+		{name: "duplicate id", in: "a:" + k + ",b:" + testKey(8) + ":decrypt-only,a:" + testKey(9), want: `entry 3: duplicate key id "a"`},
+		// Exactly one key encrypts: a list that leaves its role to the
+		// order (today's "new key first") or marks every key is refused.
+		{name: "two encrypting keys", in: "new:" + testKey(8) + ",old:" + k, want: "2 of 2 keys would encrypt: [new old]", is: ErrEncryptingKeys},
+		{name: "no encrypting key", in: "a:" + k + ":decrypt-only,b:" + testKey(8) + ":decrypt-only", want: "0 of 2 keys would encrypt", is: ErrEncryptingKeys},
+		{name: "unknown mark", in: "a:" + k + ":decrypt", want: `entry 1 (id "a"): the only mark after the key is :decrypt-only`},
 		{name: "stray comma", in: "a:" + k + ",", want: "entry 2 is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,7 +114,7 @@ func TestParseKeyringDoesNotEchoMisplacedKey(t *testing.T) {
 
 func TestKeyringDoesNotPrintKeys(t *testing.T) {
 	k1, k2 := testKey(3), testKey(4)
-	r := mustRing(t, "new:"+k1+",old:"+k2)
+	r := mustRing(t, "new:"+k1+",old:"+k2+":decrypt-only")
 	var logged bytes.Buffer
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("ring", "keys", r)
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("ring", "keys", r)
@@ -136,7 +149,7 @@ func TestGenerateKey(t *testing.T) {
 	if !strings.HasPrefix(a, "dev-") {
 		t.Errorf("GenerateKey() = id %q..., want dev-<random>", strings.SplitN(a, ":", 2)[0])
 	}
-	r := mustRing(t, a+","+b)
+	r := mustRing(t, a+","+b+":decrypt-only")
 	if id := r.EncryptionKeyID(); !strings.HasPrefix(a, id+":") {
 		t.Errorf("encryption key id %q is not the first entry's", id)
 	}

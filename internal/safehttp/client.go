@@ -2,10 +2,10 @@ package safehttp
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -61,7 +61,10 @@ func NewTransport(p Policy, headerTimeout time.Duration) *http.Transport {
 }
 
 // NewClient returns an HTTP client that only reaches destinations the policy
-// allows, on every redirect hop as well.
+// allows, on every redirect hop as well. A redirect the policy refuses (to
+// a host it blocks, off its Hosts, to another scheme, from https to http,
+// or carrying credentials) fails the request with a *BlockedError before
+// the next hop is contacted: the same URL would redirect the same way.
 func NewClient(p Policy, o ClientOptions) *http.Client {
 	transport := NewTransport(p, o.ResponseHeaderTimeout)
 	transport.MaxResponseHeaderBytes = cmp.Or(o.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
@@ -75,17 +78,23 @@ func NewClient(p Policy, o ClientOptions) *http.Client {
 			if len(via) > o.MaxRedirects {
 				return fmt.Errorf("stopped after %d redirects", o.MaxRedirects)
 			}
-			if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
-				return errors.New("redirect to a non-HTTP scheme")
-			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("redirect from https to http")
-			}
-			// Never carry credentials to another host.
-			if req.URL.User != nil {
-				return errors.New("redirect to a URL with userinfo")
-			}
-			return nil
+			return p.checkRedirect(req.URL, via[0].URL)
 		},
 	}
+}
+
+// checkRedirect judges a redirect's target from its spelling; the dial-time
+// checks still apply to the connection it leads to.
+func (p Policy) checkRedirect(to, first *url.URL) error {
+	refuse := func(reason string) error { return &BlockedError{Address: to.Host, Reason: reason} }
+	switch {
+	case to.Scheme != "https" && to.Scheme != "http":
+		return refuse("redirect to a non-HTTP scheme")
+	case first.Scheme == "https" && to.Scheme != "https":
+		return refuse("redirect from https to http")
+	case to.User != nil:
+		// Never carry credentials to another host.
+		return refuse("redirect to a URL with userinfo")
+	}
+	return p.CheckHost(to.Hostname())
 }

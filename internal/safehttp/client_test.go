@@ -2,6 +2,7 @@ package safehttp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,4 +229,103 @@ type fixedAnswers []netip.Addr
 
 func (a fixedAnswers) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
 	return a, nil
+}
+
+// redirector answers every request with a redirect to its "to" parameter.
+func redirector(t *testing.T, tls bool) (*httptest.Server, int) {
+	t.Helper()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	var s *httptest.Server
+	if tls {
+		s = httptest.NewTLSServer(h)
+	} else {
+		s = httptest.NewServer(h)
+	}
+	t.Cleanup(s.Close)
+	return s, s.Listener.Addr().(*net.TCPAddr).Port
+}
+
+// With Hosts set (INGRESS_MEDIA_HOSTS on a worker), a redirect from an
+// allowed host to another one is refused as blocked, and the other host never
+// sees a connection; the same request under the same policy without Hosts
+// reaches it, so the canary can count.
+func TestClientKeepsToTheMediaHosts(t *testing.T) {
+	canary := newCanary(t)
+	_, port := redirector(t, false)
+	to := fmt.Sprintf("http://elsewhere.example.org:%d/v.mp4", canary.Port)
+	from := fmt.Sprintf("http://cdn.example.com:%d/v.mp4?to=%s", port, url.QueryEscape(to))
+	open := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true, Resolver: loopback} // names resolve to the redirector's and the canary's loopback
+	hosts := open
+	hosts.Hosts = []string{"cdn.example.com"}
+
+	for _, u := range []string{from, to} {
+		_, err := get(safehttp.NewClient(hosts, safehttp.ClientOptions{MaxRedirects: 3}), u)
+		var blocked *safehttp.BlockedError
+		if !errors.As(err, &blocked) || !strings.Contains(blocked.Reason, "media host") {
+			t.Errorf("GET %s with Hosts %v: err = %v, want a BlockedError about the media host", u, hosts.Hosts, err)
+		}
+	}
+	if n := canary.Connections(); n != 0 {
+		t.Fatalf("the host off the list accepted %d connections, want 0", n)
+	}
+
+	if resp, err := get(safehttp.NewClient(open, safehttp.ClientOptions{MaxRedirects: 3}), from); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("control, without Hosts: %v %v", resp, err)
+	}
+	if n := canary.Connections(); n != 1 {
+		t.Fatalf("the canary accepted %d connections after the control request, want 1", n)
+	}
+}
+
+// A redirect from https to http is refused as blocked (the same URL would
+// redirect the same way, so it is not worth retrying) and the http target
+// sees nothing; the same redirect from an http origin is followed.
+func TestClientRefusesRedirectFromHTTPSToHTTP(t *testing.T) {
+	canary := newCanary(t)
+	tlsOrigin, tlsPort := redirector(t, true)
+	_, plainPort := redirector(t, false)
+	to := url.QueryEscape(fmt.Sprintf("http://127.0.0.1:%d/v.mp4", canary.Port))
+	client := safehttp.NewClient(safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}, safehttp.ClientOptions{MaxRedirects: 3})
+	client.Transport.(*http.Transport).TLSClientConfig = tlsOrigin.Client().Transport.(*http.Transport).TLSClientConfig
+
+	_, err := get(client, fmt.Sprintf("https://127.0.0.1:%d/v.mp4?to=%s", tlsPort, to))
+	var blocked *safehttp.BlockedError
+	if !errors.As(err, &blocked) || !strings.Contains(blocked.Reason, "https to http") {
+		t.Fatalf("https → http redirect: err = %v, want a BlockedError about the downgrade", err)
+	}
+	if n := canary.Connections(); n != 0 {
+		t.Fatalf("the http target accepted %d connections, want 0", n)
+	}
+	if resp, err := get(client, fmt.Sprintf("http://127.0.0.1:%d/v.mp4?to=%s", plainPort, to)); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("control, http → http: %v %v", resp, err)
+	}
+	if n := canary.Connections(); n != 1 {
+		t.Fatalf("the canary accepted %d connections after the control request, want 1", n)
+	}
+}
+
+// Cloud metadata endpoints inside the ranges AllowPrivate opens (GCE's IPv6
+// metadata server, AWS's instance endpoints in fd00:ec2::/32) are refused at
+// dial time, however the name resolves; a neighbouring ULA address is not.
+func TestClientRefusesIPv6MetadataEvenWithPrivateAllowed(t *testing.T) {
+	for _, addr := range []string{"fd20:ce::254", "fd00:ec2::254", "fd00:ec2::23"} {
+		p := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true, Resolver: everyNameIs(netip.MustParseAddr(addr))}
+		client := safehttp.NewClient(p, safehttp.ClientOptions{})
+		for _, u := range []string{"http://media.example.com/", "http://[" + addr + "]/"} {
+			if _, err := get(client, u); !safehttp.IsBlocked(err) {
+				t.Errorf("GET %s (resolving to %s): err = %v, want a BlockedError", u, addr, err)
+			}
+		}
+	}
+	// The control is a dial that is attempted (whatever its outcome on
+	// this machine's network), not refused.
+	p := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true, Resolver: everyNameIs(netip.MustParseAddr("fd20:ce::253"))}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://media.example.com/", nil)
+	if _, err := safehttp.NewClient(p, safehttp.ClientOptions{}).Do(req); safehttp.IsBlocked(err) {
+		t.Fatalf("fd20:ce::253 under AllowPrivate: %v, want it dialed", err)
+	}
 }

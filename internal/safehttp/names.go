@@ -33,10 +33,14 @@ var internalSuffixes = []string{
 //     resolvers (inet_aton) accept and netip does not: always refused, so it
 //     cannot be read one way here and another way by a resolver.
 //   - Cloud metadata names are always refused.
+//   - With Hosts set, a host not on that list is refused.
 //   - localhost, single-label names (resolved through the search domain to
 //     internal services) and never-delegated suffixes such as .internal or
 //     .local are refused unless AllowPrivate is set.
 func (p Policy) CheckHost(host string) error {
+	if len(p.Hosts) > 0 && !HostListed(p.Hosts, host) {
+		return &BlockedError{Address: host, Reason: "not an allowed media host"}
+	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return p.CheckAddr(ip)
 	}
@@ -75,4 +79,21 @@ func endsInNumber(name string) bool {
 		return strings.Trim(rest, "0123456789abcdef") == ""
 	}
 	return strings.Trim(last, "0123456789") == ""
+}
+
+// HostListed reports whether host (as written in a URL) is on list: equal to
+// an entry "host", or a subdomain of an entry ".suffix". Matching ignores
+// case and a trailing dot; list entries are lower case without one.
+func HostListed(list []string, host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, h := range list {
+		if suffix, ok := strings.CutPrefix(h, "."); ok {
+			if strings.HasSuffix(host, "."+suffix) {
+				return true
+			}
+		} else if host == h {
+			return true
+		}
+	}
+	return false
 }

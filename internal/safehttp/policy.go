@@ -30,6 +30,12 @@ type Policy struct {
 	AllowAnyPort bool
 	// Ports are allowed in addition to 80 and 443.
 	Ports []int
+	// Hosts, when not empty, is the only hosts requests may go to: "host"
+	// exactly, or ".example.com" for any subdomain of example.com (lower
+	// case, no trailing dot). It is checked on every connection and every
+	// redirect hop, before anything is resolved; an IP literal passes only
+	// when listed. The other rules still apply to the hosts it lets through.
+	Hosts []string
 	// Resolver looks host names up; nil means net.DefaultResolver. Tests
 	// replace it to map public-looking names to internal addresses: whatever
 	// it answers is still checked at dial time.
@@ -120,11 +126,14 @@ var blockedRanges = func() []blockedRange {
 	}{
 		{"0.0.0.0/8", "unspecified / this network", false},
 		{"10.0.0.0/8", "private network", true},
-		// Metadata services that live inside ranges AllowPrivate opens
-		// (Alibaba Cloud in CGNAT space, EC2's IPv6 endpoint in ULA space);
-		// listed first so they stay blocked.
+		// Metadata services that live inside ranges AllowPrivate opens,
+		// listed first so they stay blocked: Alibaba Cloud's in CGNAT space;
+		// in ULA space GCE's IPv6 metadata server and the range AWS serves
+		// its instance endpoints from (EC2 metadata fd00:ec2::254, EKS Pod
+		// Identity fd00:ec2::23, DNS, NTP).
 		{"100.100.100.200/32", "cloud metadata", false},
-		{"fd00:ec2::254/128", "cloud metadata", false},
+		{"fd20:ce::254/128", "cloud metadata", false},
+		{"fd00:ec2::/32", "cloud metadata", false},
 		{"100.64.0.0/10", "carrier-grade NAT", true},
 		{"127.0.0.0/8", "loopback", true},
 		{"169.254.0.0/16", "link-local (cloud metadata)", false},

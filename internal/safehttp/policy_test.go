@@ -24,6 +24,11 @@ func TestCheckAddr(t *testing.T) {
 		{"169.254.169.254", false, false},
 		{"100.100.100.200", false, false}, // Alibaba metadata, inside CGNAT
 		{"fd00:ec2::254", false, false},   // EC2 IPv6 metadata, inside ULA
+		{"fd00:ec2::23", false, false},    // EKS Pod Identity, inside ULA
+		{"fd00:ec2::123", false, false},   // the rest of AWS's instance range (NTP)
+		{"fd20:ce::254", false, false},    // GCE IPv6 metadata, inside ULA
+		{"fd20:ce::253", false, true},     // its neighbours are ordinary ULA
+		{"fd00:ec3::23", false, true},
 		{"0.0.0.0", false, false},
 		{"0.1.2.3", false, false},
 		{"::", false, false},
@@ -94,6 +99,31 @@ func TestCheckHost(t *testing.T) {
 		if got := (Policy{AllowPrivate: true}).CheckHost(tt.host) == nil; got != tt.dev {
 			t.Errorf("Policy{AllowPrivate}.CheckHost(%q) allowed = %v, want %v", tt.host, got, tt.dev)
 		}
+	}
+}
+
+// With Hosts set, only those hosts pass, in any case and with a trailing
+// dot; the other rules still apply to the hosts it lets through.
+func TestCheckHostKeepsToHosts(t *testing.T) {
+	p := Policy{Hosts: []string{"cdn.example.com", ".media.example.net", "203.0.113.9"}}
+	for host, want := range map[string]bool{
+		"cdn.example.com":         true,
+		"CDN.Example.COM.":        true,
+		"a.media.example.net":     true,
+		"a.b.media.example.net":   true,
+		"media.example.net":       false, // ".suffix" is for subdomains only
+		"evilmedia.example.net":   false,
+		"cdn.example.com.evil.io": false,
+		"other.example.com":       false,
+		"93.184.215.14":           false, // IP literals only when listed
+		"203.0.113.9":             false, // listed, but a documentation address
+	} {
+		if got := p.CheckHost(host) == nil; got != want {
+			t.Errorf("Hosts %v: CheckHost(%q) allowed = %v, want %v", p.Hosts, host, got, want)
+		}
+	}
+	if err := (Policy{}).CheckHost("other.example.com"); err != nil {
+		t.Errorf("without Hosts any public name passes: %v", err)
 	}
 }
 

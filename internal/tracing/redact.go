@@ -1,33 +1,22 @@
 package tracing
 
 import (
-	"regexp"
-	"strings"
-
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // Media and callback URLs carry secrets in their query strings (signed-URL
-// tokens), and otelhttp records them whole: in url.full, and in the error
-// text of a failed request ("Get \"https://…?X-Goog-Signature=…\": …"). Every
-// finished span is scrubbed before a processor sees it: any http(s) URL in a
-// string attribute, event attribute or status description loses its query
-// and fragment.
+// tokens) and sometimes in their paths, and otelhttp records them whole: in
+// url.full, and in the error text of a failed request ("Get
+// \"https://…?X-Goog-Signature=…\": …"). Every finished span is scrubbed
+// before a processor sees it: any http(s) URL in a string attribute, event
+// attribute or status description goes through internal/redact, the rule
+// logs and failure messages use (no query, fragment, userinfo or token
+// path segments).
 
-var urlPattern = regexp.MustCompile(`(?i)\bhttps?://[^\s"'<>]+`)
-
-func redactString(s string) string {
-	if !strings.Contains(s, "://") || !strings.ContainsAny(s, "?#") {
-		return s
-	}
-	return urlPattern.ReplaceAllStringFunc(s, func(u string) string {
-		if i := strings.IndexAny(u, "?#"); i >= 0 {
-			return u[:i]
-		}
-		return u
-	})
-}
+func redactString(s string) string { return redact.URLs(s) }
 
 // redactAttrs returns attrs with URLs scrubbed, and whether anything changed;
 // it allocates only when something did.

@@ -427,6 +427,9 @@ func TestRedactString(t *testing.T) {
 		"http://h/a#frag and http://h/b?q=1 end":                                "http://h/a and http://h/b end",
 		"https://cdn.example/v.mp4":                                             "https://cdn.example/v.mp4",
 		"what? no url":                                                          "what? no url",
+		// Tokens in the path go too (internal/redact has the whole rule).
+		`Get "https://x.akamaized.net/exp=1~acl=%2F*~hmac=ab12/v.mp4": EOF`: `Get "https://x.akamaized.net/REDACTED/v.mp4": EOF`,
+		"https://h/d/3f2504e0-4f89-11d3-9a0c-0305e82c3301/v.mp4":            "https://h/d/REDACTED/v.mp4",
 	} {
 		if got := redactString(in); got != want {
 			t.Errorf("redactString(%q) = %q, want %q", in, got, want)

@@ -2,11 +2,11 @@ package origin
 
 import (
 	"fmt"
-	"net/url"
-	"regexp"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
+
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // Error is a request to the origin that failed, typed with the reason the
@@ -31,20 +31,10 @@ func retryable(reason contract.Reason, format string, args ...any) *Error {
 	return &Error{Reason: reason, msg: RedactURLs(fmt.Sprintf(format, args...))}
 }
 
-// RedactURL drops the query string, fragment and userinfo: signed-URL tokens
-// are secrets and must not reach logs, object metadata or workflow history.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return u.String()
-}
-
-var urlInText = regexp.MustCompile(`(?i)\bhttps?://[^\s"'<>]+`)
+// RedactURL drops the query string, fragment, userinfo and the path
+// segments that hold a token (internal/redact): signed-URL tokens are
+// secrets and must not reach logs, object metadata or workflow history.
+func RedactURL(raw string) string { return redact.URL(raw) }
 
 // RedactURLs applies RedactURL to every http(s) URL quoted in text.
-func RedactURLs(text string) string {
-	return urlInText.ReplaceAllStringFunc(text, RedactURL)
-}
+func RedactURLs(text string) string { return redact.URLs(text) }

@@ -15,7 +15,8 @@ import (
 // with PAYLOAD_KEYS, so the Web UI (its codec endpoint setting) and the
 // temporal CLI (--codec-endpoint) show payloads decoded to operators who can
 // reach it. Keep it where only operators can: it decrypts for any caller
-// the CORS origins and the optional token let in.
+// that presents one of CODEC_TOKENS (and, from a browser, comes from one of
+// the CORS origins).
 func runCodecServer(ctx context.Context, args, environ []string, _, stderr io.Writer) error {
 	cfg, err := loadCodecServer(args, environ, stderr)
 	if err != nil {
@@ -31,7 +32,7 @@ func runCodecServer(ctx context.Context, args, environ []string, _, stderr io.Wr
 		return fmt.Errorf("CODEC_ADDR: %w", err)
 	}
 	done := httpserver.Serve(srv, l)
-	log.Info("codec server listening", "addr", l.Addr().String(), "keys", cfg.Keys.String(), "origins", fmt.Sprint(cfg.Handler.AllowedOrigins), "token", cfg.Handler.Token != "")
+	log.Info("codec server listening", "addr", l.Addr().String(), "keys", cfg.Keys.String(), "origins", fmt.Sprint(cfg.Handler.AllowedOrigins), "tokens", len(cfg.Handler.Tokens), "unauthenticated", cfg.Handler.Unauthenticated)
 	select {
 	case err := <-done:
 		return err

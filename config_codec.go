@@ -70,15 +70,25 @@ func loadCodecServer(args, environ []string, output io.Writer) (codecServerConfi
 
 func registerCodecServer(l *loader, c *codecServerConfig) (finish func()) {
 	finishLog := l.logSettings(&c.logConfig)
+	var tokens []string
 	l.str(&c.Addr, "addr", "CODEC_ADDR", ":8089", "address the codec server listens on")
 	l.list(&c.Handler.AllowedOrigins, "allowed-origins", "CODEC_ALLOWED_ORIGINS", "", "origins of the Temporal Web UI allowed to call it (CORS), comma-separated")
+	l.list(&tokens, "tokens", "CODEC_TOKENS", "", "shared secrets (comma-separated, for rotation); each request presents one as the endpoint's last path segment (the Web UI) or as a Bearer token (the CLI); required, off: none")
 	l.settings = append(l.settings,
-		setting{Env: "CODEC_TOKEN", Usage: "when set, a request needs Authorization: Bearer <token> (for the CLI; the Web UI cannot send one)"},
 		setting{Env: "PAYLOAD_KEYS", Usage: "the keys it decodes with (required), as for ingress and worker"},
 	)
 	return func() {
 		finishLog()
-		c.Handler.Token = l.env["CODEC_TOKEN"]
+		switch {
+		case len(tokens) == 1 && strings.EqualFold(tokens[0], "off"):
+			c.Handler.Unauthenticated = true
+		case len(tokens) == 0:
+			l.fail("CODEC_TOKENS", "required: it decrypts every payload for whoever presents one (generate one with: openssl rand -hex 32), or \"off\" to rely on the network alone")
+		default:
+			for _, t := range l.tokens("CODEC_TOKENS", tokens) {
+				c.Handler.Tokens = append(c.Handler.Tokens, string(t))
+			}
+		}
 		keys := strings.TrimSpace(l.env["PAYLOAD_KEYS"])
 		if keys == payloadKeysOff {
 			keys = "" // nothing to decode with

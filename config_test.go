@@ -433,16 +433,40 @@ func TestPayloadKeys(t *testing.T) {
 }
 
 // The codec server decodes with the keys everything else encrypts with: it
-// cannot run without them, "off" included.
+// cannot run without them, "off" included. And it decrypts for whoever
+// presents a token, so CODEC_TOKENS is required too; "off" opts out
+// explicitly. Mutation: accept an empty CODEC_TOKENS → the "required" case
+// fails.
 func TestCodecServerConfig(t *testing.T) {
-	for _, env := range [][]string{nil, {"PAYLOAD_KEYS=off"}, {"PAYLOAD_KEYS=k:c2hvcnQ="}} {
+	key := "PAYLOAD_KEYS=" + payloadcodec.GenerateKey()
+	for _, env := range [][]string{{"CODEC_TOKENS=0123456789abcdef"}, {"PAYLOAD_KEYS=off", "CODEC_TOKENS=0123456789abcdef"}, {"PAYLOAD_KEYS=k:c2hvcnQ=", "CODEC_TOKENS=0123456789abcdef"}} {
 		if _, err := loadCodecServer(nil, env, io.Discard); err == nil || !strings.Contains(err.Error(), "PAYLOAD_KEYS") {
 			t.Errorf("%q: %v, want an error naming PAYLOAD_KEYS", env, err)
 		}
 	}
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{key}, "CODEC_TOKENS: required"},
+		{[]string{key, "CODEC_TOKENS="}, "CODEC_TOKENS: required"},
+		{[]string{key, "CODEC_TOKENS=short"}, "token 1 of 1 is shorter than 16"},
+		{[]string{key, "CODEC_TOKENS=0123456789abcdef,has/slash/0123456789"}, "token 2 of 2 may contain only"},
+	} {
+		_, err := loadCodecServer(nil, tc.env, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.env[1:], err, tc.want)
+		} else if strings.Contains(err.Error(), "has/slash") {
+			t.Errorf("the error quotes the token: %v", err)
+		}
+	}
 	c, err := loadCodecServer([]string{"--allowed-origins", "https://ui.example.com,http://localhost:8233"},
-		[]string{"PAYLOAD_KEYS=" + payloadcodec.GenerateKey(), "CODEC_TOKEN=t0k"}, io.Discard)
-	if err != nil || c.Keys == nil || c.Handler.Token != "t0k" || len(c.Handler.AllowedOrigins) != 2 || c.Addr != ":8089" {
+		[]string{key, "CODEC_TOKENS=0123456789abcdef,fedcba9876543210"}, io.Discard)
+	if err != nil || c.Keys == nil || !slices.Equal(c.Handler.Tokens, []string{"0123456789abcdef", "fedcba9876543210"}) || c.Handler.Unauthenticated || len(c.Handler.AllowedOrigins) != 2 || c.Addr != ":8089" {
 		t.Fatalf("codec server config = %+v, %v", c, err)
+	}
+	c, err = loadCodecServer([]string{"--tokens", "off"}, []string{key}, io.Discard)
+	if err != nil || !c.Handler.Unauthenticated || len(c.Handler.Tokens) != 0 {
+		t.Fatalf("--tokens off: %+v, %v; want an unauthenticated server", c.Handler, err)
 	}
 }

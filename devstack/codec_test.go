@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +21,8 @@ import (
 // Workflow histories hold the notification, and with it Wochit's signed
 // URLs, for the namespace's retention: read through the server's API, every
 // payload is encrypted and no URL token appears anywhere; the Web UI is
-// pointed at dev's codec server, which decodes them for whoever can reach it.
+// pointed at dev's codec server, which decodes them for whoever presents its
+// token (the UI, in its endpoint).
 func TestHistoriesAreEncryptedAndTheCodecServerDecodesThem(t *testing.T) {
 	endToEnd(t)
 	recv := newReceiver(t)
@@ -66,28 +66,57 @@ func TestHistoriesAreEncryptedAndTheCodecServerDecodesThem(t *testing.T) {
 		t.Fatalf("%d events; the workflow input is %v, want an encrypted payload", events, input.GetMetadata())
 	}
 
-	// The Web UI is told where the codec server is…
+	// The Web UI is told where the codec server is, with its token as the
+	// endpoint's last path segment (the UI cannot send a header of its own)…
 	resp, err := http.Get(stack.UIURL + "/api/v1/settings")
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, _ := io.ReadAll(resp.Body)
+	settingsJSON, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(settings), `"Endpoint":"`+stack.CodecURL+`"`) {
-		t.Fatalf("the Web UI's settings do not name the codec server %s: %s", stack.CodecURL, settings)
+	var settings struct{ Codec struct{ Endpoint string } }
+	if err := json.Unmarshal(settingsJSON, &settings); err != nil {
+		t.Fatalf("the Web UI's settings: %v: %s", err, settingsJSON)
 	}
-	// …and the codec server, asked as the UI asks, decodes the input.
+	if stack.CodecToken == "" || settings.Codec.Endpoint != stack.CodecURL+"/"+stack.CodecToken {
+		t.Fatalf("the Web UI's codec endpoint is %q, want dev's codec server %s with its token", settings.Codec.Endpoint, stack.CodecURL)
+	}
+	// …and the codec server, asked as the UI asks (its endpoint + /decode,
+	// its Origin and headers), decodes the input; without the token, or with
+	// a wrong one, it refuses. Mutation: drop Tokens from dev's
+	// HandlerOptions → the UI's request still decodes but the tokenless
+	// ones do too, and this fails; drop the token from the UI's endpoint →
+	// the UI's request gets 401.
 	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{input}})
-	req, _ := http.NewRequest(http.MethodPost, stack.CodecURL+"/decode", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Namespace", devstack.Namespace)
-	req.Header.Set("Origin", stack.UIURL)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	askAsTheUI := func(endpoint, auth string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, endpoint+"/decode?preserveStorageRefs=true", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Namespace", devstack.Namespace)
+		req.Header.Set("Origin", stack.UIURL)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, b
 	}
-	decoded, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	for _, refused := range []struct{ endpoint, auth string }{
+		{stack.CodecURL, ""},
+		{stack.CodecURL + "/wrong-token-0123456789abcdef", ""},
+		{stack.CodecURL, "Bearer wrong-token-0123456789abcdef"},
+	} {
+		if resp, got := askAsTheUI(refused.endpoint, refused.auth); resp.StatusCode != http.StatusUnauthorized || bytes.Contains(got, []byte("Encrypted")) {
+			t.Errorf("POST %s/decode (Authorization %q) = %d %s, want 401", refused.endpoint, refused.auth, resp.StatusCode, got)
+		}
+	}
+	if resp, _ := askAsTheUI(stack.CodecURL, "Bearer "+stack.CodecToken); resp.StatusCode != http.StatusOK {
+		t.Errorf("the CLI's way (Bearer token) = %d, want 200", resp.StatusCode)
+	}
+	resp, decoded := askAsTheUI(settings.Codec.Endpoint, "")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != stack.UIURL {
 		t.Fatalf("codec server answered %d (CORS %q): %s", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), decoded)
 	}

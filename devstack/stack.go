@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -111,8 +112,11 @@ type Stack struct {
 	// processes that join it (PAYLOAD_KEYS); DataConverter decodes them.
 	PayloadKeys   string
 	DataConverter converter.DataConverter
-	// CodecURL is the codec server the Web UI decodes payloads through.
-	CodecURL string
+	// CodecURL is dev's codec server; it requires CodecToken, as a Bearer
+	// (temporal --codec-endpoint CodecURL --codec-auth "Bearer <token>") or
+	// in the path: the Web UI decodes through CodecURL/<token>.
+	CodecURL   string
+	CodecToken string
 	// Receiver is the built-in callback receiver (used when no CallbackURL
 	// was given; it listens either way).
 	Receiver *Receiver
@@ -205,7 +209,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// Demo media and the callback receiver.
 	s.Media = DemoMedia()
 	s.Receiver = NewReceiver(secrets, log.With("component", "dev-callback-receiver"))
-	codec := payloadcodec.Handler(keys, payloadcodec.HandlerOptions{AllowedOrigins: uiOrigins(uiAddr)})
+	// The codec server decrypts for whoever presents its token: the Web UI
+	// gets it in its endpoint, a CLI user reads it from the data dir.
+	if s.CodecToken, err = keptInFile(filepath.Join(dataDir, "codec-token"), "dev codec token", randomToken); err != nil {
+		return nil, err
+	}
+	codec := payloadcodec.Handler(keys, payloadcodec.HandlerOptions{AllowedOrigins: uiOrigins(uiAddr), Tokens: []string{s.CodecToken}})
 	devServer := &http.Server{Handler: DemoHandler(s.Media, s.Receiver, codec), ReadHeaderTimeout: 5 * time.Second}
 	httpserver.Serve(devServer, devListener)
 	s.DevURL = "http://" + devListener.Addr().String()
@@ -225,7 +234,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.TemporalAddr = temporalAddr
 	s.onStop("Temporal server", func(context.Context) error { return ts.stop() })
 	if uiAddr != "" {
-		stopUI, err := startUI(uiAddr, temporalAddr, s.CodecURL)
+		stopUI, err := startUI(uiAddr, temporalAddr, s.CodecURL+"/"+s.CodecToken)
 		if err != nil {
 			return nil, err
 		}
@@ -394,6 +403,13 @@ func devSecret(path string) ([]webhook.Secret, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return []webhook.Secret{s}, nil
+}
+
+// randomToken is 32 random hex digits (128 bits).
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
 
 // devPayloadKeys reads dev's payload key from path, or generates one there.

@@ -12,7 +12,8 @@ import (
 )
 
 // startUI serves the Temporal Web UI on addr for the server at temporalAddr;
-// the browser decodes payloads through the codec server at codecURL.
+// the browser decodes payloads through the codec server at codecURL (its
+// token as the last path segment: the UI cannot send a header).
 func startUI(addr, temporalAddr, codecURL string) (stop func(), err error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -80,13 +80,12 @@
 //     Authorization/Authorization-Extras with passAccessToken) and allows
 //     credentials, which the UI sends when codec.includeCredentials
 //     (TEMPORAL_CODEC_INCLUDE_CREDENTIALS) is true.
-//   - codec.passAccessToken (TEMPORAL_CODEC_PASS_ACCESS_TOKEN) makes the UI
-//     send the signed-in user's OIDC access token as a Bearer, and only to an
-//     https:// endpoint; the UI cannot send HandlerOptions.Token. A UI-facing
-//     codec server therefore relies on the network (private address, VPN or
-//     identity-aware proxy, cookies via includeCredentials), while Token
-//     suits the CLI: temporal workflow show --codec-endpoint URL
-//     --codec-auth "Bearer TOKEN".
+//   - The handler requires one of HandlerOptions.Tokens. The UI cannot send
+//     a header of its own (codec.passAccessToken sends the signed-in user's
+//     OIDC access token, and only to an https:// endpoint), so it presents
+//     the token in the path: set its endpoint to https://codec.example.com/<token>.
+//     The CLI sends it as a Bearer: temporal workflow show --codec-endpoint
+//     URL --codec-auth "Bearer TOKEN".
 //
 // When the codec server is unreachable or refuses, the UI just shows the
 // encrypted payloads. Anyone who can call /decode can read payloads.

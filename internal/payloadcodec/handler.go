@@ -2,9 +2,11 @@ package payloadcodec
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/subtle"
 	"io"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -25,18 +27,27 @@ type HandlerOptions struct {
 	// (the temporal CLI, curl, other servers) are not affected.
 	AllowedOrigins []string
 
-	// Token, when set, is required as "Authorization: Bearer <Token>" on
-	// every /encode and /decode request (401 otherwise). CORS preflights
-	// carry no credentials and are answered without it.
+	// Tokens are the shared secrets a caller must present on every
+	// /encode and /decode request (401 otherwise), one of them, in either
+	// of two places:
 	//
-	// Note: the Web UI cannot send a static token. With the UI's
-	// codec.passAccessToken it sends the signed-in user's OIDC access token
-	// as the Bearer (only to an https:// endpoint), which will not equal
-	// Token; so either leave Token empty for a UI-facing codec server that
-	// is protected otherwise (private network, identity-aware proxy), or use
-	// Token for the CLI (temporal --codec-endpoint URL --codec-auth "Bearer
-	// <Token>") and other programmatic callers.
-	Token string
+	//   - "Authorization: Bearer <token>": the temporal CLI
+	//     (--codec-auth "Bearer <token>") and other programs;
+	//   - the path segment just before /encode or /decode, i.e. the
+	//     endpoint https://codec.example.com/<token>: the Web UI, which
+	//     cannot send a header of its own (ui-server v2.55 sends only
+	//     Content-Type and X-Namespace, plus the signed-in user's OIDC
+	//     token with codec.passAccessToken, which is not ours to check).
+	//
+	// Several may be valid at once, for rotation. Only their SHA-256
+	// hashes are kept and every one is compared in constant time. CORS
+	// preflights carry no credentials and are answered without a token.
+	Tokens []string
+
+	// Unauthenticated must be set to serve without Tokens. Without either,
+	// every /encode and /decode request is refused: the handler fails
+	// closed rather than decrypting for anyone who reaches it.
+	Unauthenticated bool
 
 	// MaxBodyBytes limits a request body (413 beyond it). Zero means
 	// DefaultMaxBodyBytes.
@@ -52,11 +63,11 @@ type HandlerOptions struct {
 // On top of that it answers CORS for opts.AllowedOrigins (the UI sends
 // Content-Type: application/json and X-Namespace, plus Authorization and
 // Authorization-Extras with passAccessToken, and credentials with
-// includeCredentials), checks opts.Token in constant time, and limits the
-// body size.
+// includeCredentials), requires one of opts.Tokens (in the path or as a
+// Bearer), and limits the body size.
 //
-// Anyone who can call /decode can read the payloads: do not expose it
-// without a Token or network-level protection.
+// Anyone who can call /decode can read the payloads: keep the tokens
+// secret, and the server where only operators can reach it.
 func Handler(ring *Keyring, opts HandlerOptions) http.Handler {
 	h := &handler{
 		next:    converter.NewPayloadCodecHTTPHandler(NewCodec(ring)),
@@ -71,17 +82,48 @@ func Handler(ring *Keyring, opts HandlerOptions) http.Handler {
 			h.origins[o] = true
 		}
 	}
-	if opts.Token != "" {
-		h.wantToken = []byte(opts.Token)
+	for _, t := range opts.Tokens {
+		if t != "" {
+			h.tokens = append(h.tokens, sha256.Sum256([]byte(t)))
+		}
 	}
+	h.open = opts.Unauthenticated && len(h.tokens) == 0
 	return h
 }
 
 type handler struct {
-	next      http.Handler
-	origins   map[string]bool
-	wantToken []byte // nil: no token required
-	maxBody   int64
+	next    http.Handler
+	origins map[string]bool
+	tokens  [][sha256.Size]byte // SHA-256 of each accepted token
+	open    bool                // no token required (HandlerOptions.Unauthenticated)
+	maxBody int64
+}
+
+// authorized reports whether r presents one of the tokens, in the path
+// (…/<token>/decode) or as a Bearer. Every hash is compared whatever
+// matched, so timing says neither which token nor how much of one matched.
+func (h *handler) authorized(r *http.Request) bool {
+	if h.open {
+		return true
+	}
+	var candidates []string
+	dir, _ := path.Split(strings.TrimSuffix(r.URL.Path, "/"))
+	if seg := path.Base(dir); seg != "" && seg != "/" && seg != "." {
+		candidates = append(candidates, seg)
+	}
+	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		if token = strings.TrimSpace(token); token != "" {
+			candidates = append(candidates, token)
+		}
+	}
+	match := 0
+	for _, c := range candidates {
+		sum := sha256.Sum256([]byte(c))
+		for _, want := range h.tokens {
+			match |= subtle.ConstantTimeCompare(sum[:], want[:])
+		}
+	}
+	return match == 1
 }
 
 // allowedHeaders are those the Temporal Web UI (ui-server v2.55) sets on its
@@ -120,13 +162,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if h.wantToken != nil {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), h.wantToken) != 1 {
-			hdr.Set("WWW-Authenticate", `Bearer realm="temporal-codec"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
+	if !h.authorized(r) {
+		hdr.Set("WWW-Authenticate", `Bearer realm="temporal-codec"`)
+		http.Error(w, "unauthorized: this codec server needs its token, as the last path segment of the endpoint or as a Bearer token", http.StatusUnauthorized)
+		return
 	}
 
 	if r.ContentLength > h.maxBody {

@@ -91,7 +91,7 @@ func hasCORS(resp *http.Response) bool {
 
 func TestHandlerDecode(t *testing.T) {
 	ring := mustRing(t, "2026-12:"+testKey(1))
-	srv := newCodecServer(t, ring, HandlerOptions{AllowedOrigins: []string{uiOrigin, devOrigin + "/"}, Token: testToken})
+	srv := newCodecServer(t, ring, HandlerOptions{AllowedOrigins: []string{uiOrigin, devOrigin + "/"}, Tokens: []string{testToken}})
 
 	orig, err := converter.GetDefaultDataConverter().ToPayloads(sampleInput, "two")
 	if err != nil {
@@ -150,7 +150,7 @@ func TestHandlerDecode(t *testing.T) {
 }
 
 func TestHandlerPreflight(t *testing.T) {
-	srv := newCodecServer(t, mustRing(t, "k:"+testKey(1)), HandlerOptions{AllowedOrigins: []string{uiOrigin}, Token: testToken})
+	srv := newCodecServer(t, mustRing(t, "k:"+testKey(1)), HandlerOptions{AllowedOrigins: []string{uiOrigin}, Tokens: []string{testToken}})
 	req, err := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -187,46 +187,85 @@ func TestHandlerPreflight(t *testing.T) {
 	}
 }
 
+// The token is required on /encode and /decode, from the CLI as a Bearer and
+// from the Web UI (which cannot set a header) as the endpoint's last path
+// segment: no token or a wrong one is 401 without payloads, the right one
+// decodes. Mutations: make authorized return true → every "want 401" case
+// fails; drop the path candidate → the UI-style requests get 401.
 func TestHandlerToken(t *testing.T) {
 	ring := mustRing(t, "k:"+testKey(1))
-	srv := newCodecServer(t, ring, HandlerOptions{AllowedOrigins: []string{uiOrigin}, Token: testToken})
+	srv := newCodecServer(t, ring, HandlerOptions{AllowedOrigins: []string{uiOrigin}, Tokens: []string{testToken}})
 	enc, err := NewCodec(ring).Encode([]*commonpb.Payload{{Data: []byte(secretToken)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := payloadsJSON(t, enc)
-	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Basic " + testToken, testToken, "Bearer " + testToken + "x", "Bearer " + testToken[:len(testToken)-1]} {
-		for _, path := range []string{"/decode", "/encode"} {
-			resp, got := do(t, srv, codecRequest{method: "POST", path: path, origin: uiOrigin, auth: auth, body: body})
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("POST %s with Authorization %q = %d, want 401", path, auth, resp.StatusCode)
-			}
-			if bytes.Contains(got, []byte(secretToken)) {
-				t.Errorf("401 body %q contains the payload", got)
-			}
-			// The browser must be able to read the 401 to report it.
-			if resp.Header.Get("Access-Control-Allow-Origin") != uiOrigin {
-				t.Errorf("401 has no CORS headers for an allowed origin")
-			}
+	refused := func(path, auth string) {
+		t.Helper()
+		resp, got := do(t, srv, codecRequest{method: "POST", path: path, origin: uiOrigin, auth: auth, body: body})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST %s with Authorization %q = %d, want 401", path, auth, resp.StatusCode)
+		}
+		if bytes.Contains(got, []byte(b64(secretToken))) || bytes.Contains(got, []byte(testToken)) {
+			t.Errorf("401 body %q contains the payload or the token", got)
+		}
+		// The browser must be able to read the 401 to report it.
+		if resp.Header.Get("Access-Control-Allow-Origin") != uiOrigin {
+			t.Errorf("401 has no CORS headers for an allowed origin")
 		}
 	}
-	for _, auth := range []string{"Bearer " + testToken, "bearer " + testToken} {
-		resp, got := do(t, srv, codecRequest{method: "POST", path: "/decode", auth: auth, body: body})
+	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Basic " + testToken, testToken, "Bearer " + testToken + "x", "Bearer " + testToken[:len(testToken)-1]} {
+		for _, path := range []string{"/decode", "/encode", "/codec/decode"} {
+			refused(path, auth)
+		}
+	}
+	// A wrong token in the path, or the right one anywhere but just before
+	// /decode, does not open it.
+	for _, path := range []string{"/wrong-token-0123456789/decode", "/" + testToken + "x/decode", "/" + testToken + "/x/decode", "/decode/" + testToken, "/decode?token=" + testToken} {
+		refused(path, "")
+	}
+
+	accepted := func(path, auth string) {
+		t.Helper()
+		resp, got := do(t, srv, codecRequest{method: "POST", path: path, origin: uiOrigin, auth: auth, body: body})
 		if resp.StatusCode != http.StatusOK || !bytes.Contains(got, []byte(`"`+b64(secretToken)+`"`)) {
-			t.Errorf("POST /decode with %q = %d %s", auth, resp.StatusCode, got)
+			t.Errorf("POST %s with Authorization %q = %d %s, want it decoded", path, auth, resp.StatusCode, got)
+		}
+	}
+	// The CLI: --codec-endpoint URL --codec-auth "Bearer <token>".
+	accepted("/decode", "Bearer "+testToken)
+	accepted("/decode", "bearer "+testToken)
+	// The Web UI: endpoint https://codec.example.com/<token> (under a
+	// prefix too), with or without its user's OIDC token as the Bearer.
+	accepted("/"+testToken+"/decode", "")
+	accepted("/"+testToken+"/decode?preserveStorageRefs=true", "")
+	accepted("/codec/"+testToken+"/decode", "")
+	accepted("/"+testToken+"/decode", "Bearer eyJhbGciOiJSUzI1NiJ9.the-users-oidc-token")
+
+	// Rotation: every listed token works.
+	rot := newCodecServer(t, ring, HandlerOptions{Tokens: []string{"new-token-0123456789", testToken}})
+	for _, path := range []string{"/new-token-0123456789/decode", "/" + testToken + "/decode"} {
+		if resp, got := do(t, rot, codecRequest{method: "POST", path: path, body: body}); resp.StatusCode != http.StatusOK {
+			t.Errorf("POST %s with two tokens configured = %d %s", path, resp.StatusCode, got)
 		}
 	}
 
-	// Without a configured token no Authorization is needed.
-	open := newCodecServer(t, ring, HandlerOptions{})
+	// No tokens: refused unless the caller opted out explicitly.
+	closed := newCodecServer(t, ring, HandlerOptions{})
+	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
+		if resp, got := do(t, closed, codecRequest{method: "POST", path: "/decode", auth: auth, body: body}); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST /decode without tokens configured, Authorization %q = %d %s, want 401 (fail closed)", auth, resp.StatusCode, got)
+		}
+	}
+	open := newCodecServer(t, ring, HandlerOptions{Unauthenticated: true})
 	if resp, got := do(t, open, codecRequest{method: "POST", path: "/decode", body: body}); resp.StatusCode != http.StatusOK {
-		t.Errorf("POST /decode without token config = %d %s", resp.StatusCode, got)
+		t.Errorf("POST /decode with Unauthenticated = %d %s", resp.StatusCode, got)
 	}
 }
 
 func TestHandlerDisallowedOrigin(t *testing.T) {
 	ring := mustRing(t, "k:"+testKey(1))
-	srv := newCodecServer(t, ring, HandlerOptions{AllowedOrigins: []string{uiOrigin}})
+	srv := newCodecServer(t, ring, HandlerOptions{AllowedOrigins: []string{uiOrigin}, Unauthenticated: true})
 	enc, err := NewCodec(ring).Encode([]*commonpb.Payload{{Data: []byte(secretToken)}})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +295,7 @@ func TestHandlerDisallowedOrigin(t *testing.T) {
 		}
 	}
 	// No AllowedOrigins at all: browsers are refused, the CLI is not.
-	none := newCodecServer(t, ring, HandlerOptions{})
+	none := newCodecServer(t, ring, HandlerOptions{Unauthenticated: true})
 	if resp, _ := do(t, none, codecRequest{method: "POST", path: "/decode", origin: uiOrigin, body: payloadsJSON(t, enc)}); resp.StatusCode != http.StatusForbidden || hasCORS(resp) {
 		t.Errorf("browser request without AllowedOrigins = %d %v", resp.StatusCode, resp.Header)
 	}
@@ -264,7 +303,7 @@ func TestHandlerDisallowedOrigin(t *testing.T) {
 
 func TestHandlerLimitsAndMethods(t *testing.T) {
 	ring := mustRing(t, "k:"+testKey(1))
-	srv := newCodecServer(t, ring, HandlerOptions{MaxBodyBytes: 1024})
+	srv := newCodecServer(t, ring, HandlerOptions{MaxBodyBytes: 1024, Unauthenticated: true})
 	big := payloadsJSON(t, []*commonpb.Payload{{Data: bytes.Repeat([]byte("a"), 2048)}})
 	if resp, got := do(t, srv, codecRequest{method: "POST", path: "/encode", body: big}); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body = %d %s, want 413", resp.StatusCode, got)
@@ -295,7 +334,7 @@ func TestHandlerLimitsAndMethods(t *testing.T) {
 	}
 
 	// The default limit is 4 MiB.
-	def := newCodecServer(t, ring, HandlerOptions{})
+	def := newCodecServer(t, ring, HandlerOptions{Unauthenticated: true})
 	huge := payloadsJSON(t, []*commonpb.Payload{{Data: bytes.Repeat([]byte("a"), 3<<20)}}) // ~4 MiB in base64
 	if resp, _ := do(t, def, codecRequest{method: "POST", path: "/encode", body: huge}); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("%d-byte body with the default limit = %d, want 413", len(huge), resp.StatusCode)

@@ -3,8 +3,12 @@
 //
 //   - Kubernetes' own OpenAPI spec (api/openapi-spec/swagger.json in the
 //     k8s.io/kubernetes module), one file per group/version/kind;
-//   - KEDA's CRDs (config/crd/bases in the github.com/kedacore/keda/v2
-//     module), with metadata checked as the Kubernetes ObjectMeta;
+//   - CRDs, with metadata checked as the Kubernetes ObjectMeta: KEDA's
+//     (config/crd/bases in the github.com/kedacore/keda/v2 module), the
+//     Prometheus Operator's (example/prometheus-operator-crd in
+//     github.com/prometheus-operator/prometheus-operator) and GKE Managed
+//     Prometheus's (charts/operator/crds in
+//     github.com/GoogleCloudPlatform/prometheus-engine);
 //   - the trigger metadata KEDA's Temporal scaler reads, from the struct tags
 //     of its source (pkg/scalers/temporal.go), because the CRD types trigger
 //     metadata only as a map of strings: a misspelt key would otherwise pass
@@ -51,7 +55,7 @@ type schema = map[string]any
 
 func main() {
 	swagger := flag.String("swagger", "", "Kubernetes api/openapi-spec/swagger.json")
-	crds := flag.String("crds", "", "directory of CRD YAML files (KEDA's config/crd/bases)")
+	crds := flag.String("crds", "", "directories of CRD YAML files, comma-separated (KEDA's config/crd/bases, the monitoring operators')")
 	temporal := flag.String("temporal-scaler", "", "KEDA's pkg/scalers/temporal.go")
 	out := flag.String("out", "", "directory to write the schemas to")
 	flag.Parse()
@@ -104,12 +108,16 @@ func run(swaggerPath, crdDir, temporalPath, out string) error {
 			return err
 		}
 	}
-	files, err := filepath.Glob(filepath.Join(crdDir, "*.yaml"))
-	if err != nil {
-		return err
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("no CRDs in %s", crdDir)
+	var files []string
+	for _, dir := range strings.Split(crdDir, ",") {
+		found, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return fmt.Errorf("no CRDs in %s", dir)
+		}
+		files = append(files, found...)
 	}
 	for _, f := range files {
 		crd, err := loadCRD(f)

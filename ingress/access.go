@@ -15,20 +15,31 @@ type recorder struct {
 	status int
 	code   string      // error code, when the answer was an apiError
 	attrs  []slog.Attr // what the handler adds to the access log line
+	// answered runs once, when the status is set: before any byte of the
+	// answer can reach the client. A rejected request's answer is flushed
+	// and its connection closed inside the handler, so whatever counts the
+	// answer after the handler returns would race the client reading it.
+	answered func(status int, code string)
 }
 
 func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
+	r.setStatus(status)
 	r.ResponseWriter.WriteHeader(status)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.setStatus(http.StatusOK)
 	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) setStatus(status int) {
+	if r.status != 0 {
+		return
+	}
+	r.status = status
+	if r.answered != nil {
+		r.answered(status, r.code)
+	}
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
@@ -66,15 +77,13 @@ func (s *Server) access(route string, notification bool, next http.Handler) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		if notification {
+			rec.answered = s.metrics.observeRequest
+		}
 		var client netip.Addr
 		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, &client))
 		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		if notification {
-			s.metrics.observeRequest(rec.status, rec.code)
-		}
+		rec.setStatus(http.StatusOK) // a handler that wrote nothing answered 200
 		level := slog.LevelDebug // probes and scrapes would drown the log
 		if notification || route == routeUnmatched {
 			level = slog.LevelInfo

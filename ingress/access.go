@@ -19,7 +19,8 @@ type recorder struct {
 	// answer can reach the client. A rejected request's answer is flushed
 	// and its connection closed inside the handler, so whatever counts the
 	// answer after the handler returns would race the client reading it.
-	answered func(status int, code string)
+	answered func(status int, code string, queued bool)
+	queued   bool
 }
 
 func (r *recorder) WriteHeader(status int) {
@@ -38,7 +39,7 @@ func (r *recorder) setStatus(status int) {
 	}
 	r.status = status
 	if r.answered != nil {
-		r.answered(status, r.code)
+		r.answered(status, r.code, r.queued)
 	}
 }
 
@@ -48,6 +49,13 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 func noteCode(w http.ResponseWriter, code string) {
 	if r, ok := w.(*recorder); ok {
 		r.code = code
+	}
+}
+
+// noteQueued records that the answer is for a queued notification.
+func noteQueued(w http.ResponseWriter) {
+	if r, ok := w.(*recorder); ok {
+		r.queued = true
 	}
 }
 

@@ -68,7 +68,7 @@ func TestOversizeBodyIsRefusedWithoutReadingIt(t *testing.T) {
 		}
 	})
 	t.Run("refused before the body: 415", func(t *testing.T) {
-		head := "POST /webhooks/wochit HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
+		head := "POST /webhooks/wochit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 1000\r\n\r\n"
 		resp := rawPost(t, f.url, head, nil)
 		if resp.StatusCode != http.StatusUnsupportedMediaType || !resp.Close {
 			t.Fatalf("answer %s (close %v), want 415 and the connection closed", resp.Status, resp.Close)
@@ -77,7 +77,7 @@ func TestOversizeBodyIsRefusedWithoutReadingIt(t *testing.T) {
 }
 
 // A request refused before its body is read — by source (403), rate (429),
-// token (401), method (405), content type (415) or declared length (413) —
+// token (401), method (405), content encoding (415) or declared length (413) —
 // is answered at once and its connection closed. The client sends the request head announcing a body and then
 // nothing: an answer proves the server did not wait for the body (Go's
 // server would read it, to keep the connection, unless the answer closes
@@ -88,8 +88,8 @@ func TestRefusalsAnswerBeforeTheBodyAndClose(t *testing.T) {
 	closed := newFixture(t, ts, ingress.Config{AllowedSources: ingress.WochitSources})
 	withToken := newFixture(t, ts, ingress.Config{Tokens: []ingress.Token{tokenA}})
 	limited := newFixture(t, ts, ingress.Config{RateLimit: rate.Every(time.Hour), RateBurst: 1})
-	// The one request the bucket allows (refused later, for its content type).
-	if got := do(t, limited.url, request{path: "/webhooks/wochit", header: http.Header{"Content-Type": {"text/plain"}}}); got.status != http.StatusUnsupportedMediaType {
+	// The one request the bucket allows (refused later, for its content encoding).
+	if got := do(t, limited.url, request{path: "/webhooks/wochit", header: http.Header{"Content-Encoding": {"gzip"}}}); got.status != http.StatusUnsupportedMediaType {
 		t.Fatalf("first request to the limited server: %d, want 415", got.status)
 	}
 	head := func(method, auth string, extra ...string) string {
@@ -116,7 +116,7 @@ func TestRefusalsAnswerBeforeTheBodyAndClose(t *testing.T) {
 		{"429 rate", limited, head("POST", ""), nil, http.StatusTooManyRequests},
 		{"401 token", withToken, head("POST", ""), nil, http.StatusUnauthorized},
 		{"405 method", withToken, head("PUT", tokenA), nil, http.StatusMethodNotAllowed},
-		{"415 content type", withToken, head("POST", tokenA, "Content-Type: text/plain", "Content-Length: 1000"), nil, http.StatusUnsupportedMediaType},
+		{"415 content encoding", withToken, head("POST", tokenA, "Content-Encoding: gzip", "Content-Length: 1000"), nil, http.StatusUnsupportedMediaType},
 		{"413 declared length", withToken, head("POST", tokenA, "Content-Type: application/json", "Content-Length: 10485760"), nil, http.StatusRequestEntityTooLarge},
 		// A client that sends its whole body before reading still gets the
 		// answer: the connection is not reset under it.

@@ -8,6 +8,7 @@ import (
 // wochit_ingress_requests_total.
 const (
 	outcomeStarted     = "started"     // 202: a workflow was started
+	outcomeQueued      = "queued"      // 202: Temporal did not take it; the inbox did
 	outcomeDuplicate   = "duplicate"   // 200: the notification's workflow already existed
 	outcomeRejected    = "rejected"    // 4xx: bad input, auth, limits
 	outcomeUnavailable = "unavailable" // 5xx: Temporal did not accept it
@@ -24,13 +25,15 @@ type metrics struct {
 	rateLimited    *prometheus.CounterVec
 	unknownFields  prometheus.Counter
 	startsInFlight prometheus.Gauge
+	inboxDuration  *prometheus.HistogramVec
+	contentTypes   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wochit_ingress_requests_total",
-			Help: "Notifications received, by outcome (started, duplicate, rejected, unavailable) and error code (none on success).",
+			Help: "Notifications received, by outcome (started, queued, duplicate, rejected, unavailable) and error code (none on success).",
 		}, []string{"outcome", "code"}),
 		startDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "wochit_ingress_workflow_start_duration_seconds",
@@ -57,8 +60,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "wochit_ingress_workflow_starts_in_flight",
 			Help: "Workflow starts waiting for Temporal right now.",
 		}),
+		inboxDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wochit_ingress_inbox_write_duration_seconds",
+			Help:    "Time an inbox write took for a notification Temporal did not take, by result (ok, error).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"result"}),
+		contentTypes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wochit_ingress_content_types_total",
+			Help: "Notifications by declared Content-Type (a fixed set; anything else is other, an absent header none). Every type is accepted; the body decides.",
+		}, []string{"type"}),
 	}
-	reg.MustRegister(m.requests, m.startDuration, m.duplicates, m.conflicts, m.rateLimited, m.unknownFields, m.startsInFlight)
+	reg.MustRegister(m.requests, m.startDuration, m.duplicates, m.conflicts, m.rateLimited, m.unknownFields, m.startsInFlight,
+		m.inboxDuration, m.contentTypes)
 	for _, reason := range []string{"source", "starts"} {
 		m.rateLimited.WithLabelValues(reason) // export zeros, so rate() works from the first scrape
 	}
@@ -66,9 +79,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 // observeRequest counts one answered notification.
-func (m *metrics) observeRequest(status int, code string) {
+func (m *metrics) observeRequest(status int, code string, queued bool) {
 	outcome := outcomeRejected
 	switch {
+	case status == 202 && queued:
+		outcome = outcomeQueued
 	case status == 202:
 		outcome = outcomeStarted
 	case status == 200:

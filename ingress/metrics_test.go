@@ -47,12 +47,12 @@ func TestMetrics(t *testing.T) {
 		{path: "/webhooks/wochit", header: jsonHeader(), body: body},                                       // started
 		{path: "/webhooks/wochit", header: jsonHeader(), body: body},                                       // duplicate
 		{path: "/webhooks/wochit", header: jsonHeader(), body: withField(t, uniqueID(t), "videoUrl", nil)}, // missing_field
-		{path: "/webhooks/wochit", header: jsonHeader("Content-Type", "text/plain"), body: body},           // unsupported_media_type
+		{path: "/webhooks/wochit", header: jsonHeader("Content-Encoding", "gzip"), body: body},             // unsupported_media_type
 	} {
 		do(t, f.url, req)
 	}
 
-	got := scrape(t, f.url)
+	got := scrape(t, f.admin)
 	for series, want := range map[string]float64{
 		`wochit_ingress_requests_total{code="none",outcome="started"}`:                    1,
 		`wochit_ingress_requests_total{code="none",outcome="duplicate"}`:                  1,
@@ -75,7 +75,7 @@ func TestMetrics(t *testing.T) {
 	}
 	// Every server has its own registry: this one saw nothing.
 	other := newFixture(t, temporalServer(t), ingress.Config{})
-	if v := scrape(t, other.url)[`wochit_ingress_duplicates_total`]; v != 0 {
+	if v := scrape(t, other.admin)[`wochit_ingress_duplicates_total`]; v != 0 {
 		t.Errorf("a fresh server reports %v duplicates, want 0", v)
 	}
 }

@@ -5,9 +5,15 @@
 //
 // A notification passes, in order: the source allowlist (403), the
 // per-source rate limit (429), the token (401), the method (405), the content
-// type (415), the size limit (413), decoding and validation (400), the cap on
-// workflow starts in flight (429), and finally the start itself (202/200, or
-// 503 when Temporal does not accept it in time).
+// encoding (415), the size limit (413), decoding and validation (400), the
+// cap on workflow starts in flight (429), and finally the start itself
+// (202/200, 409 for a different notification of a started video). When
+// Temporal does not take the start (unavailable, too slow, overloaded), the
+// notification goes to the inbox instead (202 with "queued": true); 503 only
+// when neither took it.
+//
+// The public handler (Server) serves only the webhook routes; probes and
+// metrics are on Admin, for a listener of their own.
 package ingress
 
 import (
@@ -20,9 +26,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	prommetrics "github.com/wochit-ingest/wochit-ingest/internal/metrics"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
@@ -72,8 +81,15 @@ type Config struct {
 	MaxConcurrentStarts int
 
 	// StartTimeout bounds the wait for Temporal to accept a workflow start;
-	// after it the caller gets 503 and should retry. Defaults to 5 s.
+	// after it the notification goes to the inbox. Defaults to 5 s.
 	StartTimeout time.Duration
+	// Inbox takes the notifications Temporal does not (see inbox.Inbox);
+	// nil means none, and such a notification gets 503.
+	Inbox Inbox
+	// InboxTimeout bounds an inbox write. Defaults to 5 s.
+	InboxTimeout time.Duration
+	// ReadyTTL is how long a readiness result is reused. Defaults to 5 s.
+	ReadyTTL time.Duration
 	// CallbackSchedule is passed to new workflows; empty means the default.
 	CallbackSchedule []time.Duration
 	// DataConverter must match the workers' (default converter when nil).
@@ -103,12 +119,28 @@ type Server struct {
 	limiter *sourceLimiter
 	slots   startSlots
 	metrics *metrics
+	ready   readiness
+	admin   http.Handler
+}
+
+// Inbox is where notifications go when Temporal does not take them.
+type Inbox interface {
+	// Put makes in durable; an equal notification already there is success.
+	Put(ctx context.Context, in workflows.IngestInput) (name string, err error)
+	// Probe reports whether Put would work now.
+	Probe(ctx context.Context) error
 }
 
 // NewServer returns the ingress HTTP handler.
 func NewServer(cfg Config, c client.Client) *Server {
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 5 * time.Second
+	}
+	if cfg.InboxTimeout == 0 {
+		cfg.InboxTimeout = 5 * time.Second
+	}
+	if cfg.ReadyTTL == 0 {
+		cfg.ReadyTTL = DefaultReadyTTL
 	}
 	if cfg.DataConverter == nil {
 		cfg.DataConverter = converter.GetDefaultDataConverter()
@@ -154,6 +186,7 @@ func NewServer(cfg Config, c client.Client) *Server {
 		s.log = slog.Default()
 	}
 	s.handler = s.routes()
+	s.admin = s.adminRoutes()
 	return s
 }
 
@@ -165,12 +198,19 @@ func normalizeHosts(hosts []string) []string {
 	return out
 }
 
+// ServeHTTP serves the public routes: the webhook, and nothing else.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// startResponse is the body of 202 and 200 answers.
+// Admin serves /healthz, /readyz and /metrics, for the admin listener
+// (INGRESS_ADMIN_ADDR): probes and metrics are not the public's business.
+func (s *Server) Admin() http.Handler { return s.admin }
+
+// startResponse is the body of 202 and 200 answers. A queued notification
+// has no run yet.
 type startResponse struct {
 	WorkflowID string `json:"workflowId"`
-	RunID      string `json:"runId"`
+	RunID      string `json:"runId,omitempty"`
+	Queued     bool   `json:"queued,omitempty"`
 }
 
 func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
@@ -219,8 +259,7 @@ func (s *Server) handleNotification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("could not start workflow", "wochitVideoId", n.WochitVideoID, "error", err)
-		writeError(w, startFailure(err))
+		s.queue(w, r, in, err)
 		return
 	}
 	resp := startResponse{WorkflowID: workflows.WorkflowID(n.WochitVideoID), RunID: runID}
@@ -258,28 +297,70 @@ func sample(names []string) []string {
 	return out
 }
 
-// startFailure is the answer when Temporal did not durably accept the start:
-// 503 with Retry-After, so a sender that retries loses nothing. The cause is
-// logged, never sent.
-func startFailure(error) *apiError {
-	return &apiError{Code: codeTemporalUnavailable, Message: "the notification could not be stored; retry later", retryAfter: 5 * time.Second}
-}
-
-func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// handleReadyz reports whether Temporal answers, so a load balancer stops
-// sending notifications that could only get 503.
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		s.log.Warn("readiness check failed", "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "temporal unreachable"})
+// queue answers a notification whose start failed with err: into the inbox
+// (202 queued) when Temporal was unavailable, too slow or overloaded, 503
+// when that is not the reason or the inbox did not take it either.
+func (s *Server) queue(w http.ResponseWriter, r *http.Request, in workflows.IngestInput, err error) {
+	id := in.Notification.WochitVideoID
+	if s.cfg.Inbox == nil || !temporalUnavailable(err) {
+		s.log.Error("could not start workflow", "wochitVideoId", id, "error", err)
+		writeError(w, startFailure())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	// The inbox write outlives a sender that hung up: it may retry, and
+	// either way the notification is better kept.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.InboxTimeout)
+	defer cancel()
+	start := time.Now()
+	name, inboxErr := s.cfg.Inbox.Put(ctx, in)
+	s.metrics.inboxDuration.WithLabelValues(resultOf(inboxErr)).Observe(time.Since(start).Seconds())
+	if inboxErr != nil {
+		s.log.Error("could not start workflow nor queue the notification", "wochitVideoId", id, "error", err, "inboxError", inboxErr)
+		writeError(w, startFailure())
+		return
+	}
+	s.log.Warn("Temporal did not take the start; notification queued in the inbox", "wochitVideoId", id, "object", name, "error", err)
+	resp := startResponse{WorkflowID: workflows.WorkflowID(id), Queued: true}
+	noteAttrs(w, slog.String("workflowId", resp.WorkflowID), slog.Bool("queued", true))
+	noteQueued(w)
+	writeJSON(w, http.StatusAccepted, resp)
+}
+
+func resultOf(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
+
+// temporalUnavailable tells the start failures that are Temporal's state,
+// not the notification's: unavailable (down, unreachable, no leader),
+// deadline exceeded (too slow, including StartTimeout) and resource
+// exhausted (rate limits, overload). Those divert to the inbox. Anything
+// else (a refused namespace, permission, an invalid request) is a
+// configuration fault the inbox would only hide: 503.
+func temporalUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	var exhausted *serviceerror.ResourceExhausted
+	if errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return true
+	}
+	return false
+}
+
+// startFailure is the answer when neither Temporal nor the inbox durably
+// took the notification: 503 with Retry-After, so a sender that retries
+// loses nothing. The cause is logged, never sent.
+func startFailure() *apiError {
+	return &apiError{Code: codeTemporalUnavailable, Message: "the notification could not be stored; retry later", retryAfter: 5 * time.Second}
 }
 
 // startIngest starts the notification's run, or finds the one it already

@@ -62,7 +62,8 @@ func temporalServer(t *testing.T) *temporaltest.TestServer {
 }
 
 type fixture struct {
-	url      string
+	url      string // the public listener: the webhook only
+	admin    string // the admin listener: probes and metrics
 	temporal client.Client
 }
 
@@ -73,9 +74,12 @@ func newFixture(t *testing.T, ts *temporaltest.TestServer, cfg ingress.Config) f
 	// Tests post from loopback: open the source check unless the test
 	// configures it (the zero Config lets only Wochit's addresses in).
 	cfg.AnySource = cfg.AllowedSources == nil
-	srv := httptest.NewServer(ingress.NewServer(cfg, c))
+	s := ingress.NewServer(cfg, c)
+	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return fixture{url: srv.URL, temporal: c}
+	admin := httptest.NewServer(s.Admin())
+	t.Cleanup(admin.Close)
+	return fixture{url: srv.URL, admin: admin.URL, temporal: c}
 }
 
 type answer struct {
@@ -224,7 +228,7 @@ func TestConflictingNotificationIsRefused(t *testing.T) {
 			}
 		})
 	}
-	metrics := get(t, f.url+"/metrics")
+	metrics := get(t, f.admin+"/metrics")
 	if !strings.Contains(metrics, "wochit_ingress_conflicts_total 4") || !strings.Contains(metrics, `wochit_ingress_requests_total{code="conflicting_notification",outcome="rejected"} 4`) {
 		t.Errorf("conflicts are not counted:\n%s", grepLines(metrics, "conflict"))
 	}
@@ -334,7 +338,9 @@ func TestDuplicateAfterCompletionDoesNotRerun(t *testing.T) {
 	}
 }
 
-func TestTemporalUnreachableAnswers503(t *testing.T) {
+// Without an inbox, a notification Temporal does not take gets 503 and the
+// ingress is not ready.
+func TestTemporalUnreachableWithoutInboxAnswers503(t *testing.T) {
 	// A port nothing listens on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -347,8 +353,11 @@ func TestTemporalUnreachableAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	srv := httptest.NewServer(ingress.NewServer(ingress.Config{AnySource: true}, c))
+	s := ingress.NewServer(ingress.Config{AnySource: true}, c)
+	srv := httptest.NewServer(s)
 	defer srv.Close()
+	admin := httptest.NewServer(s.Admin())
+	defer admin.Close()
 
 	start := time.Now()
 	got := post(t, srv.URL+"/webhooks/wochit", "application/json", jsonBody(t, notification(uniqueID(t))))
@@ -363,7 +372,7 @@ func TestTemporalUnreachableAnswers503(t *testing.T) {
 		t.Fatalf("the answer leaks internals: %v", got.body)
 	}
 
-	ready := getStatus(t, srv.URL+"/readyz")
+	ready := getStatus(t, admin.URL+"/readyz")
 	if ready != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz = %d with Temporal down, want 503", ready)
 	}
@@ -371,11 +380,15 @@ func TestTemporalUnreachableAnswers503(t *testing.T) {
 
 func TestHealthAndReadiness(t *testing.T) {
 	f := newFixture(t, temporalServer(t), ingress.Config{})
-	if got := getStatus(t, f.url+"/healthz"); got != http.StatusOK {
-		t.Errorf("/healthz = %d", got)
-	}
-	if got := getStatus(t, f.url+"/readyz"); got != http.StatusOK {
-		t.Errorf("/readyz = %d", got)
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if got := getStatus(t, f.admin+path); got != http.StatusOK {
+			t.Errorf("admin %s = %d", path, got)
+		}
+		// Mutation: serving the admin routes on the public handler too
+		// fails here.
+		if got := getStatus(t, f.url+path); got != http.StatusNotFound {
+			t.Errorf("public %s = %d, want 404: probes and metrics are on the admin listener only", path, got)
+		}
 	}
 }
 

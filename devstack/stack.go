@@ -27,7 +27,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
@@ -45,7 +47,10 @@ type Options struct {
 	UIAddr       string // empty: no Web UI
 	GCSAddr      string
 	IngressAddr  string
-	DevAddr      string // demo media and the built-in callback receiver
+	// AdminAddr serves the ingress's /healthz, /readyz and /metrics; empty
+	// means DefaultAdminAddr, or a free port when IngressAddr asks for one.
+	AdminAddr string
+	DevAddr   string // demo media and the built-in callback receiver
 
 	Bucket string
 	Prefix string
@@ -80,6 +85,7 @@ const (
 	DefaultGCSAddr      = "127.0.0.1:4443"
 	DefaultIngressAddr  = "127.0.0.1:8080"
 	DefaultDevAddr      = "127.0.0.1:8081"
+	DefaultAdminAddr    = "127.0.0.1:9090"
 	DefaultBucket       = "wochit-videos"
 	DefaultPrefix       = "videos/"
 )
@@ -100,6 +106,7 @@ type Stack struct {
 	UIURL        string // empty when the UI is off
 	GCSURL       string
 	IngressURL   string
+	AdminURL     string // the ingress's probes and metrics
 	DevURL       string
 	CallbackURL  string
 	Bucket       string
@@ -120,6 +127,9 @@ type Stack struct {
 	// Receiver is the built-in callback receiver (used when no CallbackURL
 	// was given; it listens either way).
 	Receiver *Receiver
+	// Inbox is where the ingress queues notifications Temporal does not
+	// take; the worker drains it.
+	Inbox *inbox.Inbox
 	// Media serves the demo files; tests may Put more.
 	Media *mediaorigin.Origin
 	// Metrics holds every metric of the stack, served on the ingress's
@@ -189,10 +199,17 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		gcsListener.Close()
 		return nil, err
 	}
+	adminListener, err := listen("ingress admin", adminAddr(opts))
+	if err != nil {
+		gcsListener.Close()
+		ingressListener.Close()
+		return nil, err
+	}
 	devListener, err := listen("dev server", cmp.Or(opts.DevAddr, DefaultDevAddr))
 	if err != nil {
 		gcsListener.Close()
 		ingressListener.Close()
+		adminListener.Close()
 		return nil, err
 	}
 
@@ -200,6 +217,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	gcs, err := startGCS(gcsListener, filepath.Join(dataDir, "gcs"), s.Bucket)
 	if err != nil {
 		ingressListener.Close()
+		adminListener.Close()
 		devListener.Close()
 		return nil, err
 	}
@@ -270,10 +288,19 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.startWorker(opts, secrets)
 	}
 
+	// The inbox, for notifications the ingress cannot start; dev's worker
+	// drains it.
+	inboxGCS, err := gcsemu.NewClient(ctx, s.GCSURL)
+	if err != nil {
+		return nil, err
+	}
+	s.onStop("inbox GCS client", func(context.Context) error { return inboxGCS.Close() })
+	s.Inbox = inbox.New(inboxGCS, s.Bucket, s.Prefix+inbox.DirName, s.DataConverter)
+
 	// Ingress. In dev there is no allowlist and no token, and media may be
 	// plain http on this machine; the input rules and limits are production's.
 	// Every exchange is held to docs/openapi.yaml (checkContract).
-	ingressServer := httpserver.New(checkContract(ingress.NewServer(ingress.Config{
+	front := ingress.NewServer(ingress.Config{
 		Namespace:        Namespace,
 		AnySource:        true,
 		AllowHTTPURLs:    true,
@@ -283,12 +310,30 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		CallbackSchedule: opts.CallbackSchedule,
 		Registry:         s.Metrics,
 		DataConverter:    s.DataConverter,
+		Inbox:            s.Inbox,
 		Logger:           log.With("component", "ingress"),
-	}, c), log.With("component", "contract-check")))
+	}, c)
+	ingressServer := httpserver.New(checkContract(front, log.With("component", "contract-check")))
 	httpserver.Serve(ingressServer, ingressListener)
 	s.IngressURL = "http://" + ingressListener.Addr().String()
 	s.onStop("ingress", ingressServer.Shutdown)
+	adminServer := httpserver.New(front.Admin())
+	httpserver.Serve(adminServer, adminListener)
+	s.AdminURL = "http://" + adminListener.Addr().String()
+	s.onStop("ingress admin", adminServer.Shutdown)
 	return s, nil
+}
+
+// adminAddr is where the ingress's admin listener goes: a free port when
+// the ingress takes one (tests), else DefaultAdminAddr.
+func adminAddr(opts Options) string {
+	if opts.AdminAddr != "" {
+		return opts.AdminAddr
+	}
+	if host, port, err := net.SplitHostPort(opts.IngressAddr); err == nil && port == "0" {
+		return net.JoinHostPort(host, "0")
+	}
+	return DefaultAdminAddr
 }
 
 type stopper struct {
@@ -326,6 +371,7 @@ func (s *Stack) startWorker(opts Options, secrets []webhook.Secret) {
 			Origins:         devPolicy,
 			Callbacks:       devPolicy,
 			Transfer:        opts.Transfer,
+			DataConverter:   s.DataConverter,
 			Metrics:         s.Metrics,
 			Logger:          s.log.With("component", "worker"),
 		}, s.Client)

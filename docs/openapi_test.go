@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
@@ -415,19 +417,29 @@ func TestIngressAnswersFollowTheDocument(t *testing.T) {
 		{"source not allowed", ingress.Config{Logger: quiet}, "/webhooks/wochit", "application/json", valid, http.StatusForbidden},
 		{"no token", ingress.Config{AnySource: true, RateLimit: rate.Inf, Tokens: []ingress.Token{"a-long-enough-token-0123456789"}, Logger: quiet}, "/webhooks/wochit", "application/json", valid, http.StatusUnauthorized},
 		{"a token in the path, none configured", open, "/webhooks/wochit/some-token", "application/json", valid, http.StatusUnauthorized},
-		{"not JSON", open, "/webhooks/wochit", "text/plain", valid, http.StatusUnsupportedMediaType},
+		{"content-encoded", open, "/webhooks/wochit", "application/json; gzip", valid, http.StatusUnsupportedMediaType},
 		{"too large", open, "/webhooks/wochit", "application/json", `{"title":"` + strings.Repeat("x", ingress.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge},
 		{"invalid JSON", open, "/webhooks/wochit", "application/json", `{"wochitVideoId":`, http.StatusBadRequest},
 		{"a field of the wrong type", open, "/webhooks/wochit", "application/json", `{"wochitVideoId":1}`, http.StatusBadRequest},
 		{"missing field", open, "/webhooks/wochit", "application/json", `{"wochitVideoId":"v1"}`, http.StatusBadRequest},
 		{"invalid field", open, "/webhooks/wochit", "application/json", strings.Replace(valid, `"v1"`, `"v 1"`, 1), http.StatusBadRequest},
-		{"Temporal unreachable", open, "/webhooks/wochit", "application/json", valid, http.StatusServiceUnavailable},
+		{"Temporal unreachable, no inbox", open, "/webhooks/wochit", "application/json", valid, http.StatusServiceUnavailable},
+		{"Temporal unreachable, queued in the inbox", withInbox(t, open), "/webhooks/wochit", "text/plain", valid, http.StatusAccepted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(ingress.NewServer(tt.cfg, down))
 			defer srv.Close()
-			resp, err := http.Post(srv.URL+tt.path, tt.ctype, strings.NewReader(tt.body))
+			req, err := http.NewRequest(http.MethodPost, srv.URL+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctype, _, gzipped := strings.Cut(tt.ctype, "; gzip")
+			req.Header.Set("Content-Type", ctype)
+			if gzipped {
+				req.Header.Set("Content-Encoding", "gzip")
+			}
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -508,4 +520,31 @@ func TestChecksRefuseWhatTheDocumentDoesNotDescribe(t *testing.T) {
 			t.Errorf("%s: accepted", tt.name)
 		}
 	}
+}
+
+// withInbox is cfg with an inbox on a GCS emulator of its own, so a
+// notification Temporal does not take is queued (202 queued).
+func withInbox(t *testing.T, cfg ingress.Config) ingress.Config {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	emu, err := gcsemu.New("", url, "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(emu.Handler())
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); emu.Stop() })
+	gcs, err := gcsemu.NewClient(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gcs.Close() })
+	cfg.Inbox = inbox.New(gcs, "inbox", "videos/.inbox/", nil)
+	return cfg
 }

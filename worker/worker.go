@@ -16,11 +16,13 @@ import (
 	"cloud.google.com/go/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/api/option"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
@@ -50,6 +52,18 @@ type Config struct {
 	// Bucket and Prefix say where objects go.
 	Bucket string
 	Prefix string
+	// InboxBucket and InboxPrefix say where the ingress queues the
+	// notifications Temporal did not take; the worker drains them. Empty
+	// means Bucket and Prefix + inbox.DirName.
+	InboxBucket string
+	InboxPrefix string
+	// DrainInterval is the pause between passes over the inbox; zero is
+	// inbox.DefaultDrainInterval. NoDrain leaves the inbox alone.
+	DrainInterval time.Duration
+	NoDrain       bool
+	// DataConverter must be the client's (it decodes the inbox's entries and
+	// encodes the inputs of the runs they start); nil is the default.
+	DataConverter converter.DataConverter
 	// StorageEndpoint points the GCS client at an emulator
 	// (e.g. http://127.0.0.1:4443); empty means real GCS with Application
 	// Default Credentials.
@@ -128,7 +142,16 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 		}
 	}
 	logger(cfg).Info("worker polling", "taskQueues", queues)
+	drained := make(chan error, 1)
+	if cfg.NoDrain {
+		drained <- nil
+	} else {
+		d := NewDrainer(cfg, c, acts.Storage)
+		logger(cfg).Info("draining the inbox", "bucket", d.Inbox.Bucket, "prefix", d.Inbox.Prefix)
+		go func() { drained <- d.Run(ctx) }()
+	}
 	<-ctx.Done()
+	<-drained
 	logger(cfg).Info("worker stopping; letting in-flight activities finish", "stopTimeout", stopTimeout(cfg))
 	// Stop all workers at once: each Stop blocks until its in-flight tasks
 	// finish or StopTimeout passes, and then cancels what is left.
@@ -139,6 +162,29 @@ func Run(ctx context.Context, cfg Config, c client.Client) error {
 	wg.Wait()
 	return nil
 }
+
+// NewDrainer is the drainer of cfg's inbox, starting runs through c.
+func NewDrainer(cfg Config, c client.Client, gcs *storage.Client) *inbox.Drainer {
+	var m *inbox.Metrics
+	if cfg.Metrics != nil {
+		m = inbox.NewMetrics(cfg.Metrics)
+	}
+	return &inbox.Drainer{
+		Inbox:    inbox.New(gcs, InboxBucket(cfg), InboxPrefix(cfg), cfg.DataConverter),
+		Temporal: c,
+		Start: workflows.StartOptions{Namespace: cmp.Or(cfg.Namespace, "default"), DataConverter: cfg.DataConverter,
+			Identity: "wochit-ingest worker (inbox drain)", Tracing: cfg.Tracing},
+		Interval: cfg.DrainInterval,
+		Metrics:  m,
+		Logger:   logger(cfg).With("component", "inbox-drain"),
+	}
+}
+
+// InboxBucket is the bucket of cfg's inbox.
+func InboxBucket(cfg Config) string { return cmp.Or(cfg.InboxBucket, cfg.Bucket) }
+
+// InboxPrefix is the prefix of cfg's inbox.
+func InboxPrefix(cfg Config) string { return cmp.Or(cfg.InboxPrefix, cfg.Prefix+inbox.DirName) }
 
 func newWorker(c client.Client, queue string, cfg Config, acts *activities.Activities) (sdkworker.Worker, error) {
 	opts, err := workerOptions(queue, cfg)

@@ -94,7 +94,7 @@ func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
 		raw, _ := io.ReadAll(r)
 		r.Close()
 		if bytes.Contains(raw, []byte(token)) || bytes.Contains(raw, []byte("page-9")) {
-			t.Fatalf("raw inbox object holds the signed-URL token or the context in clear: %q", raw)
+			t.Fatalf("raw inbox object (%d bytes) holds the signed-URL token or the context in clear", len(raw))
 		}
 	} else {
 		t.Fatalf("the queued notification's object %s: %v", stack.Inbox.Name(in), err)

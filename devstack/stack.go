@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/time/rate"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -33,6 +32,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 	"github.com/wochit-ingest/wochit-ingest/worker"
 )
@@ -215,9 +215,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	codec := payloadcodec.Handler(keys, payloadcodec.HandlerOptions{AllowedOrigins: uiOrigins(uiAddr), Tokens: []string{s.CodecToken}})
-	devServer := &http.Server{Handler: DemoHandler(s.Media, s.Receiver, codec), ReadHeaderTimeout: 5 * time.Second}
-	httpserver.Serve(devServer, devListener)
-	s.DevURL = "http://" + devListener.Addr().String()
+	devServer := httpserver.Serve(&http.Server{Handler: DemoHandler(s.Media, s.Receiver, codec), ReadHeaderTimeout: 5 * time.Second}, devListener)
+	s.DevURL = devServer.URL()
 	s.CodecURL = s.DevURL + CodecPath
 	s.onStop("dev server", devServer.Shutdown)
 	s.CallbackURL = cmp.Or(opts.CallbackURL, s.DevURL+"/callbacks")
@@ -247,23 +246,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// One registry for the whole process: dev's ingress serves it on
 	// /metrics, with the worker's transfer metrics and the SDK's.
 	s.Metrics = metrics.NewRegistry()
-	sdkMetrics, closeMetrics := metrics.SDKHandler(s.Metrics)
-	s.onStop("SDK metrics", func(context.Context) error { return closeMetrics.Close() })
 	// One client for the ingress and the worker, with the worker's patient
 	// heartbeats.
-	c, err := client.DialContext(dialCtx, worker.ClientOptions(client.Options{
-		HostPort:         temporalAddr,
-		Namespace:        Namespace,
-		Logger:           sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		MetricsHandler:   sdkMetrics,
-		DataConverter:    s.DataConverter,
-		FailureConverter: payloadcodec.FailureConverter(keys),
-	}))
+	c, closeClient, err := temporalclient.Dial(dialCtx, worker.ClientOptions(temporalConn(temporalAddr, keys)), temporalclient.Options{Logger: log, Metrics: s.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the embedded Temporal server: %w", err)
 	}
 	s.Client = c
-	s.onStop("Temporal client", func(context.Context) error { c.Close(); return nil })
+	s.onStop("Temporal client", func(context.Context) error { closeClient(); return nil })
 
 	// Worker. In dev, media and callbacks may live on this machine.
 	if !opts.NoWorker {
@@ -285,10 +275,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		DataConverter:    s.DataConverter,
 		Logger:           log.With("component", "ingress"),
 	}, c), log.With("component", "contract-check")))
-	httpserver.Serve(ingressServer, ingressListener)
-	s.IngressURL = "http://" + ingressListener.Addr().String()
-	s.onStop("ingress", ingressServer.Shutdown)
+	ingressServing := httpserver.Serve(ingressServer, ingressListener)
+	s.IngressURL = ingressServing.URL()
+	s.onStop("ingress", ingressServing.Shutdown)
 	return s, nil
+}
+
+// temporalConn is the connection to the embedded server, its payloads
+// encrypted with keys.
+func temporalConn(addr string, keys *payloadcodec.Keyring) client.Options {
+	conn := client.Options{HostPort: addr, Namespace: Namespace}
+	temporalclient.Encrypt(&conn, keys)
+	return conn
 }
 
 type stopper struct {

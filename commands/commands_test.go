@@ -3,13 +3,11 @@ package commands
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 )
 
 func runCmd(t *testing.T, ctx context.Context, environ []string, args ...string) (stdout, stderr string, err error) {
@@ -73,16 +71,8 @@ func TestWorkerConfigErrorsNameTheSetting(t *testing.T) {
 
 // The README's first steps: `dev`, then `send --demo --wait`.
 func TestSendDemoWaitAgainstDevStack(t *testing.T) {
-	endToEnd(t)
-	stack, err := devstack.Start(context.Background(), devstack.Options{
-		DataDir:      t.TempDir(),
-		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Stop(context.Background())
+	devstacktest.EndToEnd(t)
+	stack := devstacktest.Start(t, devstacktest.Quiet)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -117,15 +107,5 @@ func TestSendDemoWaitAgainstDevStack(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, ctx, []string{"PAYLOAD_KEYS=" + stack.PayloadKeys}, "redeliver", "no-such-video", "--temporal-address", stack.TemporalAddr); err == nil || !strings.Contains(err.Error(), "no ingest") {
 		t.Fatalf("redeliver of an unknown video: %v, want a \"no ingest\" error", err)
-	}
-}
-
-// endToEnd skips a test that starts a Temporal server when the tests run
-// with -short: `go test -short ./...` is the fast tier (unit and replay
-// tests), plain `go test ./...` runs everything.
-func endToEnd(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: starts a Temporal server; run without -short")
 	}
 }

@@ -12,20 +12,21 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
 // After a run, the worker's /metrics has the transfer series and the
 // Temporal SDK's, with values; /healthz and /readyz answer.
 func TestWorkerMetricsAfterARun(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	stack := startStackWithoutWorker(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
 	origin.Put("/v.mp4", mediaorigin.File{Body: mediaorigin.Video("metrics", 300<<10), ContentType: "video/mp4"})
 	origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("metrics", 16, 16), ContentType: "image/png"})
-	callbacks := newCallbackSink(t)
+	callbacks := devstacktest.NewReceiver(t)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +34,7 @@ func TestWorkerMetricsAfterARun(t *testing.T) {
 	}
 	httpAddr := l.Addr().String()
 	l.Close()
-	env := append(workerEnv(stack, originServer.URL, callbacks.url), "WORKER_HTTP_ADDR="+httpAddr)
+	env := append(workerEnv(stack, originServer.URL, callbacks.URL), "WORKER_HTTP_ADDR="+httpAddr)
 	w := startChild(t, env)
 	defer func() { w.Process.Kill(); w.Wait() }()
 
@@ -44,7 +45,7 @@ func TestWorkerMetricsAfterARun(t *testing.T) {
 		t.Fatalf("POST: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	if ev := callbacks.next(t, time.Minute); ev.Type != contract.VideoStored {
+	if ev := callbacks.Next(time.Minute).Event; ev.Type != contract.VideoStored {
 		t.Fatalf("event = %+v", ev)
 	}
 
@@ -64,7 +65,7 @@ func TestWorkerMetricsAfterARun(t *testing.T) {
 	}
 	// SDK metrics are reported every second; wait for a scrape that has them.
 	var body string
-	waitUntil(t, 10*time.Second, "SDK metrics to be exported", func() bool {
+	devstacktest.WaitFor(t, 10*time.Second, "SDK metrics to be exported", func() bool {
 		_, body = get("/metrics")
 		return strings.Contains(body, "temporal_activity_execution_latency") && strings.Contains(body, "temporal_workflow_completed")
 	})

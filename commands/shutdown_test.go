@@ -19,6 +19,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
@@ -26,7 +27,7 @@ import (
 // transfer finish (within WORKER_STOP_TIMEOUT), reports it, and exits 0.
 // The transfer is not repeated.
 func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	stack := startStackWithoutWorker(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
@@ -34,8 +35,8 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 	video := mediaorigin.Video("sigterm", 3<<20)
 	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 1 << 20, NoRanges: true})
 	origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("sigterm", 16, 16), ContentType: "image/png"})
-	callbacks := newCallbackSink(t)
-	env := append(workerEnv(stack, originServer.URL, callbacks.url), "WORKER_STOP_TIMEOUT=60s")
+	callbacks := devstacktest.NewReceiver(t)
+	env := append(workerEnv(stack, originServer.URL, callbacks.URL), "WORKER_STOP_TIMEOUT=60s")
 
 	first := startChild(t, env)
 	resp, err := http.Post(stack.IngressURL+"/webhooks/wochit", "application/json", strings.NewReader(fmt.Sprintf(
@@ -46,7 +47,7 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	waitUntil(t, time.Minute, "the video transfer to be under way", func() bool { return origin.Stats("/v.mp4").BytesSent >= 512<<10 })
+	devstacktest.WaitFor(t, time.Minute, "the video transfer to be under way", func() bool { return origin.Stats("/v.mp4").BytesSent >= 512<<10 })
 	if err := first.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 	// Another worker finishes the workflow without fetching the video again.
 	second := startChild(t, env)
 	defer func() { second.Process.Kill(); second.Wait() }()
-	if ev := callbacks.next(t, time.Minute); ev.Type != contract.VideoStored {
+	if ev := callbacks.Next(time.Minute).Event; ev.Type != contract.VideoStored {
 		t.Fatalf("event = %+v", ev)
 	}
 	if n := origin.Stats("/v.mp4").Requests; n != 1 {
@@ -99,7 +100,7 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 // Shutdown in cmd_ingress.go with srv.Close() cuts the requests in flight
 // and fails here.
 func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	stack := startStackWithoutWorker(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,7 +115,7 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 		"INGRESS_ADDR=" + addr, "INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true", "ORIGIN_ALLOW_PRIVATE=true",
 		"INGRESS_RATE_LIMIT=0", "INGRESS_MAX_CONCURRENT_STARTS=1000", "LOG_LEVEL=warn",
 	})
-	waitUntil(t, 30*time.Second, "the ingress to be ready", func() bool {
+	devstacktest.WaitFor(t, 30*time.Second, "the ingress to be ready", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -173,7 +174,7 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	waitUntil(t, time.Minute, "load on the ingress", func() bool { return answered.Load() >= 50 })
+	devstacktest.WaitFor(t, time.Minute, "load on the ingress", func() bool { return answered.Load() >= 50 })
 	if err := ingress.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -3,31 +3,27 @@ package commands
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
 	"cloud.google.com/go/storage"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"google.golang.org/api/iterator"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
-	"github.com/wochit-ingest/wochit-ingest/docs"
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -43,8 +39,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
-const killTestSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 
 // A worker process is killed with SIGKILL in the middle of a multi-part
 // video transfer, 4 parts at a time. Another worker resumes it after the
@@ -68,7 +62,7 @@ const killTestSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 // fails "fetched again a part the heartbeat recorded"; a heartbeat timeout
 // longer than documented fails the resume-time bound.
 func TestWorkerKilledMidTransferResumes(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	const parts, concurrency, probe = 32, 4, 512
 	partSize := int64(1 << 20)
 	if v := os.Getenv("WORKER_KILL_PART_SIZE"); v != "" {
@@ -87,9 +81,9 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	// Each part takes about a second.
 	origin.Put("/v.mp4", mediaorigin.File{Source: video, Size: size, ContentType: "video/mp4", BytesPerSecond: partSize})
 	origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("killed", 32, 32), ContentType: "image/png"})
-	callbacks := newCallbackSink(t)
+	callbacks := devstacktest.NewReceiver(t)
 
-	env := append(workerEnv(stack, originServer.URL, callbacks.url),
+	env := append(workerEnv(stack, originServer.URL, callbacks.URL),
 		fmt.Sprintf("TRANSFER_PART_SIZE=%d", partSize), fmt.Sprintf("TRANSFER_PART_CONCURRENCY=%d", concurrency))
 	first := startChild(t, env)
 
@@ -111,7 +105,7 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	// Kill the worker once Temporal holds a heartbeat listing finished
 	// parts (heartbeats are sent every few seconds), with parts in flight.
 	var recorded activities.TransferProgress
-	waitUntil(t, 2*time.Minute, "a heartbeat with finished parts", func() bool {
+	devstacktest.WaitFor(t, 2*time.Minute, "a heartbeat with finished parts", func() bool {
 		p, ok := videoHeartbeat(t, stack, "wochit-video-killed-1")
 		recorded = p
 		return ok && p.PartSize == partSize && p.Validator != "" && len(p.Parts) > 0
@@ -133,7 +127,7 @@ func TestWorkerKilledMidTransferResumes(t *testing.T) {
 	second := startChild(t, env)
 	defer func() { second.Process.Kill(); second.Wait() }()
 
-	event := callbacks.next(t, 3*time.Minute)
+	event := callbacks.Next(3 * time.Minute).Event
 	if event.Type != contract.VideoStored {
 		t.Fatalf("event = %+v", event)
 	}
@@ -260,17 +254,7 @@ func objectNames(t *testing.T, gcs *storage.Client, bucket, prefix string) []str
 // on random ports; the test runs workers as child processes.
 func startStackWithoutWorker(t *testing.T) *devstack.Stack {
 	t.Helper()
-	stack, err := devstack.Start(context.Background(), devstack.Options{
-		DataDir:      t.TempDir(),
-		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
-		NoWorker: true,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stack.Stop(context.Background()) })
-	return stack
+	return devstacktest.Start(t, devstacktest.Quiet, func(o *devstack.Options) { o.NoWorker = true })
 }
 
 // startChild runs the command named in env (childCommandEnv) as a child
@@ -300,7 +284,7 @@ func workerEnv(stack *devstack.Stack, originURL, callbackURL string) []string {
 		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
 		"PAYLOAD_KEYS=" + stack.PayloadKeys,
 		"GCS_BUCKET=" + stack.Bucket, "STORAGE_EMULATOR_HOST=" + stack.GCSURL,
-		"CALLBACK_URL=" + callbackURL, "CALLBACK_SECRET=" + killTestSecret,
+		"CALLBACK_URL=" + callbackURL, "CALLBACK_SECRET=" + devstacktest.Secret,
 		"ORIGIN_ALLOW_PRIVATE=true", "CALLBACK_ALLOW_PRIVATE=true",
 		"OUTBOUND_ALLOWED_PORTS=" + portOf(originURL) + "," + portOf(callbackURL),
 		"LOG_LEVEL=warn", "WORKER_HTTP_ADDR=127.0.0.1:0",
@@ -313,61 +297,4 @@ func portOf(rawURL string) string {
 		panic(err)
 	}
 	return u.Port()
-}
-
-// callbackSink receives callbacks, verified with the reference library.
-type callbackSink struct {
-	url    string
-	events chan contract.Event
-}
-
-func newCallbackSink(t *testing.T) *callbackSink {
-	wh, err := standardwebhooks.NewWebhook(killTestSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &callbackSink{events: make(chan contract.Event, 10)}
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if err := wh.Verify(body, r.Header); err != nil {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		if err := docs.CheckCallback(r.Header, body); err != nil {
-			t.Errorf("callback does not follow the customer's contract: %v", err)
-		}
-		var ev contract.Event
-		_ = json.Unmarshal(body, &ev)
-		mu.Lock()
-		defer mu.Unlock()
-		s.events <- ev
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	s.url = srv.URL + "/hooks"
-	return s
-}
-
-func (s *callbackSink) next(t *testing.T, timeout time.Duration) contract.Event {
-	t.Helper()
-	select {
-	case ev := <-s.events:
-		return ev
-	case <-time.After(timeout):
-		t.Fatalf("no callback within %s", timeout)
-		return contract.Event{}
-	}
-}
-
-// waitUntil polls cond until it holds or the timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

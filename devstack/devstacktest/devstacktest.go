@@ -1,9 +1,11 @@
 // Package devstacktest is the one helper of the end-to-end tests that run
 // the system in their own process: the commands' process tests, devstack's
-// tests and the end-to-end benchmark start a dev stack with it (free
-// loopback ports, a fresh data directory, callbacks signed with Secret) and
-// receive callbacks the way a customer's backend does, verified with the
-// reference Standard Webhooks library and against docs/openapi.yaml.
+// tests, worker's outage test and the end-to-end benchmark start a dev stack
+// with it (free loopback ports, a fresh data directory, callbacks signed with
+// Secret) and receive callbacks the way a customer's backend does, verified
+// with the reference Standard Webhooks library and against
+// docs/openapi.yaml. EndToEnd is every package's -short skip of the tests
+// that start a Temporal server.
 //
 // The topology tier (topology/) runs the real binary as separate processes
 // and talks to it only as a customer would; it has its own harness.

@@ -97,8 +97,9 @@ func TestWorkerSIGTERMLetsTheTransferFinish(t *testing.T) {
 // backlog) or cut in flight. Cut ones fail the test: the connection was
 // closed after the request was sent and without an answer (EOF), or its
 // workflow exists although its sender got no answer. Replacing the graceful
-// Shutdown in cmd_ingress.go with srv.Close() cuts the requests in flight
-// and fails here.
+// Shutdown in internal/httpserver (Server.Shutdown, which the ingress's
+// srv.Stop calls) with srv.Close() cuts the requests in flight and fails
+// here.
 func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	devstacktest.EndToEnd(t)
 	stack := startStackWithoutWorker(t)

@@ -94,6 +94,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 	}
 	usage(stderr)
+	if leftOut(name) {
+		return fmt.Errorf("%q is a development command, left out of this production build (-tags production): build without the tag to use it", name)
+	}
 	return fmt.Errorf("unknown command %q", name)
 }
 

@@ -16,13 +16,12 @@ import (
 func serve(t *testing.T) string {
 	t.Helper()
 	srv := New(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
-	l, err := Listen("127.0.0.1:0")
+	s, err := Start("127.0.0.1:0", srv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	Serve(srv, l)
-	t.Cleanup(func() { _ = Shutdown(srv, time.Second) })
-	return l.Addr().String()
+	t.Cleanup(func() { _ = s.Stop(time.Second) })
+	return s.Addr()
 }
 
 // A slowloris client trickles its request headers one byte at a time,

@@ -8,7 +8,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/wochit-ingest/wochit-ingest/transfer"
-	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
 // NonRetryableTransferTypes lists the TransferToGCS failures that end the
@@ -56,7 +55,3 @@ func redactCause(err error) error {
 	}
 	return errors.New(transfer.Redact(err.Error()))
 }
-
-// RedactURL drops the query string, fragment and userinfo: signed-URL tokens
-// are secrets and must not reach logs, object metadata or workflow history.
-func RedactURL(raw string) string { return origin.RedactURL(raw) }

@@ -27,6 +27,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
@@ -58,7 +59,7 @@ func Copy(ctx context.Context, src Source, dst Destination, opts Options) (Resul
 		origin: &origin.Client{HTTP: src.HTTP, URL: src.URL, LinkExpiresAt: src.LinkExpiresAt,
 			IdleTimeout: opts.IdleTimeout, Now: opts.Now},
 		srcURL: srcURL,
-		source: origin.RedactURL(src.URL),
+		source: redact.URL(src.URL),
 		dst:    dst,
 		opts:   opts,
 	}
@@ -239,7 +240,7 @@ func validate(src Source, dst Destination) (*url.URL, error) {
 	}
 	u, err := url.Parse(src.URL)
 	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("source %q is not an absolute http(s) URL", origin.RedactURL(src.URL))
+		return nil, fmt.Errorf("source %q is not an absolute http(s) URL", redact.URL(src.URL))
 	}
 	return u, nil
 }

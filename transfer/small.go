@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
@@ -28,7 +29,7 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 	contentType string, meta map[string]string, declared origin.Hashes,
 ) (*storage.ObjectAttrs, digest, error) {
 	kind := c.dst.Kind
-	source := origin.RedactURL(probe.Resp.Request.URL.String())
+	source := redact.URL(probe.Resp.Request.URL.String())
 	var n atomic.Int64
 	c.progress.report(func() Progress { return Progress{Kind: kind, Bytes: n.Load(), Total: probe.Length} })
 	data, size, err := readUpTo(body, probe.Length, func(k int) {

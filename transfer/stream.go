@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
@@ -62,7 +63,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 	d := src.digest()
 	d.md5 = md5sum
 	c.watch.stop() // the body is read: only GCS from here on
-	source := origin.RedactURL(probe.Resp.Request.URL.String())
+	source := redact.URL(probe.Resp.Request.URL.String())
 	switch {
 	case mediacheck.IsIncomplete(src.err):
 		abandonUpload()

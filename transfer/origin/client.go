@@ -18,6 +18,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
@@ -61,7 +62,7 @@ func (c *Client) Get(ctx context.Context, start, end int64, ifRange string) (*ht
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, c.URL, nil)
 	if err != nil {
 		cancel(nil)
-		return nil, permanent(contract.InvalidInput, "building request for %s", RedactURL(c.URL))
+		return nil, permanent(contract.InvalidInput, "building request for %s", redact.URL(c.URL))
 	}
 	// Store the bytes as served, not a re-encoding.
 	req.Header.Set("Accept-Encoding", "identity")
@@ -92,7 +93,7 @@ func (c *Client) Get(ctx context.Context, start, end int64, ifRange string) (*ht
 // statusError maps the origin's status to nil (200, 206, 416 — the caller
 // decides) or a typed error.
 func (c *Client) statusError(resp *http.Response) error {
-	source := RedactURL(c.URL)
+	source := redact.URL(c.URL)
 	code := resp.StatusCode
 	switch {
 	case code == http.StatusOK || code == http.StatusPartialContent || code == http.StatusRequestedRangeNotSatisfiable:
@@ -127,7 +128,7 @@ func (c *Client) statusError(resp *http.Response) error {
 func requestError(ctx context.Context, cause error, rawURL string, err error) error {
 	var blocked *safehttp.BlockedError
 	if errors.As(err, &blocked) {
-		return permanent(contract.BlockedDestination, "fetching %s: %v", RedactURL(rawURL), blocked)
+		return permanent(contract.BlockedDestination, "fetching %s: %v", redact.URL(rawURL), blocked)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // the caller itself was cancelled or timed out
@@ -142,9 +143,9 @@ func requestError(ctx context.Context, cause error, rawURL string, err error) er
 	if msg := err.Error(); strings.Contains(msg, "response headers exceeded") || strings.Contains(msg, "response header list larger") {
 		// Over the transport's MaxResponseHeaderBytes: refused after that
 		// many bytes, and the same the next time.
-		return retryable(contract.OriginMisbehaved, "fetching %s: the origin's response headers are too large: %v", RedactURL(rawURL), err)
+		return retryable(contract.OriginMisbehaved, "fetching %s: the origin's response headers are too large: %v", redact.URL(rawURL), err)
 	}
-	return retryable(contract.OriginUnavailable, "fetching %s: %v", RedactURL(rawURL), err)
+	return retryable(contract.OriginUnavailable, "fetching %s: %v", redact.URL(rawURL), err)
 }
 
 // idleWatchdog cancels a request when no byte has arrived for a while.

@@ -24,17 +24,9 @@ type Error struct {
 func (e *Error) Error() string { return e.msg }
 
 func permanent(reason contract.Reason, format string, args ...any) *Error {
-	return &Error{Reason: reason, Final: true, msg: RedactURLs(fmt.Sprintf(format, args...))}
+	return &Error{Reason: reason, Final: true, msg: redact.Text(fmt.Sprintf(format, args...))}
 }
 
 func retryable(reason contract.Reason, format string, args ...any) *Error {
-	return &Error{Reason: reason, msg: RedactURLs(fmt.Sprintf(format, args...))}
+	return &Error{Reason: reason, msg: redact.Text(fmt.Sprintf(format, args...))}
 }
-
-// RedactURL drops the query string, fragment, userinfo and the path
-// segments that hold a token (internal/redact): signed-URL tokens are
-// secrets and must not reach logs, object metadata or workflow history.
-func RedactURL(raw string) string { return redact.URL(raw) }
-
-// RedactURLs applies RedactURL to every http(s) URL quoted in text.
-func RedactURLs(text string) string { return redact.URLs(text) }

@@ -27,6 +27,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
@@ -46,7 +47,7 @@ type copier struct {
 func Copy(ctx context.Context, src Source, dst Destination, opts Options) (Result, error) {
 	srcURL, err := validate(src, dst)
 	if err != nil {
-		return Result{}, permanent(contract.InvalidInput, nil, "%v", err)
+		return Result{}, failure.Permanent(contract.InvalidInput, nil, "%v", err)
 	}
 	opts = opts.withDefaults()
 	if opts.Resume.Kind == "" {
@@ -92,7 +93,7 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	if c.opts.ReuseOnly {
-		return Result{}, permanent(contract.LinkExpired, nil,
+		return Result{}, failure.Permanent(contract.LinkExpired, nil,
 			"no %s was stored for video %s and its link has expired; the origin was not contacted", kind, c.dst.WochitVideoID)
 	}
 
@@ -103,35 +104,35 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 
 	probe, err := c.probe(ctx, previous)
 	if err != nil {
-		return Result{}, fromOrigin(err)
+		return Result{}, err
 	}
 	limit := c.opts.MaxBytes
 	if probe.Total > limit {
 		probe.Resp.Body.Close()
-		return Result{}, permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", kind, probe.Total, limit)
+		return Result{}, failure.Permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", kind, probe.Total, limit)
 	}
 	plan, parted := c.planParts(probe)
 	if !parted && probe.Partial() {
 		// The rest cannot be fetched in parts: ask for the file whole.
 		probe.Resp.Body.Close()
 		if probe, err = c.origin.WholeFile(ctx); err != nil {
-			return Result{}, fromOrigin(err)
+			return Result{}, err
 		}
 	}
 	defer probe.Resp.Body.Close()
 
 	if probe.Total > limit {
-		return Result{}, permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", kind, probe.Total, limit)
+		return Result{}, failure.Permanent(contract.TooLarge, nil, "the %s is %d bytes; the limit is %d", kind, probe.Total, limit)
 	}
 	if ce := probe.Resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
-		return Result{}, permanent(contract.UnsupportedContentType, nil, "the origin sends the %s with Content-Encoding %q", kind, ce)
+		return Result{}, failure.Permanent(contract.UnsupportedContentType, nil, "the origin sends the %s with Content-Encoding %q", kind, ce)
 	}
 	// Large enough to sniff and to see the first box headers; copies read
 	// past it with their own buffers.
 	body := bufio.NewReaderSize(probe.Resp.Body, headLen)
 	head, peekErr := body.Peek(headLen)
 	if peekErr != nil && peekErr != io.EOF && peekErr != bufio.ErrBufferFull {
-		return Result{}, retryable(contract.IncompleteBody, nil, "reading the first bytes of %s: %v", c.source, origin.ReadError(probe.Resp, peekErr))
+		return Result{}, failure.Retryable(contract.IncompleteBody, nil, "reading the first bytes of %s: %v", c.source, origin.ReadError(probe.Resp, peekErr))
 	}
 	contentType, err := contentTypeOf(kind, probe.Resp.Header.Get("Content-Type"), head)
 	if err != nil {
@@ -215,14 +216,14 @@ func (c *copier) copy(ctx context.Context) (Result, error) {
 		// — and let the retry start over.
 		c.integrityFailure()
 		delErr := deleteExact(ctx, obj, attrs)
-		return Result{}, retryable(contract.IntegrityMismatch, delErr,
+		return Result{}, failure.Retryable(contract.IntegrityMismatch, delErr,
 			"stored object %s has crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
 			attrs.Name, crc32c.Encode(attrs.CRC32C), attrs.MD5, attrs.Size, crc32c.Encode(sums.crc32c), sums.md5, sums.size)
 	}
 
 	if attrs.Metadata[metaCRC32C] == "" {
 		if attrs, err = recordChecksums(ctx, obj, attrs, sums); err != nil {
-			return Result{}, retryable(contract.StorageError, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+			return Result{}, storageFailure(nil, "recording checksums on %s: %v", obj.ObjectName(), err)
 		}
 	}
 	return Result{Object: storedObject(attrs), SourceETag: etag, Parts: parts}, nil

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
@@ -111,7 +112,7 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 			return nil, digest{}, ctx.Err()
 		}
 		if !mediacheck.IsIncomplete(err) {
-			return nil, digest{}, retryable(contract.StorageError, nil, "reading the parts to check the file's structure: %v", err)
+			return nil, digest{}, storageFailure(nil, "reading the parts to check the file's structure: %v", err)
 		}
 		// When the origin finishes the file, it is another version.
 		tracker.invalidate(versionChanged)
@@ -136,7 +137,7 @@ func (c *copier) copyParts(ctx context.Context, plan partPlan, part0 io.ReadClos
 	if declared.HasCRC32C && declared.CRC32C != combined {
 		c.integrityFailure()
 		c.deleteParts(ctx, plan.dir)
-		return nil, d, retryable(contract.IntegrityMismatch, nil, "the parts read from %s do not add up to the CRC32C the origin declared", plan.source)
+		return nil, d, failure.Retryable(contract.IntegrityMismatch, nil, "the parts read from %s do not add up to the CRC32C the origin declared", plan.source)
 	}
 	// GCS checks the compose against the combined CRC32C, so the object
 	// carries the verified mark from its first moment.
@@ -166,7 +167,7 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 	if body == nil {
 		resp, err := c.origin.Get(ctx, offset, offset+length-1, plan.validator)
 		if err != nil {
-			return fromOrigin(err)
+			return err
 		}
 		defer resp.Body.Close()
 		if err := c.checkPart(tracker, resp, plan, offset, length); err != nil {
@@ -204,7 +205,7 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return retryable(contract.IncompleteBody, nil, "reading part %d of %s failed after %d bytes: %v", i, plan.source, d.size, src.err)
+		return failure.Retryable(contract.IncompleteBody, nil, "reading part %d of %s failed after %d bytes: %v", i, plan.source, d.size, src.err)
 	case copyErr != nil:
 		abandonUpload()
 		if ctx.Err() != nil {
@@ -213,7 +214,7 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 		finalizeErr = copyErr
 	case d.size != length:
 		abandonUpload()
-		return retryable(contract.IncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, d.size, length)
+		return failure.Retryable(contract.IncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, d.size, length)
 	default:
 		finalizeErr = w.Close()
 	}
@@ -227,13 +228,13 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 		return nil
 	}
 	if finalizeErr != nil {
-		return retryable(contract.StorageError, nil, "uploading part %d: %v", i, finalizeErr)
+		return storageFailure(nil, "uploading part %d: %v", i, finalizeErr)
 	}
 	attrs := w.Attrs()
 	if attrs.Size != length || attrs.CRC32C != d.crc32c {
 		c.integrityFailure()
 		_ = deleteExact(ctx, obj, attrs)
-		return retryable(contract.IntegrityMismatch, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
+		return failure.Retryable(contract.IntegrityMismatch, nil, "part %d was stored with crc32c %s and %d bytes, but %s and %d bytes were read",
 			i, crc32c.Encode(attrs.CRC32C), attrs.Size, crc32c.Encode(d.crc32c), length)
 	}
 	// Mark the part verified; a part without the mark is never reused.
@@ -244,7 +245,7 @@ func (c *copier) copyPartOnce(ctx context.Context, plan partPlan, tracker *partT
 	marked[metaCRC32C] = crc32c.Encode(d.crc32c)
 	if _, err := obj.If(storage.Conditions{GenerationMatch: attrs.Generation, MetagenerationMatch: attrs.Metageneration}).
 		Update(ctx, storage.ObjectAttrsToUpdate{Metadata: marked}); err != nil {
-		return retryable(contract.StorageError, nil, "marking part %d verified: %v", i, err)
+		return storageFailure(nil, "marking part %d verified: %v", i, err)
 	}
 	tracker.finish(i, d.crc32c, read)
 	read = 0
@@ -263,15 +264,15 @@ func settleConcurrentPart(ctx context.Context, obj *storage.ObjectHandle, plan p
 	_, length := plan.bounds(i)
 	switch {
 	case errors.Is(err, storage.ErrObjectNotExist):
-		return 0, retryable(contract.StorageError, nil, "part %d was written concurrently and removed since; fetching it again", i)
+		return 0, storageFailure(nil, "part %d was written concurrently and removed since; fetching it again", i)
 	case err != nil:
-		return 0, retryable(contract.StorageError, nil, "reading the concurrently written part %d: %v", i, err)
+		return 0, storageFailure(nil, "reading the concurrently written part %d: %v", i, err)
 	case plan.verifiedPart(i, attrs) && (plan.version.Opaque() || (ours.size == length && ours.crc32c == attrs.CRC32C)):
 		return attrs.CRC32C, nil
 	}
 	err = deleteExact(ctx, obj, attrs)
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) && !isPreconditionFailed(err) {
-		return 0, retryable(contract.StorageError, nil, "removing the unverified part %d: %v", i, err)
+		return 0, storageFailure(nil, "removing the unverified part %d: %v", i, err)
 	}
-	return 0, retryable(contract.StorageError, nil, "part %d was written concurrently and is not verified; fetching it again", i)
+	return 0, storageFailure(nil, "part %d was written concurrently and is not verified; fetching it again", i)
 }

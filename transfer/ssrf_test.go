@@ -1,4 +1,4 @@
-package activities_test
+package transfer_test
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
@@ -26,13 +25,13 @@ func (toLoopback) LookupNetIP(context.Context, string, string) ([]netip.Addr, er
 	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
 }
 
-// TransferToGCS, with the production policy, refuses every SSRF attempt as a
+// Copy, with the production policy, refuses every SSRF attempt as a
 // non-retryable BlockedDestination, stores nothing, and never connects to
 // the canary the URLs aim at. The canary's ports are allowed, so each refusal
 // is about the destination; a control transfer under dev's policy does reach
 // the canary.
 func TestTransferRefusesSSRFCorpus(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	canary, err := mediaorigin.NewCanary()
 	if err != nil {
 		t.Fatal(err)
@@ -82,17 +81,17 @@ func TestTransferRefusesSSRFCorpus(t *testing.T) {
 		{redirect("http://169.254.169.254:" + p + "/v.mp4"), dev},
 	}
 	for i, tt := range tests {
-		f.acts.Origin = safehttp.NewClient(tt.policy, safehttp.ClientOptions{MaxRedirects: 3})
+		e.http = safehttp.NewClient(tt.policy, safehttp.ClientOptions{MaxRedirects: 3})
 		id := fmt.Sprintf("ssrf-%d", i)
-		_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: tt.url, WochitVideoID: id})
+		_, err := e.copyFile(input{kind: contract.KindVideo, url: tt.url, id: id})
 		if err == nil {
 			t.Errorf("%s: transfer succeeded", tt.url)
 			continue
 		}
-		if errType, nonRetryable := failure(t, err); errType != contract.BlockedDestination || !nonRetryable {
+		if errType, nonRetryable := reasonOf(t, err); errType != contract.BlockedDestination || !nonRetryable {
 			t.Errorf("%s: error = %v (%s, nonRetryable=%v), want a non-retryable %s", tt.url, err, errType, nonRetryable, contract.BlockedDestination)
 		}
-		if objs := f.objects("videos/" + id + "/"); len(objs) != 0 {
+		if objs := e.objects(t, "videos/"+id+"/"); len(objs) != 0 {
 			t.Errorf("%s: objects stored: %v", tt.url, objs)
 		}
 	}
@@ -100,15 +99,15 @@ func TestTransferRefusesSSRFCorpus(t *testing.T) {
 		t.Fatalf("the canary accepted %d connections, want 0", n)
 	}
 
-	// Control: allowed, the same activity fetches from the canary, directly
+	// Control: allowed, the same copy fetches from the canary, directly
 	// and through the redirect.
 	for i, u := range []string{"http://127.0.0.1:" + p + "/v.mp4", redirect("http://127.0.0.1:" + p + "/v.mp4")} {
-		f.acts.Origin = safehttp.NewClient(dev, safehttp.ClientOptions{MaxRedirects: 3}) // a fresh connection each
-		res, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: u, WochitVideoID: fmt.Sprintf("control-%d", i)})
+		e.http = safehttp.NewClient(dev, safehttp.ClientOptions{MaxRedirects: 3}) // a fresh connection each
+		res, err := e.copyFile(input{kind: contract.KindVideo, url: u, id: fmt.Sprintf("control-%d", i)})
 		if err != nil {
 			t.Fatalf("control transfer from %s: %v", u, err)
 		}
-		if got := string(f.read(res.Object.Name)); got != string(mediaorigin.CanaryBody) {
+		if got := string(readObject(t, e.bucket, res.Object.Name)); got != string(mediaorigin.CanaryBody) {
 			t.Fatalf("control stored %q, want the canary's body", got)
 		}
 	}
@@ -123,7 +122,7 @@ func TestTransferRefusesSSRFCorpus(t *testing.T) {
 // transfer under the same policy without the list reaches it (the canary can
 // count). A redirect from https to http is refused the same way.
 func TestTransferKeepsToTheMediaHostsOnRedirect(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	canary, err := mediaorigin.NewCanary()
 	if err != nil {
 		t.Fatal(err)
@@ -152,17 +151,17 @@ func TestTransferKeepsToTheMediaHostsOnRedirect(t *testing.T) {
 		{"https to http", open, fmt.Sprintf("https://cdn.example.com:%d/v.mp4?to=%s", port(tlsOrigin), url.QueryEscape(fmt.Sprintf("http://127.0.0.1:%d/v.mp4", canary.Port)))},
 	}
 	for i, tt := range tests {
-		f.acts.Origin = safehttp.NewClient(tt.policy, safehttp.ClientOptions{MaxRedirects: 3})
-		f.acts.Origin.Transport.(*http.Transport).TLSClientConfig = tlsOrigin.Client().Transport.(*http.Transport).TLSClientConfig
+		e.http = safehttp.NewClient(tt.policy, safehttp.ClientOptions{MaxRedirects: 3})
+		e.http.Transport.(*http.Transport).TLSClientConfig = tlsOrigin.Client().Transport.(*http.Transport).TLSClientConfig
 		id := fmt.Sprintf("hosts-%d", i)
-		_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: tt.url, WochitVideoID: id})
+		_, err := e.copyFile(input{kind: contract.KindVideo, url: tt.url, id: id})
 		if err == nil {
 			t.Fatalf("%s: transfer succeeded", tt.name)
 		}
-		if errType, nonRetryable := failure(t, err); errType != contract.BlockedDestination || !nonRetryable {
+		if errType, nonRetryable := reasonOf(t, err); errType != contract.BlockedDestination || !nonRetryable {
 			t.Errorf("%s: error = %v (%s, nonRetryable=%v), want a non-retryable %s", tt.name, err, errType, nonRetryable, contract.BlockedDestination)
 		}
-		if objs := f.objects("videos/" + id + "/"); len(objs) != 0 {
+		if objs := e.objects(t, "videos/"+id+"/"); len(objs) != 0 {
 			t.Errorf("%s: objects stored: %v", tt.name, objs)
 		}
 	}
@@ -170,8 +169,8 @@ func TestTransferKeepsToTheMediaHostsOnRedirect(t *testing.T) {
 		t.Fatalf("the host the redirects lead to accepted %d connections, want 0", n)
 	}
 
-	f.acts.Origin = safehttp.NewClient(open, safehttp.ClientOptions{MaxRedirects: 3})
-	if _, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: fromListed, WochitVideoID: "hosts-control"}); err != nil {
+	e.http = safehttp.NewClient(open, safehttp.ClientOptions{MaxRedirects: 3})
+	if _, err := e.copyFile(input{kind: contract.KindVideo, url: fromListed, id: "hosts-control"}); err != nil {
 		t.Fatalf("control transfer without the media-host list: %v", err)
 	}
 	if n := canary.Connections(); n != 1 {

@@ -1,12 +1,12 @@
-package activities_test
+package transfer_test
 
 import (
 	"testing"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/transfer"
 )
 
 // Whatever path copies a file, the final object is only ever created by a
@@ -27,26 +27,26 @@ func TestUploadsCarryAChecksumGCSVerifies(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		size      int
-		settings  activities.TransferSettings
+		opts      transfer.Options
 		ranges    bool
 		wantParts int
 	}{
-		{"small file, one request", 300 << 10, activities.TransferSettings{ChunkSize: 1 << 20}, false, 0},
-		{"single stream in chunks", 700 << 10, activities.TransferSettings{ChunkSize: 256 << 10}, false, 0},
-		{"single stream unbuffered", 300 << 10, activities.TransferSettings{ChunkSize: 1 << 20, MemoryBudget: 128 << 10}, false, 0},
-		{"parts and compose", 700 << 10, activities.TransferSettings{ChunkSize: 256 << 10, PartSize: 256 << 10, PartConcurrency: 1}, true, 3},
+		{"small file, one request", 300 << 10, transfer.Options{ChunkSize: 1 << 20}, false, 0},
+		{"single stream in chunks", 700 << 10, transfer.Options{ChunkSize: 256 << 10}, false, 0},
+		{"single stream unbuffered", 300 << 10, transfer.Options{ChunkSize: 1 << 20, ReserveMemory: memoryBudget(128 << 10)}, false, 0},
+		{"parts and compose", 700 << 10, transfer.Options{ChunkSize: 256 << 10, PartSize: 256 << 10, PartConcurrency: 1}, true, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer = tt.settings
+			e := newEnv(t)
+			e.opts = tt.opts
 			body := mediaorigin.Video("corrupt", tt.size)
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: !tt.ranges})
-			f.gcsProxy.corruptUploads = 1
+			e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: !tt.ranges})
+			e.proxy.corruptUploads = 1
 
-			res, errs := f.attempts(f.input(contract.KindVideo, "/v.mp4", "corrupt"), 3)
-			f.gcsProxy.mu.Lock()
-			corrupted := f.gcsProxy.corrupted
-			f.gcsProxy.mu.Unlock()
+			res, errs := e.attempts(e.input(contract.KindVideo, "/v.mp4", "corrupt"), 3)
+			e.proxy.mu.Lock()
+			corrupted := e.proxy.corrupted
+			e.proxy.mu.Unlock()
 			if corrupted != 1 {
 				t.Fatalf("the proxy corrupted %d uploads, want 1", corrupted)
 			}
@@ -58,12 +58,12 @@ func TestUploadsCarryAChecksumGCSVerifies(t *testing.T) {
 				t.Fatalf("failed attempts: %v; want %d", errs, wantErrs)
 			}
 			for _, err := range errs {
-				if typ, final := failure(t, err); final || (typ != contract.StorageError && typ != contract.IntegrityMismatch) {
+				if typ, final := reasonOf(t, err); final || (typ != contract.StorageError && typ != contract.IntegrityMismatch) {
 					t.Fatalf("error = %v, want a retryable %s or %s", err, contract.StorageError, contract.IntegrityMismatch)
 				}
 			}
 			const name = "videos/corrupt/video.mp4"
-			created := f.gcsProxy.creations(name)
+			created := e.proxy.creations(name)
 			if len(created) != 1 {
 				t.Fatalf("%s was created %d times (%+v), want once", name, len(created), created)
 			}
@@ -75,12 +75,12 @@ func TestUploadsCarryAChecksumGCSVerifies(t *testing.T) {
 				t.Fatalf("copied in %d parts, want %d", res.Parts, tt.wantParts)
 			}
 			if tt.wantParts > 0 {
-				if n := f.origin.Stats("/v.mp4").Requests; n != tt.wantParts+1 {
+				if n := e.origin.Stats("/v.mp4").Requests; n != tt.wantParts+1 {
 					t.Fatalf("origin saw %d requests, want %d (the corrupted part twice)", n, tt.wantParts+1)
 				}
 			}
-			f.assertStored(res.Object.Name, body)
-			if left := f.objects("videos/.parts/"); len(left) != 0 {
+			e.assertStored(t, res.Object.Name, body)
+			if left := e.objects(t, "videos/.parts/"); len(left) != 0 {
 				t.Fatalf("temporary objects remain: %v", left)
 			}
 		})

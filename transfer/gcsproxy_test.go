@@ -1,4 +1,4 @@
-package activities_test
+package transfer_test
 
 import (
 	"bufio"

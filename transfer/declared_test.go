@@ -1,4 +1,4 @@
-package activities_test
+package transfer_test
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
@@ -42,7 +41,7 @@ func serveWith(t *testing.T, contentType string, body []byte, header http.Header
 // stored. A mislabelled plain video shows it is the header that is
 // refused, not what the bytes look like.
 func TestTransferRefusesContentEncoding(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	video := mediaorigin.Video("encoded", 64<<10)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -64,7 +63,7 @@ func TestTransferRefusesContentEncoding(t *testing.T) {
 		}
 		url, accept := serveWith(t, "video/mp4", tt.body, header)
 		id := "encoding-" + strconv.Itoa(i)
-		_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: url + "/v.mp4", WochitVideoID: id})
+		_, err := e.copyFile(input{kind: contract.KindVideo, url: url + "/v.mp4", id: id})
 		if got := strings.Join(*accept, ","); got != "identity" {
 			t.Errorf("%q: the worker sent Accept-Encoding %q, want identity", tt.encoding, got)
 		}
@@ -72,16 +71,16 @@ func TestTransferRefusesContentEncoding(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Content-Encoding %q: %v, want the video stored", tt.encoding, err)
 			}
-			f.assertStored("videos/"+id+"/video.mp4", video)
+			e.assertStored(t, "videos/"+id+"/video.mp4", video)
 			continue
 		}
 		if err == nil {
 			t.Fatalf("Content-Encoding %q: stored, want it refused", tt.encoding)
 		}
-		if reason, final := failure(t, err); reason != contract.UnsupportedContentType || !final || !strings.Contains(err.Error(), "Content-Encoding") {
+		if reason, final := reasonOf(t, err); reason != contract.UnsupportedContentType || !final || !strings.Contains(err.Error(), "Content-Encoding") {
 			t.Errorf("Content-Encoding %q: %v (%s, final=%v), want a final %s naming Content-Encoding", tt.encoding, err, reason, final, contract.UnsupportedContentType)
 		}
-		if objs := f.objects("videos/" + id + "/"); len(objs) != 0 {
+		if objs := e.objects(t, "videos/"+id+"/"); len(objs) != 0 {
 			t.Errorf("Content-Encoding %q: objects stored: %v", tt.encoding, objs)
 		}
 	}
@@ -93,7 +92,7 @@ func TestTransferRefusesContentEncoding(t *testing.T) {
 // upload chunk, no ranges): a wrong one fails IntegrityMismatch and stores
 // nothing, a right one stores the file, and its MD5 is the one reported.
 func TestTransferChecksTheDeclaredContentMD5(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	thumbnail := mediaorigin.Thumbnail("md5", 32, 32)
 	video := mediaorigin.Video("md5", 600<<10) // over the fixture's 256 KiB chunk
 	md5Header := func(b []byte) http.Header {
@@ -113,23 +112,23 @@ func TestTransferChecksTheDeclaredContentMD5(t *testing.T) {
 			wrong := bytes.Clone(tt.body)
 			wrong[len(wrong)-1] ^= 1
 			url, _ := serveWith(t, tt.contentType, tt.body, md5Header(wrong))
-			_, err := f.transfer(activities.TransferInput{Kind: tt.kind, SourceURL: url + "/f", WochitVideoID: "md5-wrong-" + tt.name})
+			_, err := e.copyFile(input{kind: tt.kind, url: url + "/f", id: "md5-wrong-" + tt.name})
 			if err == nil {
 				t.Fatal("stored despite a wrong Content-MD5")
 			}
-			if reason, _ := failure(t, err); reason != contract.IntegrityMismatch {
+			if reason, _ := reasonOf(t, err); reason != contract.IntegrityMismatch {
 				t.Fatalf("error = %v (%s), want %s", err, reason, contract.IntegrityMismatch)
 			}
-			if objs := f.objects("videos/md5-wrong-" + tt.name + "/"); len(objs) != 0 {
+			if objs := e.objects(t, "videos/md5-wrong-"+tt.name+"/"); len(objs) != 0 {
 				t.Fatalf("objects stored: %v", objs)
 			}
 
 			url, _ = serveWith(t, tt.contentType, tt.body, md5Header(tt.body))
-			res, err := f.transfer(activities.TransferInput{Kind: tt.kind, SourceURL: url + "/f", WochitVideoID: "md5-right-" + tt.name})
+			res, err := e.copyFile(input{kind: tt.kind, url: url + "/f", id: "md5-right-" + tt.name})
 			if err != nil {
 				t.Fatalf("with the right Content-MD5: %v", err)
 			}
-			f.assertStored(res.Object.Name, tt.body)
+			e.assertStored(t, res.Object.Name, tt.body)
 			if res.Object.MD5 != md5Of(tt.body) {
 				t.Errorf("reported MD5 %s, want %s", res.Object.MD5, md5Of(tt.body))
 			}

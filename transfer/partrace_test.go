@@ -1,4 +1,4 @@
-package activities_test
+package transfer_test
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
@@ -36,11 +35,11 @@ func TestConcurrentlyWrittenParts(t *testing.T) {
 			name = "not verified: deleted by generation and fetched again"
 		}
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.PartSize = partSize
-			f.acts.Transfer.PartConcurrency = 1
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-			etag := etagOf(t, f, "/v.mp4")
+			e := newEnv(t)
+			e.opts.PartSize = partSize
+			e.opts.PartConcurrency = 1
+			e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+			etag := etagOf(t, e, "/v.mp4")
 
 			var once sync.Once
 			var otherGen int64
@@ -48,35 +47,35 @@ func TestConcurrentlyWrittenParts(t *testing.T) {
 			racing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("Range") == part1Range {
 					once.Do(func() {
-						otherGen = writeOtherAttemptsPart(t, f, part1Name, part1, "http://"+r.Host+r.URL.Path, etag, verified)
+						otherGen = writeOtherAttemptsPart(t, e, part1Name, part1, "http://"+r.Host+r.URL.Path, etag, verified)
 					})
 				}
-				f.origin.ServeHTTP(w, r)
+				e.origin.ServeHTTP(w, r)
 			}))
 			defer racing.Close()
 
-			res, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: racing.URL + "/v.mp4", WochitVideoID: "racep"})
+			res, err := e.copyFile(input{kind: contract.KindVideo, url: racing.URL + "/v.mp4", id: "racep"})
 			if otherGen == 0 {
 				t.Fatal("the other attempt did not store part 1")
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.assertStored(res.Object.Name, body)
+			e.assertStored(t, res.Object.Name, body)
 
-			log := f.gcsProxy.log()
-			composed := slices.IndexFunc(log, func(e string) bool { return strings.Contains(e, "/compose") })
+			log := e.proxy.log()
+			composed := slices.IndexFunc(log, func(entry string) bool { return strings.Contains(entry, "/compose") })
 			if composed < 0 {
 				t.Fatalf("no compose request among %v", log)
 			}
 			var deletes []string
 			preconditionFailed := 0
-			for _, e := range log[:composed] {
-				if strings.HasPrefix(e, "DELETE ") && strings.Contains(e, "000001") {
-					request, _, _ := strings.Cut(e, " → ")
+			for _, entry := range log[:composed] {
+				if strings.HasPrefix(entry, "DELETE ") && strings.Contains(entry, "000001") {
+					request, _, _ := strings.Cut(entry, " → ")
 					deletes = append(deletes, request)
 				}
-				if strings.HasPrefix(e, "POST /upload/") && strings.HasSuffix(e, " → 412") {
+				if strings.HasPrefix(entry, "POST /upload/") && strings.HasSuffix(entry, " → 412") {
 					preconditionFailed++
 				}
 			}
@@ -84,7 +83,7 @@ func TestConcurrentlyWrittenParts(t *testing.T) {
 				t.Fatalf("%d part uploads failed their DoesNotExist precondition, want 1 (part 1's): %v", preconditionFailed, log)
 			}
 			fetches := 0
-			for _, r := range f.origin.Requests("/v.mp4") {
+			for _, r := range e.origin.Requests("/v.mp4") {
 				if r.Range == part1Range {
 					fetches++
 				}
@@ -105,8 +104,8 @@ func TestConcurrentlyWrittenParts(t *testing.T) {
 
 // writeOtherAttemptsPart stores part as the other attempt would, marked
 // verified or not, and returns its generation.
-func writeOtherAttemptsPart(t *testing.T, f *fixture, name string, part []byte, source, etag string, verified bool) int64 {
-	w := f.gcs.Bucket(testBucket).Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(context.Background())
+func writeOtherAttemptsPart(t *testing.T, e *env, name string, part []byte, source, etag string, verified bool) int64 {
+	w := e.bucket.Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(context.Background())
 	w.ChunkSize = 0
 	w.Metadata = map[string]string{
 		"wochitVideoId": "racep", "sourceUrl": source, "sourceValidator": etag,

@@ -1,4 +1,4 @@
-package activities_test
+package transfer_test
 
 import (
 	"runtime"
@@ -9,28 +9,30 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
+	"golang.org/x/sync/semaphore"
+
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
+	"github.com/wochit-ingest/wochit-ingest/transfer"
 )
 
 // A small file is read whole before its upload, but into a buffer that
 // grows as bytes arrive: an origin that declares 32 MiB and sends 64 KiB
 // costs about 64 KiB, not 32 MiB.
 func TestSmallFileBufferGrowsAsBytesArrive(t *testing.T) {
-	f := newFixture(t)
-	f.acts.Transfer.ChunkSize = 40 << 20
-	f.acts.Transfer.PartSize = 64 << 20 // the probe asks for the whole file
+	e := newEnv(t)
+	e.opts.ChunkSize = 40 << 20
+	e.opts.PartSize = 64 << 20 // the probe asks for the whole file
 	declared := mediaorigin.PaddedThumbnail("big", 32<<20)
-	f.origin.Put("/t.png", mediaorigin.File{Body: declared, ContentType: "image/png", CutAfter: 64 << 10, CutTimes: 1})
+	e.origin.Put("/t.png", mediaorigin.File{Body: declared, ContentType: "image/png", CutAfter: 64 << 10, CutTimes: 1})
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := f.transfer(f.input(contract.KindThumbnail, "/t.png", "grow"))
+	_, err := e.copyFile(e.input(contract.KindThumbnail, "/t.png", "grow"))
 	runtime.ReadMemStats(&after)
-	if s := f.origin.Stats("/t.png"); s.Cut != 1 || s.BytesSent != 64<<10 {
+	if s := e.origin.Stats("/t.png"); s.Cut != 1 || s.BytesSent != 64<<10 {
 		t.Fatalf("origin stats %+v; want one body cut after 64 KiB", s)
 	}
-	if typ, final := failure(t, err); typ != contract.IncompleteBody || final {
+	if typ, final := reasonOf(t, err); typ != contract.IncompleteBody || final {
 		t.Fatalf("error = %v, want a retryable %s", err, contract.IncompleteBody)
 	}
 	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 8<<20 {
@@ -52,47 +54,62 @@ func TestTransfersBeyondTheMemoryBudgetStreamUnbuffered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.ChunkSize = tt.chunk
-			f.acts.Transfer.MemoryBudget = 128 << 10
+			e := newEnv(t)
+			e.opts.ChunkSize = tt.chunk
+			e.opts.ReserveMemory = memoryBudget(128 << 10)
 			pause := make(chan struct{})
 			release := sync.OnceFunc(func() { close(pause) })
 			defer release()
-			f.origin.Put("/t.png", mediaorigin.File{Body: body, ContentType: "image/png", Pause: pause, PauseAfter: 300 << 10})
+			e.origin.Put("/t.png", mediaorigin.File{Body: body, ContentType: "image/png", Pause: pause, PauseAfter: 300 << 10})
 
 			done := make(chan error, 1)
-			var res activities.TransferResult
+			var res transfer.Result
 			go func() {
 				var err error
-				res, err = f.transfer(f.input(contract.KindThumbnail, "/t.png", "budget"))
+				res, err = e.copyFile(e.input(contract.KindThumbnail, "/t.png", "budget"))
 				done <- err
 			}()
 			// The upload begins while the origin still holds the rest.
 			waitFor(t, 10*time.Second, "the upload to begin while the origin pauses", func() bool {
-				uploads, _, _ := f.gcsProxy.counts()
+				uploads, _, _ := e.proxy.counts()
 				return uploads > 0
 			})
-			if sent := f.origin.Stats("/t.png").BytesSent; sent != 300<<10 {
+			if sent := e.origin.Stats("/t.png").BytesSent; sent != 300<<10 {
 				t.Fatalf("the origin sent %d bytes, want the 300 KiB before its pause", sent)
 			}
 			release()
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			f.assertStored(res.Object.Name, body)
+			e.assertStored(t, res.Object.Name, body)
 			if res.Object.MD5 != md5Of(body) || res.Object.CRC32C != crc32cOf(body) {
 				t.Fatalf("result %+v lacks the file's checksums", res.Object)
 			}
 			var uploads []string
-			for _, e := range f.gcsProxy.log() {
-				if strings.HasPrefix(e, "POST /upload/") {
-					uploads = append(uploads, e)
+			for _, entry := range e.proxy.log() {
+				if strings.HasPrefix(entry, "POST /upload/") {
+					uploads = append(uploads, entry)
 				}
 			}
 			if len(uploads) != 1 || !strings.Contains(uploads[0], "uploadType=multipart") {
 				t.Fatalf("uploads %v; want one unbuffered (multipart) upload", uploads)
 			}
 		})
+	}
+}
+
+// memoryBudget is a worker's memory budget of size bytes, taken from as
+// activities.reserveMemory takes from it: at once, or not at all.
+func memoryBudget(size int64) func(int64) (func(), bool) {
+	sem := semaphore.NewWeighted(size)
+	return func(n int64) (func(), bool) {
+		if n <= 0 {
+			return func() {}, true
+		}
+		if !sem.TryAcquire(n) {
+			return func() {}, false
+		}
+		return func() { sem.Release(n) }, true
 	}
 }
 

@@ -1,12 +1,9 @@
-package activities_test
+package transfer_test
 
 import (
-	"crypto/md5"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +12,12 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
-	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
-func crc32cOf(b []byte) string { return crc32c.Encode(crc32c.Checksum(b)) }
-
-func md5Of(b []byte) string {
-	sum := md5.Sum(b)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
 func TestTransferStoresExactBytesAndRecordsChecksums(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	tests := []struct {
 		name        string
 		kind        contract.AssetKind
@@ -46,19 +34,19 @@ func TestTransferStoresExactBytesAndRecordsChecksums(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f.origin.Put(tt.path, mediaorigin.File{Body: tt.body, ContentType: tt.contentType})
-			res, err := f.transfer(activities.TransferInput{
-				Kind: tt.kind, SourceURL: f.originURL + tt.path + "?token=s3cr3t&expires=1",
-				WochitVideoID: "vid-1", VideoContext: "user-42",
+			e.origin.Put(tt.path, mediaorigin.File{Body: tt.body, ContentType: tt.contentType})
+			res, err := e.copyFile(input{
+				kind: tt.kind, url: e.originURL + tt.path + "?token=s3cr3t&expires=1",
+				id: "vid-1", videoContext: "user-42",
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := sha(f.read(tt.wantName)); got != sha(tt.body) {
+			if got := sha(readObject(t, e.bucket, tt.wantName)); got != sha(tt.body) {
 				t.Fatalf("stored bytes differ from the origin's (sha256 %x, want %x)", got, sha(tt.body))
 			}
 			want := contract.StoredObject{
-				Bucket: testBucket, Name: tt.wantName, URI: "gs://" + testBucket + "/" + tt.wantName,
+				Bucket: "b", Name: tt.wantName, URI: "gs://b/" + tt.wantName,
 				Size: int64(len(tt.body)), ContentType: tt.contentType, CRC32C: crc32cOf(tt.body), MD5: md5Of(tt.body),
 			}
 			got := res.Object
@@ -66,9 +54,9 @@ func TestTransferStoresExactBytesAndRecordsChecksums(t *testing.T) {
 			if got != want {
 				t.Errorf("result object = %+v, want %+v", res.Object, want)
 			}
-			meta := f.attrs(tt.wantName).Metadata
+			meta := e.objectAttrs(t, tt.wantName).Metadata
 			for k, v := range map[string]string{
-				"wochitVideoId": "vid-1", "videoContext": "user-42", "sourceUrl": f.originURL + tt.path,
+				"wochitVideoId": "vid-1", "videoContext": "user-42", "sourceUrl": e.originURL + tt.path,
 				"kind": string(tt.kind), "crc32c": want.CRC32C, "md5": want.MD5, "size": itoa(len(tt.body)),
 			} {
 				if meta[k] != v {
@@ -91,28 +79,28 @@ func TestTransferCutBodyLeavesNoObject(t *testing.T) {
 			name = "chunked, no Content-Length"
 		}
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t)
+			e := newEnv(t)
 			body := mediaorigin.Video("cut", 3<<20)
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoLength: noLength, CutAfter: 1 << 20, CutTimes: 1})
-			in := activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "cut-1"}
+			e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoLength: noLength, CutAfter: 1 << 20, CutTimes: 1})
+			in := input{kind: contract.KindVideo, url: e.originURL + "/v.mp4", id: "cut-1"}
 
-			_, err := f.transfer(in)
-			if stats := f.origin.Stats("/v.mp4"); stats.Cut != 1 || stats.BytesSent != 1<<20 {
+			_, err := e.copyFile(in)
+			if stats := e.origin.Stats("/v.mp4"); stats.Cut != 1 || stats.BytesSent != 1<<20 {
 				t.Fatalf("origin did not cut the connection as planned: %+v", stats)
 			}
-			if errType, nonRetryable := failure(t, err); errType != contract.IncompleteBody || nonRetryable {
+			if errType, nonRetryable := reasonOf(t, err); errType != contract.IncompleteBody || nonRetryable {
 				t.Fatalf("error = %v (%s, nonRetryable=%v), want a retryable %s", err, errType, nonRetryable, contract.IncompleteBody)
 			}
-			if objs := f.objects("videos/cut-1/"); len(objs) != 0 {
+			if objs := e.objects(t, "videos/cut-1/"); len(objs) != 0 {
 				t.Fatalf("a cut transfer left objects behind: %v", objs)
 			}
 
 			// The retry gets the whole body and stores exactly it.
-			res, err := f.transfer(in)
+			res, err := e.copyFile(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := sha(f.read(res.Object.Name)); got != sha(body) {
+			if got := sha(readObject(t, e.bucket, res.Object.Name)); got != sha(body) {
 				t.Fatal("bytes stored by the retry differ from the origin's")
 			}
 		})
@@ -120,27 +108,27 @@ func TestTransferCutBodyLeavesNoObject(t *testing.T) {
 }
 
 func TestTransferRepeatedRunReusesStoredObject(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	body := mediaorigin.Video("again", 1<<20)
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-	in := activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "again-1"}
+	e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+	in := input{kind: contract.KindVideo, url: e.originURL + "/v.mp4", id: "again-1"}
 
-	first, err := f.transfer(in)
+	first, err := e.copyFile(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen := f.attrs(first.Object.Name).Generation
-	second, err := f.transfer(in)
+	gen := e.objectAttrs(t, first.Object.Name).Generation
+	second, err := e.copyFile(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !second.Reused || !reflect.DeepEqual(second.Object, first.Object) {
 		t.Fatalf("second run = %+v, want the first run's object reused (%+v)", second, first.Object)
 	}
-	if got := f.attrs(first.Object.Name).Generation; got != gen {
+	if got := e.objectAttrs(t, first.Object.Name).Generation; got != gen {
 		t.Fatalf("generation changed from %d to %d: the object was written twice", gen, got)
 	}
-	if n := f.origin.Stats("/v.mp4").Requests; n != 1 {
+	if n := e.origin.Stats("/v.mp4").Requests; n != 1 {
 		t.Fatalf("origin saw %d requests, want 1 (no second download)", n)
 	}
 }
@@ -162,15 +150,15 @@ func TestTransferPreconditionFailure(t *testing.T) {
 		{"small, someone else's object: conflict", "other-video", false, 100 << 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
+			e := newEnv(t)
 			body := mediaorigin.Video("race", tt.size)
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+			e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
 			const name = "videos/race-1/video.mp4"
 			var concurrentGen int64
 			// This origin lets a concurrent writer store the object after our
 			// attempt has checked for it, then serves the body.
 			racing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				cw := f.gcs.Bucket(testBucket).Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(r.Context())
+				cw := e.bucket.Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(r.Context())
 				cw.ContentType = "video/mp4"
 				cw.Metadata = map[string]string{"wochitVideoId": tt.ownerID, "sourceUrl": "http://" + r.Host + r.URL.Path}
 				if _, err := cw.Write(body); err != nil {
@@ -180,15 +168,15 @@ func TestTransferPreconditionFailure(t *testing.T) {
 					t.Errorf("concurrent writer: %v", err)
 				}
 				concurrentGen = cw.Attrs().Generation
-				f.origin.ServeHTTP(w, r)
+				e.origin.ServeHTTP(w, r)
 			}))
 			defer racing.Close()
 
-			res, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: racing.URL + "/v.mp4?sig=x", WochitVideoID: "race-1"})
+			res, err := e.copyFile(input{kind: contract.KindVideo, url: racing.URL + "/v.mp4?sig=x", id: "race-1"})
 			if concurrentGen == 0 {
 				t.Fatal("the concurrent writer did not store the object")
 			}
-			if uploads, _, _ := f.gcsProxy.counts(); uploads == 0 {
+			if uploads, _, _ := e.proxy.counts(); uploads == 0 {
 				t.Fatal("the attempt did not stream the body to GCS before finalizing")
 			}
 			if tt.wantReused {
@@ -199,11 +187,11 @@ func TestTransferPreconditionFailure(t *testing.T) {
 					t.Fatalf("result = %+v, want the concurrent object reused", res)
 				}
 			} else {
-				if errType, nonRetryable := failure(t, err); errType != contract.ObjectConflict || !nonRetryable {
+				if errType, nonRetryable := reasonOf(t, err); errType != contract.ObjectConflict || !nonRetryable {
 					t.Fatalf("error = %v, want a non-retryable %s", err, contract.ObjectConflict)
 				}
 			}
-			if got := f.attrs(name).Generation; got != concurrentGen {
+			if got := e.objectAttrs(t, name).Generation; got != concurrentGen {
 				t.Fatalf("object generation = %d, want the concurrent writer's %d (no second generation)", got, concurrentGen)
 			}
 		})
@@ -223,14 +211,14 @@ func TestTransferOriginStatuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			f := newFixture(t)
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{tt.status}})
-			_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "st-1"})
-			errType, nonRetryable := failure(t, err)
+			e := newEnv(t)
+			e.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{tt.status}})
+			_, err := e.copyFile(input{kind: contract.KindVideo, url: e.originURL + "/v.mp4", id: "st-1"})
+			errType, nonRetryable := reasonOf(t, err)
 			if errType != tt.wantType || nonRetryable != tt.nonRetryable {
 				t.Fatalf("error = %v (%s, nonRetryable=%v), want %s nonRetryable=%v", err, errType, nonRetryable, tt.wantType, tt.nonRetryable)
 			}
-			if objs := f.objects("videos/st-1/"); len(objs) != 0 {
+			if objs := e.objects(t, "videos/st-1/"); len(objs) != 0 {
 				t.Fatalf("objects left behind: %v", objs)
 			}
 		})
@@ -238,28 +226,28 @@ func TestTransferOriginStatuses(t *testing.T) {
 }
 
 func TestTransferRefusesPrivateDestinations(t *testing.T) {
-	f := newFixture(t)
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("secret"), ContentType: "video/mp4"})
-	f.acts.Origin = safehttp.NewClient(safehttp.Policy{}, safehttp.ClientOptions{MaxRedirects: 3})
+	e := newEnv(t)
+	e.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("secret"), ContentType: "video/mp4"})
+	e.http = safehttp.NewClient(safehttp.Policy{}, safehttp.ClientOptions{MaxRedirects: 3})
 
-	_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "ssrf-1"})
-	if errType, nonRetryable := failure(t, err); errType != contract.BlockedDestination || !nonRetryable {
+	_, err := e.copyFile(input{kind: contract.KindVideo, url: e.originURL + "/v.mp4", id: "ssrf-1"})
+	if errType, nonRetryable := reasonOf(t, err); errType != contract.BlockedDestination || !nonRetryable {
 		t.Fatalf("error = %v, want a non-retryable %s", err, contract.BlockedDestination)
 	}
-	if n := f.origin.Stats("/v.mp4").Requests; n != 0 {
+	if n := e.origin.Stats("/v.mp4").Requests; n != 0 {
 		t.Fatalf("the loopback origin received %d requests, want 0", n)
 	}
 }
 
 func TestTransferFailsWhenOriginStalls(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	hold := make(chan struct{})
 	defer close(hold)
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("never"), Hold: hold})
-	f.acts.Transfer.IdleTimeout = 300 * time.Millisecond
+	e.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("never"), Hold: hold})
+	e.opts.IdleTimeout = 300 * time.Millisecond
 
-	_, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "idle-1"})
-	if errType, nonRetryable := failure(t, err); errType != contract.OriginUnavailable || nonRetryable {
+	_, err := e.copyFile(input{kind: contract.KindVideo, url: e.originURL + "/v.mp4", id: "idle-1"})
+	if errType, nonRetryable := reasonOf(t, err); errType != contract.OriginUnavailable || nonRetryable {
 		t.Fatalf("error = %v, want a retryable %s", err, contract.OriginUnavailable)
 	}
 	if !strings.Contains(err.Error(), "sent nothing") {
@@ -267,40 +255,38 @@ func TestTransferFailsWhenOriginStalls(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // After the links' deadline the workflow asks only for a stored copy: it is
 // reused when an earlier run stored it, and the origin is never contacted
 // either way.
 func TestTransferReuseOnly(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	body := mediaorigin.Video("reuse", 1<<20)
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-	f.origin.Put("/never.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-	stored, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1"})
+	e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+	e.origin.Put("/never.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+	stored, err := e.copyFile(input{kind: contract.KindVideo, url: e.originURL + "/v.mp4", id: "reuse-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	got, err := f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/v.mp4", WochitVideoID: "reuse-1", ReuseOnly: true})
+	got, err := e.copyFile(input{kind: contract.KindVideo, url: e.originURL + "/v.mp4", id: "reuse-1", reuseOnly: true})
 	if err != nil {
 		t.Fatalf("reuse-only with a stored copy: %v", err)
 	}
 	if !got.Reused || !reflect.DeepEqual(got.Object, stored.Object) {
 		t.Fatalf("reuse-only = %+v, want the stored object %+v reused", got, stored.Object)
 	}
-	if n := f.origin.Stats("/v.mp4").Requests; n != 1 {
+	if n := e.origin.Stats("/v.mp4").Requests; n != 1 {
 		t.Fatalf("origin saw %d requests for the stored file, want 1 (the first download only)", n)
 	}
 
-	_, err = f.transfer(activities.TransferInput{Kind: contract.KindVideo, SourceURL: f.originURL + "/never.mp4", WochitVideoID: "reuse-2", ReuseOnly: true})
-	if errType, nonRetryable := failure(t, err); errType != contract.LinkExpired || !nonRetryable {
+	_, err = e.copyFile(input{kind: contract.KindVideo, url: e.originURL + "/never.mp4", id: "reuse-2", reuseOnly: true})
+	if errType, nonRetryable := reasonOf(t, err); errType != contract.LinkExpired || !nonRetryable {
 		t.Fatalf("reuse-only without a stored copy failed with %s (non-retryable %v), want non-retryable %s", errType, nonRetryable, contract.LinkExpired)
 	}
-	if n := f.origin.Stats("/never.mp4").Requests; n != 0 {
+	if n := e.origin.Stats("/never.mp4").Requests; n != 0 {
 		t.Fatalf("origin saw %d requests, want none", n)
 	}
-	if names := f.objects("videos/reuse-2/"); len(names) != 0 {
+	if names := e.objects(t, "videos/reuse-2/"); len(names) != 0 {
 		t.Fatalf("objects %v appeared", names)
 	}
 }

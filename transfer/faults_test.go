@@ -1,87 +1,31 @@
-package activities_test
+package transfer_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.temporal.io/sdk/temporal"
-
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
-// attempts runs the activity the way the workflow's retry policy would:
-// again after every retryable failure, up to max attempts.
-func (f *fixture) attempts(in activities.TransferInput, max int) (activities.TransferResult, []error) {
-	f.t.Helper()
-	var errs []error
-	for range max {
-		res, err := f.transfer(in)
-		if err == nil {
-			return res, errs
-		}
-		errs = append(errs, err)
-		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.NonRetryable() {
-			break
-		}
-	}
-	return activities.TransferResult{}, errs
-}
-
-func (f *fixture) input(kind contract.AssetKind, path, id string) activities.TransferInput {
-	return activities.TransferInput{Kind: kind, SourceURL: f.originURL + path, WochitVideoID: id, VideoContext: "ctx"}
-}
-
-func (f *fixture) assertStored(name string, want []byte) {
-	f.t.Helper()
-	if got := f.read(name); sha(got) != sha(want) {
-		f.t.Fatalf("%s holds %d bytes that differ from the origin's %d", name, len(got), len(want))
-	}
-}
-
-func (f *fixture) assertNothingStored(id string) {
-	f.t.Helper()
-	if objs := f.objects("videos/" + id + "/"); len(objs) != 0 {
-		f.t.Fatalf("objects were stored: %v", objs)
-	}
-	if parts := f.objects("videos/.parts/" + id + "/"); len(parts) != 0 {
-		f.t.Fatalf("temporary parts remain: %v", parts)
-	}
-}
-
 func TestServerErrorsAreRetriedThenSucceed(t *testing.T) {
-	f := newFixture(t)
+	e := newEnv(t)
 	body := mediaorigin.Video("500", 300<<10)
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", Statuses: []int{500, 500, 500}})
+	e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", Statuses: []int{500, 500, 500}})
 
-	res, errs := f.attempts(f.input(contract.KindVideo, "/v.mp4", "e500"), 10)
+	res, errs := e.attempts(e.input(contract.KindVideo, "/v.mp4", "e500"), 10)
 	if len(errs) != 3 {
 		t.Fatalf("failed attempts = %d (%v), want 3", len(errs), errs)
 	}
 	for _, err := range errs {
-		if typ, final := failure(t, err); typ != contract.OriginUnavailable || final {
+		if typ, final := reasonOf(t, err); typ != contract.OriginUnavailable || final {
 			t.Fatalf("error %v is not a retryable %s", err, contract.OriginUnavailable)
 		}
 	}
-	f.assertStored(res.Object.Name, body)
-}
-
-func TestRetryAfterSetsTheNextRetryDelay(t *testing.T) {
-	f := newFixture(t)
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: []byte("x"), Statuses: []int{503}, RetryAfter: "120"})
-	_, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "ra"))
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.NextRetryDelay() != 2*time.Minute || appErr.NonRetryable() {
-		t.Fatalf("error = %v, want a retryable error with NextRetryDelay 2m", err)
-	}
+	e.assertStored(t, res.Object.Name, body)
 }
 
 // Bodies that are cut, longer or shorter than announced, or do not match the
@@ -110,27 +54,27 @@ func TestMisbehavingBodiesNeverStoreWrongBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.PartSize = 256 << 10
+			e := newEnv(t)
+			e.opts.PartSize = 256 << 10
 			file := tt.file
 			if file.Body == nil {
 				file.Body, file.ContentType = body, "video/mp4"
 			}
-			f.origin.Put("/v.mp4", file)
-			in := f.input(contract.KindVideo, "/v.mp4", "lie")
+			e.origin.Put("/v.mp4", file)
+			in := e.input(contract.KindVideo, "/v.mp4", "lie")
 
-			_, err := f.transfer(in)
-			if typ, final := failure(t, err); typ != tt.wantType || final {
+			_, err := e.copyFile(in)
+			if typ, final := reasonOf(t, err); typ != tt.wantType || final {
 				t.Fatalf("error = %v, want a retryable %s", err, tt.wantType)
 			}
-			f.assertNothingStored("lie")
+			e.assertNothingLeft(t, "lie")
 
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: file.Body, ContentType: file.ContentType})
-			res, err := f.transfer(in)
+			e.origin.Put("/v.mp4", mediaorigin.File{Body: file.Body, ContentType: file.ContentType})
+			res, err := e.copyFile(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.assertStored(res.Object.Name, file.Body)
+			e.assertStored(t, res.Object.Name, file.Body)
 		})
 	}
 }
@@ -153,15 +97,17 @@ func TestLimitsAndContentChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.MaxVideoBytes = 1 << 20
-			f.origin.Put("/f", tt.file)
-			_, err := f.transfer(f.input(tt.kind, "/f", "lim"))
-			if typ, final := failure(t, err); typ != tt.wantType || !final {
+			e := newEnv(t)
+			if tt.kind == contract.KindVideo {
+				e.opts.MaxBytes = 1 << 20 // the worker's limit for videos
+			}
+			e.origin.Put("/f", tt.file)
+			_, err := e.copyFile(e.input(tt.kind, "/f", "lim"))
+			if typ, final := reasonOf(t, err); typ != tt.wantType || !final {
 				t.Fatalf("error = %v, want a non-retryable %s", err, tt.wantType)
 			}
-			f.assertNothingStored("lim")
-			if sent := f.origin.Stats("/f").BytesSent; sent > tt.maxSent {
+			e.assertNothingLeft(t, "lim")
+			if sent := e.origin.Stats("/f").BytesSent; sent > tt.maxSent {
 				t.Fatalf("the origin sent %d bytes; reading should have stopped at the limit", sent)
 			}
 		})
@@ -170,27 +116,27 @@ func TestLimitsAndContentChecks(t *testing.T) {
 
 func TestGCSFailuresMidUploadAreRetried(t *testing.T) {
 	t.Run("single stream: the client resends the chunk", func(t *testing.T) {
-		f := newFixture(t)
+		e := newEnv(t)
 		body := mediaorigin.Video("503", 2<<20)
-		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true})
-		f.gcsProxy.failUploads[3] = http.StatusServiceUnavailable
-		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "g503"))
-		if _, failed, _ := f.gcsProxy.counts(); failed != 1 {
+		e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true})
+		e.proxy.failUploads[3] = http.StatusServiceUnavailable
+		res, err := e.copyFile(e.input(contract.KindVideo, "/v.mp4", "g503"))
+		if _, failed, _ := e.proxy.counts(); failed != 1 {
 			t.Fatalf("the proxy injected %d faults, want 1", failed)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.assertStored(res.Object.Name, body)
+		e.assertStored(t, res.Object.Name, body)
 	})
 	t.Run("parts: the part is fetched again", func(t *testing.T) {
-		f := newFixture(t)
-		f.acts.Transfer.PartSize = 256 << 10
+		e := newEnv(t)
+		e.opts.PartSize = 256 << 10
 		body := mediaorigin.Video("503p", 1<<20+5)
-		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-		f.gcsProxy.failUploads[2] = http.StatusServiceUnavailable
-		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "g503p"))
-		if _, failed, _ := f.gcsProxy.counts(); failed != 1 {
+		e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+		e.proxy.failUploads[2] = http.StatusServiceUnavailable
+		res, err := e.copyFile(e.input(contract.KindVideo, "/v.mp4", "g503p"))
+		if _, failed, _ := e.proxy.counts(); failed != 1 {
 			t.Fatalf("the proxy injected %d faults, want 1", failed)
 		}
 		if err != nil {
@@ -199,9 +145,9 @@ func TestGCSFailuresMidUploadAreRetried(t *testing.T) {
 		if res.Parts != 5 {
 			t.Fatalf("parts = %d, want 5", res.Parts)
 		}
-		f.assertStored(res.Object.Name, body)
-		f.assertNothingStored("none") // no parts left anywhere for this prefix
-		if parts := f.objects("videos/.parts/"); len(parts) != 0 {
+		e.assertStored(t, res.Object.Name, body)
+		e.assertNothingLeft(t, "none") // no parts left anywhere for this prefix
+		if parts := e.objects(t, "videos/.parts/"); len(parts) != 0 {
 			t.Fatalf("temporary parts remain: %v", parts)
 		}
 	})
@@ -209,26 +155,27 @@ func TestGCSFailuresMidUploadAreRetried(t *testing.T) {
 
 func TestIntegrityMismatchDeletesTheObject(t *testing.T) {
 	t.Run("single stream: the attempt fails, and a later correct generation survives", func(t *testing.T) {
-		f := newFixture(t)
-		f.acts.Metrics = activities.NewMetrics(prometheus.NewRegistry())
+		e := newEnv(t)
+		var integrityFailures atomic.Int64
+		e.opts.IntegrityFailure = func() { integrityFailures.Add(1) }
 		body := mediaorigin.Video("crc", 600<<10)
-		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true})
-		f.gcsProxy.tamperCRC = 1
+		e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true})
+		e.proxy.tamperCRC = 1
 		// Between the compare and the delete, a concurrent attempt stores
 		// the file again, verified: the delete must remove only the
 		// generation the attempt compared. (Mutation: drop the generation
-		// precondition of the delete in transfer/copy.go — the concurrent
+		// precondition of deleteExact in transfer/stored.go — the concurrent
 		// copy vanishes and "no object survived" fails this test.)
 		const name = "videos/crc/video.mp4"
 		var laterGen int64
-		f.gcsProxy.beforeDelete = func(deleted string) {
+		e.proxy.beforeDelete = func(deleted string) {
 			if deleted != name || laterGen != 0 {
 				return
 			}
-			w := f.gcs.Bucket(testBucket).Object(name).NewWriter(context.Background())
+			w := e.bucket.Object(name).NewWriter(context.Background())
 			w.ChunkSize = 0
 			w.ContentType = "video/mp4"
-			w.Metadata = map[string]string{"wochitVideoId": "crc", "sourceUrl": f.originURL + "/v.mp4", "kind": "video",
+			w.Metadata = map[string]string{"wochitVideoId": "crc", "sourceUrl": e.originURL + "/v.mp4", "kind": "video",
 				"size": itoa(len(body)), "crc32c": crc32cOf(body), "md5": md5Of(body)}
 			w.Write(body)
 			if err := w.Close(); err != nil {
@@ -238,56 +185,57 @@ func TestIntegrityMismatchDeletesTheObject(t *testing.T) {
 			laterGen = w.Attrs().Generation
 		}
 
-		_, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "crc"))
-		if _, _, tampered := f.gcsProxy.counts(); tampered != 1 {
+		_, err := e.copyFile(e.input(contract.KindVideo, "/v.mp4", "crc"))
+		if _, _, tampered := e.proxy.counts(); tampered != 1 {
 			t.Fatalf("the proxy falsified %d responses, want 1", tampered)
 		}
-		if typ, final := failure(t, err); typ != contract.IntegrityMismatch || final {
+		if typ, final := reasonOf(t, err); typ != contract.IntegrityMismatch || final {
 			t.Fatalf("error = %v, want a retryable %s", err, contract.IntegrityMismatch)
 		}
-		if n := testutil.ToFloat64(f.acts.Metrics.IntegrityFailures.WithLabelValues("video")); n != 1 {
-			t.Fatalf("integrity failures metric = %v, want 1", n)
+		if n := integrityFailures.Load(); n != 1 {
+			t.Fatalf("integrity failures reported = %d, want 1", n)
 		}
 		if laterGen == 0 {
 			t.Fatal("the attempt deleted nothing")
 		}
-		if objs := f.objects("videos/crc/"); len(objs) != 1 {
+		if objs := e.objects(t, "videos/crc/"); len(objs) != 1 {
 			t.Fatalf("objects %v; want the concurrent attempt's copy to have survived the delete", objs)
 		}
-		if got := f.attrs(name).Generation; got != laterGen {
+		if got := e.objectAttrs(t, name).Generation; got != laterGen {
 			t.Fatalf("generation %d survived, want the concurrent attempt's %d", got, laterGen)
 		}
-		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "crc"))
+		res, err := e.copyFile(e.input(contract.KindVideo, "/v.mp4", "crc"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !res.Reused || f.attrs(name).Generation != laterGen || f.origin.Stats("/v.mp4").Requests != 1 {
+		if !res.Reused || e.objectAttrs(t, name).Generation != laterGen || e.origin.Stats("/v.mp4").Requests != 1 {
 			t.Fatalf("result %+v; want the surviving copy reused without contacting the origin again", res)
 		}
-		f.assertStored(res.Object.Name, body)
+		e.assertStored(t, res.Object.Name, body)
 	})
 	t.Run("parts: the part is deleted and fetched again", func(t *testing.T) {
-		f := newFixture(t)
-		f.acts.Metrics = activities.NewMetrics(prometheus.NewRegistry())
-		f.acts.Transfer.PartSize = 256 << 10
-		f.acts.Transfer.PartConcurrency = 1
+		e := newEnv(t)
+		var integrityFailures atomic.Int64
+		e.opts.IntegrityFailure = func() { integrityFailures.Add(1) }
+		e.opts.PartSize = 256 << 10
+		e.opts.PartConcurrency = 1
 		body := mediaorigin.Video("crcp", 600<<10)
-		f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
-		f.gcsProxy.tamperCRC = 1
+		e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4"})
+		e.proxy.tamperCRC = 1
 
-		res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "crcp"))
-		if _, _, tampered := f.gcsProxy.counts(); tampered != 1 {
+		res, err := e.copyFile(e.input(contract.KindVideo, "/v.mp4", "crcp"))
+		if _, _, tampered := e.proxy.counts(); tampered != 1 {
 			t.Fatalf("the proxy falsified %d responses, want 1", tampered)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := testutil.ToFloat64(f.acts.Metrics.IntegrityFailures.WithLabelValues("video")); n != 1 {
-			t.Fatalf("integrity failures metric = %v, want 1", n)
+		if n := integrityFailures.Load(); n != 1 {
+			t.Fatalf("integrity failures reported = %d, want 1", n)
 		}
-		f.assertStored(res.Object.Name, body)
+		e.assertStored(t, res.Object.Name, body)
 		// Part 0 was stored twice: once falsified and deleted, once verified.
-		if n := len(f.origin.Requests("/v.mp4")); n != 4 {
+		if n := len(e.origin.Requests("/v.mp4")); n != 4 {
 			t.Fatalf("origin saw %d requests, want 4 (3 parts, part 0 twice)", n)
 		}
 	})

@@ -1,4 +1,4 @@
-package activities_test
+package transfer_test
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 )
 
@@ -33,19 +32,19 @@ func TestPartsNeedAStrongValidator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.PartSize = 256 << 10
+			e := newEnv(t)
+			e.opts.PartSize = 256 << 10
 			body := mediaorigin.Video("validators", 1<<20+5)
 			file := tt.file
 			file.Body, file.ContentType = body, "video/mp4"
-			f.origin.Put("/v.mp4", file)
+			e.origin.Put("/v.mp4", file)
 
-			res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "val"))
+			res, err := e.copyFile(e.input(contract.KindVideo, "/v.mp4", "val"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.assertStored(res.Object.Name, body)
-			reqs := f.origin.Requests("/v.mp4")
+			e.assertStored(t, res.Object.Name, body)
+			reqs := e.origin.Requests("/v.mp4")
 			if !tt.wantParts {
 				if res.Parts != 0 || len(reqs) != 2 || reqs[1].Range != "" {
 					t.Fatalf("parts = %d, requests %+v; want one stream: the probe, then one plain GET", res.Parts, reqs)
@@ -57,7 +56,7 @@ func TestPartsNeedAStrongValidator(t *testing.T) {
 			}
 			want := tt.wantIfRange
 			if want == "" {
-				want = etagOf(t, f, "/v.mp4")
+				want = etagOf(t, e, "/v.mp4")
 			}
 			for _, r := range reqs[1:] {
 				if r.IfRange != want {
@@ -69,9 +68,9 @@ func TestPartsNeedAStrongValidator(t *testing.T) {
 }
 
 // etagOf is the ETag the origin serves path with.
-func etagOf(t *testing.T, f *fixture, path string) string {
+func etagOf(t *testing.T, e *env, path string) string {
 	t.Helper()
-	resp, err := http.Head(f.originURL + path)
+	resp, err := http.Head(e.originURL + path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +90,9 @@ func TestFileWithoutValidatorChangingBetweenAttemptsIsNeverMixed(t *testing.T) {
 		{"weak ETag", mediaorigin.File{ETag: `"same"`, WeakETag: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.PartSize = 256 << 10
-			f.acts.Transfer.PartConcurrency = 1
+			e := newEnv(t)
+			e.opts.PartSize = 256 << 10
+			e.opts.PartConcurrency = 1
 			v1, v2 := mediaorigin.Video("version-1", 1<<20+5), mediaorigin.Video("version-2", 1<<20+5)
 			file := tt.file
 			file.Body, file.ContentType = v1, "video/mp4"
@@ -103,13 +102,13 @@ func TestFileWithoutValidatorChangingBetweenAttemptsIsNeverMixed(t *testing.T) {
 			next := tt.file
 			next.Body, next.ContentType = v2, "video/mp4"
 			file.Then, file.ThenAfter = &next, 6
-			f.origin.Put("/v.mp4", file)
+			e.origin.Put("/v.mp4", file)
 
-			res, errs := f.attempts(f.input(contract.KindVideo, "/v.mp4", "mix"), 5)
+			res, errs := e.attempts(e.input(contract.KindVideo, "/v.mp4", "mix"), 5)
 			if len(errs) == 5 {
 				t.Fatalf("no attempt succeeded: %v", errs)
 			}
-			got := f.read(res.Object.Name)
+			got := readObject(t, e.bucket, res.Object.Name)
 			if !bytes.Equal(got, v1) && !bytes.Equal(got, v2) {
 				t.Fatalf("the stored object (%d bytes) is neither version: parts of two versions were composed", len(got))
 			}
@@ -138,9 +137,9 @@ func TestFileChangingMidTransferDropsItsParts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.PartSize = 256 << 10
-			f.acts.Transfer.PartConcurrency = 1
+			e := newEnv(t)
+			e.opts.PartSize = 256 << 10
+			e.opts.PartConcurrency = 1
 			now, then := tt.now, tt.then
 			now.Body, now.ContentType = v1, "video/mp4"
 			then.Body = v2
@@ -149,31 +148,28 @@ func TestFileChangingMidTransferDropsItsParts(t *testing.T) {
 			}
 			// The probe and parts 1 and 2 are of v1; part 3 meets v2.
 			now.Then, now.ThenAfter = &then, 3
-			f.origin.Put("/v.mp4", now)
-			in := f.input(contract.KindVideo, "/v.mp4", "changed")
+			e.origin.Put("/v.mp4", now)
+			in := e.input(contract.KindVideo, "/v.mp4", "changed")
 
-			_, err := f.transfer(in)
-			if s := f.origin.Stats("/v.mp4"); s.Requests != 4 || s.StaleIfRange != tt.wantStale {
+			_, err := e.copyFile(in)
+			if s := e.origin.Stats("/v.mp4"); s.Requests != 4 || s.StaleIfRange != tt.wantStale {
 				t.Fatalf("origin stats %+v; want 4 requests, the last meeting the new version, %d stale If-Range", s, tt.wantStale)
 			}
-			if typ, final := failure(t, err); typ != contract.OriginMisbehaved || final || !strings.Contains(err.Error(), "changed") {
+			if typ, final := reasonOf(t, err); typ != contract.OriginMisbehaved || final || !strings.Contains(err.Error(), "changed") {
 				t.Fatalf("error = %v, want a retryable %s saying the file changed", err, contract.OriginMisbehaved)
 			}
-			f.assertNothingStored("changed")
-			var last activities.TransferProgress
-			if err := f.lastHeartbeat.Get(&last); err != nil {
-				t.Fatal(err)
-			}
+			e.assertNothingLeft(t, "changed")
+			last := e.lastProgress(t)
 			if last.Validator != "" || last.PartSize != 0 || len(last.Parts) != 0 {
-				t.Fatalf("the last heartbeat %+v still offers the old version's parts to the next attempt", last)
+				t.Fatalf("the last progress %+v still offers the old version's parts to the next attempt", last)
 			}
 
-			f.env.SetHeartbeatDetails(last)
-			res, err := f.transfer(in)
+			e.opts.Resume = last
+			res, err := e.copyFile(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.assertStored(res.Object.Name, v2)
+			e.assertStored(t, res.Object.Name, v2)
 			if res.Parts != 5 {
 				t.Fatalf("the retry copied %d parts, want 5", res.Parts)
 			}
@@ -196,23 +192,23 @@ func TestRangeCappedOrigins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.acts.Transfer.PartSize = 256 << 10
-			f.acts.Transfer.MinPartSize = 64 << 10
-			f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", MaxRange: tt.cap})
+			e := newEnv(t)
+			e.opts.PartSize = 256 << 10
+			e.opts.MinPartSize = 64 << 10
+			e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", MaxRange: tt.cap})
 
-			res, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "cap"))
-			if s := f.origin.Stats("/v.mp4"); s.Capped != 1 {
+			res, err := e.copyFile(e.input(contract.KindVideo, "/v.mp4", "cap"))
+			if s := e.origin.Stats("/v.mp4"); s.Capped != 1 {
 				t.Fatalf("the origin capped %d ranges, want 1 (the probe's)", s.Capped)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.assertStored(res.Object.Name, body)
+			e.assertStored(t, res.Object.Name, body)
 			if res.Parts != tt.wantParts {
 				t.Fatalf("parts = %d, want %d", res.Parts, tt.wantParts)
 			}
-			if reqs := f.origin.Requests("/v.mp4"); tt.wantParts == 0 && (len(reqs) != 2 || reqs[1].Range != "") {
+			if reqs := e.origin.Requests("/v.mp4"); tt.wantParts == 0 && (len(reqs) != 2 || reqs[1].Range != "") {
 				t.Fatalf("requests %+v; want the probe, then one plain GET", reqs)
 			}
 		})
@@ -223,36 +219,33 @@ func TestRangeCappedOrigins(t *testing.T) {
 // the attempt's plan; the next attempt plans anew from what it serves, and
 // finishes.
 func TestOriginCappingRangesMidTransferIsReplanned(t *testing.T) {
-	f := newFixture(t)
-	f.acts.Transfer.PartSize = 256 << 10
-	f.acts.Transfer.PartConcurrency = 1
-	f.acts.Transfer.MinPartSize = 64 << 10
+	e := newEnv(t)
+	e.opts.PartSize = 256 << 10
+	e.opts.PartConcurrency = 1
+	e.opts.MinPartSize = 64 << 10
 	body := mediaorigin.Video("recap", 1<<20+5)
 	capped := mediaorigin.File{Body: body, ContentType: "video/mp4", MaxRange: 128 << 10}
-	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", Then: &capped, ThenAfter: 2})
-	in := f.input(contract.KindVideo, "/v.mp4", "recap")
+	e.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", Then: &capped, ThenAfter: 2})
+	in := e.input(contract.KindVideo, "/v.mp4", "recap")
 
-	_, err := f.transfer(in)
-	if s := f.origin.Stats("/v.mp4"); s.Capped != 1 || s.Requests != 3 {
+	_, err := e.copyFile(in)
+	if s := e.origin.Stats("/v.mp4"); s.Capped != 1 || s.Requests != 3 {
 		t.Fatalf("origin stats %+v; want the third request capped and no more", s)
 	}
-	if typ, final := failure(t, err); typ != contract.OriginMisbehaved || final {
+	if typ, final := reasonOf(t, err); typ != contract.OriginMisbehaved || final {
 		t.Fatalf("error = %v, want a retryable %s", err, contract.OriginMisbehaved)
 	}
-	var last activities.TransferProgress
-	if err := f.lastHeartbeat.Get(&last); err != nil {
-		t.Fatal(err)
-	}
+	last := e.lastProgress(t)
 	if last.PartSize != 0 || last.Validator != "" {
-		t.Fatalf("the last heartbeat %+v still asks the next attempt to resume in 256 KiB parts", last)
+		t.Fatalf("the last progress %+v still asks the next attempt to resume in 256 KiB parts", last)
 	}
 
-	f.env.SetHeartbeatDetails(last)
-	res, err := f.transfer(in)
+	e.opts.Resume = last
+	res, err := e.copyFile(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.assertStored(res.Object.Name, body)
+	e.assertStored(t, res.Object.Name, body)
 	if res.Parts != 9 {
 		t.Fatalf("the retry copied %d parts, want 9 of 128 KiB", res.Parts)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
@@ -36,7 +37,7 @@ import (
 // entries without the payload keys fails "raw inbox object holds the
 // signed-URL token"; a drain that never deletes fails "inbox not empty".
 func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
@@ -44,10 +45,9 @@ func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
 	thumbnail := mediaorigin.Thumbnail("queued", 64, 64)
 	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"})
 	origin.Put("/t.png", mediaorigin.File{Body: thumbnail, ContentType: "image/png"})
-	recv := newReceiver(t)
+	recv := devstacktest.NewReceiver(t)
 	// The worker starts only once the queued object was inspected.
-	stack := startStack(t, t.TempDir(), randomAddrs(), recv.url, func(o *devstack.Options) { o.NoWorker = true })
-	defer stack.Stop(context.Background())
+	stack := devstacktest.Start(t, func(o *devstack.Options) { o.NoWorker = true; o.CallbackURL = recv.URL })
 
 	local := safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
 	// The door of a Temporal outage: nothing listens at its address.
@@ -65,7 +65,7 @@ func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
 	door := httptest.NewServer(ingress.NewServer(ingress.Config{
 		AnySource: true, AllowHTTPURLs: true, OriginPolicy: local,
 		DataConverter: stack.DataConverter, Inbox: stack.Inbox,
-		Now: func() time.Time { return receipt }, Logger: testLogger(t),
+		Now: func() time.Time { return receipt }, Logger: devstacktest.Logger(t),
 	}, down))
 	defer door.Close()
 
@@ -101,7 +101,7 @@ func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
 	}
 
 	// A worker on the real Temporal server drains it.
-	secrets, err := webhook.ParseSecrets(secret)
+	secrets, err := webhook.ParseSecrets(devstacktest.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +110,8 @@ func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
 	go func() {
 		workerDone <- worker.Run(workerCtx, worker.Config{
 			Namespace: devstack.Namespace, Bucket: stack.Bucket, Prefix: stack.Prefix, StorageEndpoint: stack.GCSURL,
-			CallbackURL: recv.url, CallbackSecrets: secrets, Origins: local, Callbacks: local,
-			StopTimeout: 200 * time.Millisecond, DataConverter: stack.DataConverter, Logger: testLogger(t),
+			CallbackURL: recv.URL, CallbackSecrets: secrets, Origins: local, Callbacks: local,
+			StopTimeout: 200 * time.Millisecond, DataConverter: stack.DataConverter, Logger: devstacktest.Logger(t),
 		}, stack.Client)
 	}()
 	defer func() {
@@ -121,11 +121,11 @@ func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
 		}
 	}()
 
-	d := recv.next(2 * time.Minute)
-	if d.event.Type != contract.VideoStored || d.event.Data.WochitVideoID != "queued-1" {
-		t.Fatalf("event = %+v", d.event)
+	d := recv.Next(2 * time.Minute)
+	if d.Event.Type != contract.VideoStored || d.Event.Data.WochitVideoID != "queued-1" {
+		t.Fatalf("event = %+v", d.Event)
 	}
-	checkStored(t, stack.GCSURL, d.event.Data.Video, video)
+	checkStored(t, stack.GCSURL, d.Event.Data.Video, video)
 
 	var result workflows.IngestResult
 	if err := stack.Client.GetWorkflow(ctx, "wochit-video-queued-1", "").Get(ctx, &result); err != nil {
@@ -135,8 +135,8 @@ func TestQueuedWhileTemporalIsDownThenDrainedIntoOneRun(t *testing.T) {
 		t.Errorf("video deadline %v, want %v counted from the receipt at the door", result.Deadlines.Video, want)
 	}
 	stored := 0
-	for _, d := range recv.all() {
-		if d.event.Type == contract.VideoStored && d.event.Data.WochitVideoID == "queued-1" {
+	for _, d := range recv.All() {
+		if d.Event.Type == contract.VideoStored && d.Event.Data.WochitVideoID == "queued-1" {
 			stored++
 		}
 	}

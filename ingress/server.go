@@ -81,7 +81,8 @@ type Config struct {
 	MaxConcurrentStarts int
 
 	// StartTimeout bounds the wait for Temporal to accept a workflow start;
-	// after it the notification goes to the inbox. Defaults to 5 s.
+	// after it the notification goes to the inbox. Defaults to
+	// DefaultStartTimeout.
 	StartTimeout time.Duration
 	// Inbox takes the notifications Temporal does not (see inbox.Inbox);
 	// nil means none, and such a notification gets 503.
@@ -105,6 +106,9 @@ type Config struct {
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
+
+// DefaultStartTimeout is Config.StartTimeout's default.
+const DefaultStartTimeout = 5 * time.Second
 
 // Server handles the ingress routes.
 type Server struct {
@@ -134,7 +138,7 @@ type Inbox interface {
 // NewServer returns the ingress HTTP handler.
 func NewServer(cfg Config, c client.Client) *Server {
 	if cfg.StartTimeout == 0 {
-		cfg.StartTimeout = 5 * time.Second
+		cfg.StartTimeout = DefaultStartTimeout
 	}
 	if cfg.InboxTimeout == 0 {
 		cfg.InboxTimeout = 5 * time.Second

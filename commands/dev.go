@@ -32,6 +32,7 @@ type devConfig struct {
 	UIAddr           string
 	GCSAddr          string
 	IngressAddr      string
+	AdminAddr        string
 	DevAddr          string
 	Transfer         activities.TransferSettings
 }
@@ -51,6 +52,7 @@ func registerDev(l *config.Loader, c *devConfig) (finish func()) {
 	l.Str(&c.UIAddr, "ui-addr", "", devstack.DefaultUIAddr, "Temporal Web UI address (empty: no UI)")
 	l.Str(&c.GCSAddr, "gcs-addr", "", devstack.DefaultGCSAddr, "GCS emulator address")
 	l.Str(&c.IngressAddr, "ingress-addr", "", devstack.DefaultIngressAddr, "ingress address")
+	l.Str(&c.AdminAddr, "admin-addr", "", devstack.DefaultAdminAddr, "ingress admin address (/healthz, /readyz, /metrics)")
 	l.Str(&c.DevAddr, "dev-addr", "", devstack.DefaultDevAddr, "demo media and built-in callback receiver address")
 	l.Bytes(&chunk, "chunk-size", "TRANSFER_CHUNK_SIZE", config.FormatBytes(activities.DefaultTransferSettings.ChunkSize), "GCS upload chunk size")
 	callbackSchedule(l, &c.CallbackSchedule)
@@ -92,6 +94,7 @@ func runDev(ctx context.Context, args, environ []string, stdout, stderr io.Write
 		UIAddr:           cfg.UIAddr,
 		GCSAddr:          cfg.GCSAddr,
 		IngressAddr:      cfg.IngressAddr,
+		AdminAddr:        cfg.AdminAddr,
 		DevAddr:          cfg.DevAddr,
 		CallbackURL:      cfg.CallbackURL,
 		CallbackSecrets:  cfg.CallbackSecrets,
@@ -107,6 +110,7 @@ func runDev(ctx context.Context, args, environ []string, stdout, stderr io.Write
 wochit-ingest dev is ready.
 
   Ingress          %s/webhooks/wochit
+  Ingress admin    %s   (/readyz, /healthz, /metrics)
   Temporal Web UI  %s
   Temporal gRPC    %s   (namespace %q)
   GCS emulator     %s   (bucket %q, objects under %s/gcs)
@@ -116,7 +120,7 @@ wochit-ingest dev is ready.
 
 Try it:  go run . send --demo --wait
 Stop:    Ctrl-C (unfinished workflows resume on the next start)
-`, stack.IngressURL, orNone(stack.UIURL), stack.TemporalAddr, devstack.Namespace, stack.GCSURL, stack.Bucket, cfg.DataDir,
+`, stack.IngressURL, stack.AdminURL, orNone(stack.UIURL), stack.TemporalAddr, devstack.Namespace, stack.GCSURL, stack.Bucket, cfg.DataDir,
 		stack.CallbackURL, video, thumbnail)
 
 	<-ctx.Done()

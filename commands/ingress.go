@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,9 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/storage"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
+	"google.golang.org/api/option"
 
+	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
@@ -26,8 +31,24 @@ type ingressConfig struct {
 	config.Log
 	Temporal        client.Options
 	Addr            string
+	AdminAddr       string
 	ShutdownTimeout time.Duration
 	Server          ingress.Config
+	Inbox           inboxConfig
+}
+
+// inboxConfig says where the inbox is: the ingress writes there, the
+// workers drain it.
+type inboxConfig struct {
+	Bucket, Prefix  string
+	StorageEndpoint string
+}
+
+// inboxSettings registers where the inbox is, for the ingress (which has
+// no GCS_BUCKET of its own otherwise) and the worker.
+func inboxSettings(l *config.Loader, bucket, prefix *string) {
+	l.Str(bucket, "inbox-bucket", "INBOX_BUCKET", "", "bucket of the inbox of notifications Temporal did not take (empty: GCS_BUCKET)")
+	l.Str(prefix, "inbox-prefix", "INBOX_PREFIX", "", "object name prefix of the inbox (empty: GCS_PREFIX + "+inbox.DirName+")")
 }
 
 func loadIngress(args, environ []string, output io.Writer) (ingressConfig, error) {
@@ -39,10 +60,16 @@ func registerIngress(l *config.Loader, c *ingressConfig) (finish func()) {
 	finishTemporal := l.TemporalSettings(&c.Temporal, config.DefaultTemporalAddr, config.DefaultTemporalNamespace)
 	finishCodec := payloadCodec(l, &c.Temporal, "")
 	l.TracingSettings()
-	l.Str(&c.Addr, "addr", "INGRESS_ADDR", ":8080", "address the ingress listens on")
+	l.Str(&c.Addr, "addr", "INGRESS_ADDR", ":8080", "address the webhook listens on (nothing else is served there)")
+	l.Str(&c.AdminAddr, "admin-addr", "INGRESS_ADMIN_ADDR", ":9090", "address of /healthz, /readyz and /metrics (keep it off the load balancer)")
+	var gcsBucket, gcsPrefix string
+	l.Str(&gcsBucket, "gcs-bucket", "GCS_BUCKET", "", "the workers' bucket, which holds the inbox by default (empty and no INBOX_BUCKET: no inbox, a notification Temporal does not take gets 503)")
+	l.Str(&gcsPrefix, "gcs-prefix", "GCS_PREFIX", "videos/", "the workers' object name prefix; the inbox is under <GCS_PREFIX>"+inbox.DirName+" by default")
+	inboxSettings(l, &c.Inbox.Bucket, &c.Inbox.Prefix)
+	l.Str(&c.Inbox.StorageEndpoint, "storage-emulator-host", "STORAGE_EMULATOR_HOST", "", "GCS emulator host:port or URL (empty: real GCS with Application Default Credentials)")
 	l.Duration(&c.ShutdownTimeout, "shutdown-timeout", "INGRESS_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may finish after SIGTERM")
 	l.Bool(&c.Server.AllowHTTPURLs, "allow-http-urls", "INGRESS_ALLOW_HTTP_URLS", "false", "accept plain-http media URLs (https only otherwise)")
-	l.Duration(&c.Server.StartTimeout, "start-timeout", "INGRESS_START_TIMEOUT", config.FormatDuration(ingress.DefaultStartTimeout), "how long to wait for Temporal to accept a workflow before answering 503")
+	l.Duration(&c.Server.StartTimeout, "start-timeout", "INGRESS_START_TIMEOUT", config.FormatDuration(ingress.DefaultStartTimeout), "how long to wait for Temporal to accept a workflow before queuing the notification in the inbox")
 	callbackSchedule(l, &c.Server.CallbackSchedule)
 	finishSecurity := ingressSecurity(l, &c.Server)
 	return func() {
@@ -52,7 +79,34 @@ func registerIngress(l *config.Loader, c *ingressConfig) (finish func()) {
 		c.Server.DataConverter = c.Temporal.DataConverter
 		finishSecurity()
 		c.Server.Namespace = c.Temporal.Namespace
+		c.Inbox.Bucket = cmp.Or(c.Inbox.Bucket, gcsBucket)
+		c.Inbox.Prefix = cmp.Or(c.Inbox.Prefix, gcsPrefix+inbox.DirName)
+		c.Inbox.StorageEndpoint = storageEndpoint(c.Inbox.StorageEndpoint)
 	}
+}
+
+// storageEndpoint is an emulator address as a base URL.
+func storageEndpoint(e string) string {
+	if e != "" && !strings.Contains(e, "://") {
+		e = "http://" + e
+	}
+	return strings.TrimSuffix(e, "/")
+}
+
+// openInbox connects to cfg's inbox; nil when none is configured.
+func openInbox(ctx context.Context, cfg inboxConfig, dc converter.DataConverter) (*inbox.Inbox, func(), error) {
+	if cfg.Bucket == "" {
+		return nil, func() {}, nil
+	}
+	var opts []option.ClientOption
+	if cfg.StorageEndpoint != "" {
+		opts = []option.ClientOption{option.WithEndpoint(cfg.StorageEndpoint + "/storage/v1/"), option.WithoutAuthentication()}
+	}
+	gcs, err := storage.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("GCS client for the inbox: %w", err)
+	}
+	return inbox.New(gcs, cfg.Bucket, cfg.Prefix, dc), func() { _ = gcs.Close() }, nil
 }
 
 // callbackSchedule is read by whoever starts workflows (the ingress, and
@@ -195,22 +249,40 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 	}
 	defer stopTracing()
 	cfg.Server.Tracing = tr
-	// Lazy: the ingress starts (and reports not ready) while Temporal is down;
-	// each notification then gets a 503 it can retry. The client's request
-	// metrics go on the same /metrics.
+	// Lazy: the ingress starts while Temporal is down (a pod restarted
+	// during an outage must not crash-loop); notifications then go to the
+	// inbox. The client's request metrics go on the same /metrics.
 	c, closeClient, err := temporalclient.Dial(ctx, cfg.Temporal, temporalclient.Options{Logger: log, Metrics: reg, Tracing: tr, Lazy: true})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
 	}
 	defer closeClient()
 
+	box, closeInbox, err := openInbox(ctx, cfg.Inbox, cfg.Server.DataConverter)
+	if err != nil {
+		return err
+	}
+	defer closeInbox()
+	if box != nil {
+		cfg.Server.Inbox = box
+		log.Info("ingress inbox", "bucket", box.Bucket, "prefix", box.Prefix)
+	} else {
+		log.Warn("no GCS_BUCKET or INBOX_BUCKET: no inbox; while Temporal does not take starts, notifications get 503")
+	}
+
 	cfg.Server.Logger = log
 	cfg.Server.Registry = reg
-	srv, err := httpserver.Start(cfg.Addr, httpserver.New(ingress.NewServer(cfg.Server, c)))
+	front := ingress.NewServer(cfg.Server, c)
+	admin, err := httpserver.Start(cfg.AdminAddr, httpserver.New(front.Admin()))
+	if err != nil {
+		return fmt.Errorf("INGRESS_ADMIN_ADDR: %w", err)
+	}
+	defer admin.Stop(5 * time.Second)
+	srv, err := httpserver.Start(cfg.Addr, httpserver.New(front))
 	if err != nil {
 		return fmt.Errorf("INGRESS_ADDR: %w", err)
 	}
-	log.Info("ingress listening", "addr", srv.Addr(), "temporal", cfg.Temporal.HostPort, "namespace", cfg.Temporal.Namespace)
+	log.Info("ingress listening", "addr", srv.Addr(), "adminAddr", admin.Addr(), "temporal", cfg.Temporal.HostPort, "namespace", cfg.Temporal.Namespace)
 	logSecurity(log, cfg.Server)
 	if err := srv.Wait(ctx); err != nil {
 		return err

@@ -75,6 +75,7 @@ func TestWorkerMetricsAfterARun(t *testing.T) {
 		`wochit_transfers_total{kind="thumbnail",outcome="stored"} 1`,
 		`wochit_transfer_integrity_failures_total`,
 		`temporal_workflow_completed`,
+		"wochit_inbox_depth 0", // the worker drains the inbox (issue 20)
 	} {
 		if !strings.Contains(body, series) {
 			t.Errorf("/metrics lacks %s", series)

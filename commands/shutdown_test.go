@@ -109,15 +109,21 @@ func TestIngressSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	la, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := la.Addr().String()
+	la.Close()
 	ingress := startChild(t, []string{
 		childCommandEnv + "=ingress",
 		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
 		"PAYLOAD_KEYS=" + stack.PayloadKeys,
-		"INGRESS_ADDR=" + addr, "INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true", "ORIGIN_ALLOW_PRIVATE=true",
+		"INGRESS_ADDR=" + addr, "INGRESS_ADMIN_ADDR=" + adminAddr, "INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true", "ORIGIN_ALLOW_PRIVATE=true",
 		"INGRESS_RATE_LIMIT=0", "INGRESS_MAX_CONCURRENT_STARTS=1000", "LOG_LEVEL=warn",
 	})
 	devstacktest.WaitFor(t, 30*time.Second, "the ingress to be ready", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := http.Get("http://" + adminAddr + "/readyz")
 		if err != nil {
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
+	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/internal/httpserver"
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
@@ -42,6 +43,8 @@ func registerWorker(l *config.Loader, c *workerConfig) (finish func()) {
 	finishWorker := workerSettings(l, w)
 	l.Str(&c.HTTPAddr, "http-addr", "WORKER_HTTP_ADDR", ":9090", "address of /metrics, /healthz and /readyz")
 	l.Str(&w.Bucket, "gcs-bucket", "GCS_BUCKET", "", "bucket that receives the media (required)")
+	inboxSettings(l, &w.InboxBucket, &w.InboxPrefix)
+	l.Duration(&w.DrainInterval, "inbox-drain-interval", "INBOX_DRAIN_INTERVAL", config.FormatDuration(inbox.DefaultDrainInterval), "pause between passes over the inbox (how soon after Temporal's return queued notifications start)")
 	var callbackSecret string
 	var mediaHosts []string
 	// One list for the ingress (which refuses other hosts at the door) and
@@ -53,6 +56,7 @@ func registerWorker(l *config.Loader, c *workerConfig) (finish func()) {
 		finishLog()
 		finishTemporal()
 		finishCodec()
+		w.DataConverter = c.Temporal.DataConverter
 		finishWorker()
 		w.Origins.Hosts = checkMediaHosts(l, "INGRESS_MEDIA_HOSTS", mediaHosts)
 		checkWorker(l, w, callbackSecret)

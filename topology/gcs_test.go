@@ -30,7 +30,14 @@ func (tp *topology) startGCS(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp.gcsHandler, tp.gcs = h, c
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	faulty := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tp.gcsDown.Load() {
+			http.Error(w, "GCS is down (test fault)", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: faulty, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close(); stop() })
 }

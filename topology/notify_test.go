@@ -50,6 +50,7 @@ type attempt struct {
 	Ingress        int
 	Sent, Answered time.Time
 	Status         int
+	Queued         bool // 202 {"queued": true}: in the inbox, no run yet
 }
 
 func (n *notification) accepted() bool {
@@ -142,6 +143,7 @@ func (tp *topology) deliver(t *testing.T, n *notification, first int, within tim
 		resp, err := senderClient.Post(tp.ingressURLs[ing]+"/webhooks/wochit", "application/json", bytes.NewReader(body))
 		var answer struct {
 			WorkflowID string `json:"workflowId"`
+			Queued     bool   `json:"queued"`
 			Error      string `json:"error"`
 		}
 		wait := 200 * time.Millisecond
@@ -150,6 +152,7 @@ func (tp *topology) deliver(t *testing.T, n *notification, first int, within tim
 			resp.Body.Close()
 			a.Status = resp.StatusCode
 			_ = json.Unmarshal(raw, &answer)
+			a.Queued = answer.Queued
 			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 				wait = min(time.Duration(s)*time.Second, 5*time.Second)
 			}

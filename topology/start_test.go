@@ -79,11 +79,12 @@ func startTopology(t *testing.T) *topology {
 
 	// Two workers and two ingresses of the real binary, configured by
 	// environment as README documents.
-	ports := freeLowPorts(t, 4)
+	ports := freeLowPorts(t, 6)
 	for i := range 2 {
 		tp.workerAddrs[i] = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		tp.ingressAddrs[i] = fmt.Sprintf("127.0.0.1:%d", ports[2+i])
 		tp.ingressURLs[i] = "http://" + tp.ingressAddrs[i]
+		tp.adminURLs[i] = fmt.Sprintf("http://127.0.0.1:%d", ports[4+i])
 	}
 	outbound := portOf(tp.originURL) + "," + portOf(tp.hookURL)
 	tp.workerEnv = append(tp.baseEnv(),
@@ -94,6 +95,8 @@ func startTopology(t *testing.T) *topology {
 	)
 	tp.ingressEnv = append(tp.baseEnv(),
 		"INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true",
+		// The inbox, in the workers' bucket (issue 20).
+		"GCS_BUCKET="+bucket, "GCS_PREFIX="+prefix, "STORAGE_EMULATOR_HOST="+tp.gcsURL,
 		"ORIGIN_ALLOW_PRIVATE=true", "OUTBOUND_ALLOWED_PORTS="+portOf(tp.originURL),
 		// One test client stands in for all of Wochit's addresses.
 		"INGRESS_RATE_LIMIT=0",
@@ -104,7 +107,7 @@ func startTopology(t *testing.T) *topology {
 	}
 	for i := range 2 {
 		tp.waitWorkerReady(t, i)
-		waitFor(t, time.Minute, fmt.Sprintf("ingress %d to be ready", i+1), func() bool { return httpOK(tp.ingressURLs[i] + "/readyz") })
+		waitFor(t, time.Minute, fmt.Sprintf("ingress %d to be ready", i+1), func() bool { return httpOK(tp.adminURLs[i] + "/readyz") })
 	}
 	return tp
 }
@@ -139,7 +142,7 @@ func (tp *topology) waitWorkerReady(t *testing.T, i int) {
 
 func (tp *topology) startIngress(t *testing.T, i int) {
 	cmd := exec.Command(tp.bins.wochitIngest, "ingress")
-	cmd.Env = append(slices.Clone(tp.ingressEnv), "INGRESS_ADDR="+tp.ingressAddrs[i])
+	cmd.Env = append(slices.Clone(tp.ingressEnv), "INGRESS_ADDR="+tp.ingressAddrs[i], "INGRESS_ADMIN_ADDR="+strings.TrimPrefix(tp.adminURLs[i], "http://"))
 	tp.ingresses[i] = tp.logs.start(t, fmt.Sprintf("ingress-%d", i+1), cmd, syscall.SIGKILL)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,9 @@ type topology struct {
 	ingresses    [2]*proc
 	ingressURLs  [2]string
 	ingressAddrs [2]string
+	adminURLs    [2]string // the ingresses' probes and metrics
+
+	gcsDown atomic.Bool // the GCS emulator answers 503 to everything
 
 	idleLatency time.Duration // POST to completion of one small video, idle
 
@@ -106,6 +110,7 @@ func TestProductionTopologyUnderFaults(t *testing.T) {
 		{"SIGKILL a worker mid-video", tp.workerKilledMidVideo},
 		{"restart the Temporal server mid-transfer", tp.temporalRestartedMidTransfer},
 		{"restart PostgreSQL mid-transfer", tp.postgresRestartedMidTransfer},
+		{fmt.Sprintf("Temporal down: %d notifications queued, then drained", queuedNotifications), tp.queuedWhileTemporalIsDown},
 		{fmt.Sprintf("%d notifications across both ingresses", loadNotifications), tp.fiveHundredNotifications},
 		{"verify every promise", tp.verifyEverything},
 	} {

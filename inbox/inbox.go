@@ -108,7 +108,6 @@ func (b *Inbox) create(ctx context.Context, name string, data []byte) error {
 	w := b.Storage.Bucket(b.Bucket).Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
 	w.ContentType = "application/octet-stream"
 	w.ChunkSize = 0 // one request: the object is small
-	w.SendCRC32C = false
 	if _, err := w.Write(data); err != nil {
 		return fmt.Errorf("writing inbox object %s: %w", name, err)
 	}

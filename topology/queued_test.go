@@ -93,6 +93,7 @@ func (tp *topology) queuedWhileTemporalIsDown(t *testing.T, fig *figures) {
 	if conflicts := tp.objectsUnder(t, prefix+".inbox/conflicts/"); len(conflicts) != 0 {
 		t.Errorf("notifications set aside as conflicts: %v", conflicts)
 	}
+	defer func() { t.Log(fig.lines[len(fig.lines)-1]) }()
 	fig.add("Temporal down %s: %d notifications across both ingresses (1/2: %d/%d) all answered 202 queued in %s, none 503, both ingresses ready; with GCS down too: 503; Temporal serving %s after its start; the workers drained the inbox: all %d stored %s after it served, inbox empty %s after",
 		fmtDur(servingAt.Sub(stoppedAt)), len(ns), via[0], via[1], fmtDur(answered.Sub(started)), fmtDur(servingAt.Sub(restartAt)),
 		len(ns), fmtDur(storedAt.Sub(servingAt)), fmtDur(emptyAt.Sub(servingAt)))

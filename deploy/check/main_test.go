@@ -24,7 +24,7 @@ func TestCheckRefusesBrokenMonitoring(t *testing.T) {
 	}
 	for expr, want := range map[string]string{
 		`sum by (kind) (rate(wochit_transfers_total{kind="video"}[5m])) / on() group_left sum(up)`: "up wochit_transfers_total",
-		`histogram_quantile(0.95, sum by (le) (rate({__name__="a_bucket"}[5m])))`:                 "a_bucket",
+		`histogram_quantile(0.95, sum by (le) (rate({__name__="a_bucket"}[5m])))`:                  "a_bucket",
 	} {
 		names, err := metricNames(expr)
 		slices.Sort(names)

@@ -84,7 +84,7 @@ func (s *Server) access(route string, notification bool, next http.Handler) http
 		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, &client))
 		next.ServeHTTP(rec, r)
 		rec.setStatus(http.StatusOK) // a handler that wrote nothing answered 200
-		level := slog.LevelDebug // probes and scrapes would drown the log
+		level := slog.LevelDebug     // probes and scrapes would drown the log
 		if notification || route == routeUnmatched {
 			level = slog.LevelInfo
 		}

@@ -8,8 +8,11 @@
 #   deploy/check/promtool.sh ARGS...  run promtool with ARGS
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-# Build once (go caches it) and run the binary directly.
-promtool=$(go -C "$root/deploy/check" tool -n promtool)
+# Build (go caches the packages) and run the binary directly. remove_all_sd
+# leaves out the service-discovery plugins (cloud SDKs) that rule tests never
+# use: a fifth fewer packages to compile on a cold cache.
+promtool="${TMPDIR:-/tmp}/wochit-ingest-promtool"
+go -C "$root/deploy/check" build -tags remove_all_sd -o "$promtool" github.com/prometheus/prometheus/cmd/promtool
 if [ $# -gt 0 ]; then
   exec "$promtool" "$@"
 fi

@@ -30,8 +30,10 @@ func TestCloseDelimitedEmptyBody(t *testing.T) {
 }
 
 // The edges of a Content-Range: a one-byte range (End == Start) and the last
-// byte (End == Total-1) are well formed; a range ending at Total is not.
-// Mutants: `r.End < r.Start` → `<=`, `r.End >= r.Total` → `>`.
+// byte (End == Total-1) are well formed; a range ending at Total is not, nor
+// any range of an empty file (Total 0: there is no byte to send).
+// Mutants: `r.End < r.Start` → `<=`, `r.Total >= 0` → `>` (a total of 0
+// taken for "*", unknown).
 func TestParseContentRangeEdges(t *testing.T) {
 	for h, want := range map[string]origin.ByteRange{
 		"bytes 5-5/10": {Start: 5, End: 5, Total: 10},
@@ -42,7 +44,7 @@ func TestParseContentRangeEdges(t *testing.T) {
 			t.Errorf("ParseContentRange(%q) = %+v, %v; want %+v", h, got, ok, want)
 		}
 	}
-	for _, h := range []string{"bytes 0-10/10", "bytes 10-10/10", "bytes 6-5/10"} {
+	for _, h := range []string{"bytes 0-10/10", "bytes 10-10/10", "bytes 6-5/10", "bytes 0-0/0"} {
 		if got, ok := origin.ParseContentRange(h); ok {
 			t.Errorf("ParseContentRange(%q) = %+v, true; want it refused", h, got)
 		}

@@ -264,6 +264,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.Client = c
 	s.onStop("Temporal client", func(context.Context) error { c.Close(); return nil })
+	// A database from an older dev has its namespace already, without the
+	// search attributes added since (FailureReason): add what is missing.
+	if _, err := worker.RegisterSearchAttributes(dialCtx, c, Namespace); err != nil {
+		return nil, err
+	}
 
 	// Worker. In dev, media and callbacks may live on this machine.
 	if !opts.NoWorker {

@@ -179,6 +179,7 @@ func TestOperatorCommandsAfterAnOutage(t *testing.T) {
 			{operate.Filter{Callback: workflows.CallbackExhausted}, append(slices.Clone(missingVideos), storedVideos...)},
 			{operate.Filter{Failed: true, Context: "ctx-ops-stored-2"}, []string{"ops-stored-2"}},
 			{operate.Filter{Stage: workflows.StageCompleted}, nil},
+			{operate.Filter{Context: `it's "quoted" \ here`}, nil}, // the server parses the escaped literal
 			{operate.Filter{Failed: true, Since: time.Now().Add(time.Hour)}, nil},
 			{operate.Filter{Failed: true, Until: time.Now().Add(-time.Hour)}, nil},
 		} {

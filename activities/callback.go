@@ -13,6 +13,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
@@ -56,18 +57,18 @@ const CallbackTimeout = 15 * time.Second
 // failure, is a result rather than an error.
 func (a *Activities) DeliverCallback(ctx context.Context, in CallbackInput) (CallbackAttempt, error) {
 	if a.CallbackURL == "" || a.Signer == nil {
-		return CallbackAttempt{}, permanent(contract.CallbackNotConfigured, nil, "no callback URL or secret configured on this worker")
+		return CallbackAttempt{}, applicationError(failure.Permanent(contract.CallbackNotConfigured, nil, "no callback URL or secret configured on this worker"))
 	}
 	body, err := json.Marshal(in.Event)
 	if err != nil {
-		return CallbackAttempt{}, permanent(contract.InvalidInput, err, "encoding event")
+		return CallbackAttempt{}, applicationError(failure.Permanent(contract.InvalidInput, err, "encoding event"))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, CallbackTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.CallbackURL, bytes.NewReader(body))
 	if err != nil {
-		return CallbackAttempt{}, permanent(contract.CallbackNotConfigured, nil, "callback URL: %v", err)
+		return CallbackAttempt{}, applicationError(failure.Permanent(contract.CallbackNotConfigured, nil, "callback URL: %v", err))
 	}
 	start := a.now()
 	req.Header.Set("Content-Type", "application/json")

@@ -2,13 +2,12 @@ package activities
 
 import (
 	"errors"
-	"fmt"
 
-	"github.com/wochit-ingest/wochit-ingest/contract"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/wochit-ingest/wochit-ingest/transfer"
-	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
+	"github.com/wochit-ingest/wochit-ingest/contract"
+
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // NonRetryableTransferTypes lists the TransferToGCS failures that end the
@@ -22,12 +21,14 @@ var NonRetryableTransferTypes = contract.Names(
 	contract.UndelimitedBody,
 )
 
-// applicationError makes a copy's failure Temporal's: its reason is the
-// error type, a final one is non-retryable, and an origin's Retry-After
-// sets the next retry's delay. The engine's messages are redacted already.
-// Other errors (the activity's context ended) pass unchanged.
+// applicationError makes a failure Temporal's — the one place the service's
+// typed failure (internal/failure: the copy's, and the activities' own)
+// becomes an ApplicationError, because a retry policy and the workflow read
+// only that: its reason is the error type, a final one is non-retryable,
+// and a RetryAfter sets the next retry's delay. Messages are redacted
+// already. Other errors (the activity's context ended) pass unchanged.
 func applicationError(err error) error {
-	var e *transfer.Error
+	var e *failure.Error
 	if !errors.As(err, &e) {
 		return err
 	}
@@ -35,28 +36,3 @@ func applicationError(err error) error {
 		NonRetryable: e.Final, Cause: e.Unwrap(), NextRetryDelay: e.RetryAfter,
 	})
 }
-
-// permanent and retryable make the activities' own failures (the copy's
-// come typed from transfer). Their messages reach logs, workflow history and
-// the video.failed callback, so any URL in them loses its query string
-// (transfer.Redact).
-func permanent(reason contract.Reason, cause error, format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(transfer.Redact(fmt.Sprintf(format, args...)), string(reason), redactCause(cause))
-}
-
-func retryable(reason contract.Reason, cause error, format string, args ...any) error {
-	return temporal.NewApplicationErrorWithCause(transfer.Redact(fmt.Sprintf(format, args...)), string(reason), redactCause(cause))
-}
-
-// redactCause flattens a cause into its redacted message: the failure
-// converter records a cause's whole Unwrap chain.
-func redactCause(err error) error {
-	if err == nil {
-		return nil
-	}
-	return errors.New(transfer.Redact(err.Error()))
-}
-
-// RedactURL drops the query string, fragment and userinfo: signed-URL tokens
-// are secrets and must not reach logs, object metadata or workflow history.
-func RedactURL(raw string) string { return origin.RedactURL(raw) }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -36,7 +37,6 @@ const testBucket = "test-bucket"
 type fixture struct {
 	t         *testing.T
 	acts      *activities.Activities
-	gcsProxy  *gcsProxy
 	gcs       *storage.Client
 	gcsURL    string
 	origin    *mediaorigin.Origin
@@ -51,11 +51,15 @@ type fixture struct {
 // localPolicy lets the activities reach the loopback servers of the test.
 var localPolicy = safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith serves the emulator through wrap, when not nil: where a
+// test steps in between the activities and GCS. (The copy engine's own
+// tests inject GCS faults: transfer/gcsproxy_test.go.)
+func newFixtureWith(t *testing.T, wrap func(http.Handler) http.Handler) *fixture {
 	t.Helper()
 	f := &fixture{t: t}
 
-	// GCS emulator (wrapped so tests can inject faults in front of it).
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +69,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.gcsProxy = &gcsProxy{next: emu.Handler(), failUploads: map[int]int{}}
-	gcsServer := httptest.NewUnstartedServer(f.gcsProxy)
+	handler := emu.Handler()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	gcsServer := httptest.NewUnstartedServer(handler)
 	gcsServer.Listener.Close()
 	gcsServer.Listener = l
 	gcsServer.Start()
@@ -125,6 +132,17 @@ func (f *fixture) transfer(in activities.TransferInput) (activities.TransferResu
 		f.t.Fatal(err)
 	}
 	return res, nil
+}
+
+func (f *fixture) input(kind contract.AssetKind, path, id string) activities.TransferInput {
+	return activities.TransferInput{Kind: kind, SourceURL: f.originURL + path, WochitVideoID: id, VideoContext: "ctx"}
+}
+
+func (f *fixture) assertStored(name string, want []byte) {
+	f.t.Helper()
+	if got := f.read(name); sha(got) != sha(want) {
+		f.t.Fatalf("%s holds %d bytes that differ from the origin's %d", name, len(got), len(want))
+	}
 }
 
 // objects lists the names under prefix.

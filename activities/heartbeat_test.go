@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,5 +149,55 @@ func TestTransferProgressWireShape(t *testing.T) {
 		if err := json.Unmarshal([]byte(tt.want), &back); err != nil || !reflect.DeepEqual(back, tt.p) {
 			t.Errorf("decoding %s = %+v, %v; want %+v", tt.want, back, err, tt.p)
 		}
+	}
+}
+
+// A retried attempt resumes from the progress the failed one left in its
+// last heartbeat — recorded when the attempt returns, not only on the
+// heartbeat's tick: the parts it finished, in its part size, of its version
+// of the file. (Which parts the engine then keeps and which it fetches
+// again is transfer's TestPartedTransferResumes.)
+//
+// Mutations: previousProgress ignoring the heartbeat details → "the retry
+// fetched [bytes=0-262143 …]" (the first part again, not 512 bytes);
+// heartbeat.stop not recording the final progress → "the last heartbeat …
+// lists 0 parts".
+func TestRetriedAttemptResumesFromItsLastHeartbeat(t *testing.T) {
+	f := newFixture(t)
+	f.acts.Transfer.PartSize = 256 << 10
+	f.acts.Transfer.PartConcurrency = 1
+	f.acts.Transfer.HeartbeatInterval = time.Hour // only the first report and the final one
+	body := mediaorigin.Video("resume", 8*256<<10)
+	// Part 3 fails as often as an attempt tries it: the attempt fails with
+	// parts 0-2 done.
+	f.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", Statuses: []int{0, 0, 0, 503, 503, 503}})
+	in := f.input(contract.KindVideo, "/v.mp4", "resume")
+
+	if _, err := f.transfer(in); err == nil {
+		t.Fatal("the first attempt succeeded although part 3 failed")
+	}
+	var last activities.TransferProgress
+	if err := f.lastHeartbeat.Get(&last); err != nil {
+		t.Fatal(err)
+	}
+	if len(last.Parts) != 3 || last.PartSize != 256<<10 || last.Validator == "" {
+		t.Fatalf("the last heartbeat %+v lists %d parts; want parts 0-2, their part size and validator", last, len(last.Parts))
+	}
+	f.env.SetHeartbeatDetails(last)
+
+	before := len(f.origin.Requests("/v.mp4"))
+	res, err := f.transfer(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.assertStored(res.Object.Name, body)
+	var fetched []string
+	for _, r := range f.origin.Requests("/v.mp4")[before:] {
+		fetched = append(fetched, r.Range)
+	}
+	want := []string{"bytes=0-511", "bytes=786432-1048575", "bytes=1048576-1310719", "bytes=1310720-1572863",
+		"bytes=1572864-1835007", "bytes=1835008-2097151"}
+	if strings.Join(fetched, " ") != strings.Join(want, " ") {
+		t.Fatalf("the retry fetched\n  %v\nwant\n  %v", fetched, want)
 	}
 }

@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"strings"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // hostBusyDelay is the wait before a transfer turned away by takeHostSlot is
@@ -44,9 +43,10 @@ func (a *Activities) takeHostSlot(in TransferInput, s TransferSettings) (release
 	defer a.hostsMu.Unlock()
 	if a.hosts[key] >= limit {
 		delay := hostBusyDelay + rand.N(hostBusyDelay)
-		return nil, temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("this worker already runs %d %s transfers from %s; trying again in %s", limit, in.Kind, key.host, delay.Round(time.Second)),
-			string(contract.OriginHostBusy), temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+		busy := failure.Retryable(contract.OriginHostBusy, nil, "this worker already runs %d %s transfers from %s; trying again in %s",
+			limit, in.Kind, key.host, delay.Round(time.Second))
+		busy.RetryAfter = delay
+		return nil, applicationError(busy)
 	}
 	if a.hosts == nil {
 		a.hosts = map[hostKey]int{}

@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,8 +119,9 @@ func TestRepeatedFailureDelaysTheNextAttempt(t *testing.T) {
 		f.env.SetHeartbeatDetails(last)
 	}
 
-	f.gcsProxy.next = gcsDenying{}
-	_, err := f.transfer(f.input(contract.KindVideo, "/v.mp4", "denied"))
+	g := newFixtureWith(t, func(http.Handler) http.Handler { return gcsDenying{} })
+	g.origin.Put("/v.mp4", mediaorigin.File{Body: body, ContentType: "video/mp4", NoRanges: true, CutAfter: 100 << 10})
+	_, err := g.transfer(g.input(contract.KindVideo, "/v.mp4", "denied"))
 	if typ, final := failure(t, err); typ != contract.BucketInaccessible || !final {
 		t.Fatalf("with GCS answering 403: %v, want a non-retryable %s", err, contract.BucketInaccessible)
 	}
@@ -130,7 +132,9 @@ func TestRepeatedFailureDelaysTheNextAttempt(t *testing.T) {
 type gcsDenying struct{}
 
 func (gcsDenying) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	writeGCSError(w, http.StatusForbidden)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprint(w, `{"error":{"code":403,"message":"denied by the test"}}`)
 }
 
 // The whole workflow against an origin whose body always ends at the same

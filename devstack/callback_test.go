@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -42,13 +43,13 @@ type callbackRequest struct {
 }
 
 func newBackend(t *testing.T) *backend {
-	wh, err := standardwebhooks.NewWebhook(secret)
+	wh, err := standardwebhooks.NewWebhook(devstacktest.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &backend{t: t, answer: map[string]func(int) int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, ev, ok := verifiedEvent(t, wh, w, req)
+		_, ev, ok := devstacktest.VerifiedEvent(t, wh, w, req)
 		if !ok {
 			return
 		}
@@ -193,7 +194,7 @@ func callbackStatus(t *testing.T, c client.Client, workflowID, runID string) str
 }
 
 func TestCallbacksEndToEnd(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	t.Cleanup(originServer.Close)
@@ -312,8 +313,8 @@ func TestCallbacksEndToEnd(t *testing.T) {
 		n := s.notification("cb-signal")
 		b.set(n.WochitVideoID, always(http.StatusServiceUnavailable))
 		id, run := s.start(t, workflows.IngestInput{Notification: n, ReceivedAt: time.Now().UTC(), CallbackSchedule: []time.Duration{0, time.Hour}})
-		waitFor(t, time.Minute, "the first attempt to fail", func() bool { return len(b.of(n.WochitVideoID)) == 1 })
-		waitFor(t, 30*time.Second, "CallbackStatus retrying", func() bool { return callbackStatus(t, s.Client, id, run) == "retrying" })
+		devstacktest.WaitFor(t, time.Minute, "the first attempt to fail", func() bool { return len(b.of(n.WochitVideoID)) == 1 })
+		devstacktest.WaitFor(t, 30*time.Second, "CallbackStatus retrying", func() bool { return callbackStatus(t, s.Client, id, run) == "retrying" })
 		v, err := s.Client.QueryWorkflow(context.Background(), id, run, workflows.StatusQuery)
 		if err != nil {
 			t.Fatal(err)

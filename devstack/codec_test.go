@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -24,9 +25,9 @@ import (
 // pointed at dev's codec server, which decodes them for whoever presents its
 // token (the UI, in its endpoint).
 func TestHistoriesAreEncryptedAndTheCodecServerDecodesThem(t *testing.T) {
-	endToEnd(t)
-	recv := newReceiver(t)
-	stack := startStack(t, t.TempDir(), randomAddrs(), recv.url, func(o *devstack.Options) { o.UIAddr = "127.0.0.1:0" })
+	devstacktest.EndToEnd(t)
+	recv := devstacktest.NewReceiver(t)
+	stack := startStack(t, t.TempDir(), randomAddrs(), recv.URL, func(o *devstack.Options) { o.UIAddr = "127.0.0.1:0" })
 	defer stack.Stop(context.Background())
 
 	const token = "X-Goog-Signature=0123456789abcdefSECRET"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
@@ -23,12 +24,12 @@ import (
 // first workflow task). Each must end stored with exactly one callback that
 // carries the notification as sent.
 func TestWidestNotificationsCompleteWithOneCallback(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
-	recv := newReceiver(t)
-	stack := startStack(t, t.TempDir(), randomAddrs(), recv.url)
+	recv := devstacktest.NewReceiver(t)
+	stack := startStack(t, t.TempDir(), randomAddrs(), recv.URL)
 	defer stack.Stop(context.Background())
 
 	// A query padded with percent-encoded bytes to the URL length limit, as
@@ -82,8 +83,8 @@ func TestWidestNotificationsCompleteWithOneCallback(t *testing.T) {
 		}
 	}
 	byVideo := map[string][]contract.Event{}
-	for _, d := range recv.all() {
-		byVideo[d.event.Data.WochitVideoID] = append(byVideo[d.event.Data.WochitVideoID], d.event)
+	for _, d := range recv.All() {
+		byVideo[d.Event.Data.WochitVideoID] = append(byVideo[d.Event.Data.WochitVideoID], d.Event)
 	}
 	for id, n := range sent {
 		evs := byVideo[id]

@@ -25,8 +25,7 @@ func startGCS(l net.Listener, root, bucket string) (*gcsEmulator, error) {
 		return nil, err
 	}
 	// No read/write timeouts: chunk uploads of large videos take a while.
-	srv := &http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	httpserver.Serve(srv, l)
+	srv := httpserver.Serve(&http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 5 * time.Second}, l)
 	return &gcsEmulator{url: url, stop: func(ctx context.Context) error {
 		err := srv.Shutdown(ctx)
 		emu.Stop()

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -16,10 +17,10 @@ import (
 // Mutation: drop the RegisterSearchAttributes call from devstack.Start →
 // the restarted stack's namespace lacks FailureReason and this fails.
 func TestDevAddsSearchAttributesAnOlderDatabaseLacks(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	dir := t.TempDir()
-	recv := newReceiver(t)
-	stack := startStack(t, dir, randomAddrs(), recv.url, func(o *devstack.Options) { o.NoWorker = true })
+	recv := devstacktest.NewReceiver(t)
+	stack := startStack(t, dir, randomAddrs(), recv.URL, func(o *devstack.Options) { o.NoWorker = true })
 	ctx := context.Background()
 	if _, err := stack.Client.OperatorService().RemoveSearchAttributes(ctx, &operatorservice.RemoveSearchAttributesRequest{
 		Namespace: devstack.Namespace, SearchAttributes: []string{workflows.SearchAttrFailureReason},
@@ -31,7 +32,7 @@ func TestDevAddsSearchAttributesAnOlderDatabaseLacks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stack = startStack(t, dir, a, recv.url, func(o *devstack.Options) { o.NoWorker = true })
+	stack = startStack(t, dir, a, recv.URL, func(o *devstack.Options) { o.NoWorker = true })
 	defer stack.Stop(ctx)
 	resp, err := stack.Client.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: devstack.Namespace})
 	if err != nil {

@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/time/rate"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
@@ -33,6 +32,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/internal/metrics"
 	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
+	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 	"github.com/wochit-ingest/wochit-ingest/worker"
 )
@@ -131,21 +131,18 @@ type Stack struct {
 	workerDone chan error
 }
 
-// Start brings the stack up and returns once every part is serving.
+// Start brings the stack up and returns once every part is serving: GCS,
+// the dev server (demo media, the callback receiver, the codec server),
+// Temporal and its Web UI, the client, the worker and the ingress, in that
+// order. If a step fails, what started is stopped.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	if opts.DataDir == "" {
-		return nil, errors.New("devstack: DataDir is required")
-	}
-	dataDir, err := filepath.Abs(opts.DataDir)
+	dataDir, err := makeDataDir(opts.DataDir)
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
 	s := &Stack{log: log, Bucket: cmp.Or(opts.Bucket, DefaultBucket), Prefix: cmp.Or(opts.Prefix, DefaultPrefix)}
 	defer func() {
@@ -154,130 +151,185 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	secrets := opts.CallbackSecrets
-	if len(secrets) == 0 {
-		if secrets, err = devSecret(filepath.Join(dataDir, "callback-secret")); err != nil {
-			return nil, err
-		}
-	}
-
-	s.PayloadKeys = opts.PayloadKeys
-	if s.PayloadKeys == "" {
-		if s.PayloadKeys, err = devPayloadKeys(filepath.Join(dataDir, "payload-keys")); err != nil {
-			return nil, err
-		}
-	}
-	keys, err := payloadcodec.ParseKeyring(s.PayloadKeys)
+	secrets, keys, err := s.loadKeys(opts, dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("payload keys: %w", err)
+		return nil, err
 	}
-	s.DataConverter = payloadcodec.DataConverter(keys)
 	uiAddr := opts.UIAddr
 	if uiAddr != "" {
 		if uiAddr, err = resolvePort(uiAddr); err != nil {
 			return nil, err
 		}
 	}
+	l, err := bindListeners(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err = s.serveGCS(l.gcs, dataDir); err != nil {
+		l.ingress.Close()
+		l.dev.Close()
+		return nil, err
+	}
+	if err = s.serveDev(l.dev, dataDir, secrets, keys, uiAddr, opts.CallbackURL); err != nil {
+		return nil, err
+	}
+	if err = s.runTemporal(opts.TemporalAddr, dataDir, uiAddr); err != nil {
+		return nil, err
+	}
+	if err = s.connect(ctx, keys); err != nil {
+		return nil, err
+	}
+	// Worker. In dev, media and callbacks may live on this machine.
+	if !opts.NoWorker {
+		s.startWorker(opts, secrets)
+	}
+	s.serveIngress(l.ingress, opts)
+	return s, nil
+}
 
-	// Bind every listener first, so a taken port fails now and clearly.
-	gcsListener, err := listen("GCS emulator", cmp.Or(opts.GCSAddr, DefaultGCSAddr))
-	if err != nil {
-		return nil, err
+// makeDataDir creates dir, returning its absolute path.
+func makeDataDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("devstack: DataDir is required")
 	}
-	ingressListener, err := listen("ingress", cmp.Or(opts.IngressAddr, DefaultIngressAddr))
+	dataDir, err := filepath.Abs(dir)
 	if err != nil {
-		gcsListener.Close()
-		return nil, err
+		return "", err
 	}
-	devListener, err := listen("dev server", cmp.Or(opts.DevAddr, DefaultDevAddr))
-	if err != nil {
-		gcsListener.Close()
-		ingressListener.Close()
-		return nil, err
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating data dir: %w", err)
 	}
+	return dataDir, nil
+}
 
-	// GCS emulator, objects on disk.
-	gcs, err := startGCS(gcsListener, filepath.Join(dataDir, "gcs"), s.Bucket)
+// loadKeys returns the callback signing secrets and the payload keys, the
+// options' or those kept in dataDir (generated on first start), and sets
+// the stack's PayloadKeys and DataConverter.
+func (s *Stack) loadKeys(opts Options, dataDir string) (secrets []webhook.Secret, keys *payloadcodec.Keyring, err error) {
+	secrets = opts.CallbackSecrets
+	if len(secrets) == 0 {
+		if secrets, err = devSecret(filepath.Join(dataDir, "callback-secret")); err != nil {
+			return nil, nil, err
+		}
+	}
+	s.PayloadKeys = opts.PayloadKeys
+	if s.PayloadKeys == "" {
+		if s.PayloadKeys, err = devPayloadKeys(filepath.Join(dataDir, "payload-keys")); err != nil {
+			return nil, nil, err
+		}
+	}
+	keys, err = payloadcodec.ParseKeyring(s.PayloadKeys)
 	if err != nil {
-		ingressListener.Close()
-		devListener.Close()
-		return nil, err
+		return nil, nil, fmt.Errorf("payload keys: %w", err)
+	}
+	s.DataConverter = payloadcodec.DataConverter(keys)
+	return secrets, keys, nil
+}
+
+// listeners are the stack's HTTP listeners, bound before anything starts.
+type listeners struct{ gcs, ingress, dev net.Listener }
+
+// bindListeners binds every listener first, so a taken port fails now and
+// clearly; on an error none is left open.
+func bindListeners(opts Options) (l listeners, err error) {
+	if l.gcs, err = listen("GCS emulator", cmp.Or(opts.GCSAddr, DefaultGCSAddr)); err != nil {
+		return listeners{}, err
+	}
+	if l.ingress, err = listen("ingress", cmp.Or(opts.IngressAddr, DefaultIngressAddr)); err != nil {
+		l.gcs.Close()
+		return listeners{}, err
+	}
+	if l.dev, err = listen("dev server", cmp.Or(opts.DevAddr, DefaultDevAddr)); err != nil {
+		l.gcs.Close()
+		l.ingress.Close()
+		return listeners{}, err
+	}
+	return l, nil
+}
+
+// serveGCS starts the GCS emulator on l, objects on disk in dataDir.
+func (s *Stack) serveGCS(l net.Listener, dataDir string) error {
+	gcs, err := startGCS(l, filepath.Join(dataDir, "gcs"), s.Bucket)
+	if err != nil {
+		return err
 	}
 	s.GCSURL = gcs.url
 	s.onStop("GCS emulator", gcs.stop)
+	return nil
+}
 
-	// Demo media and the callback receiver.
+// serveDev starts the dev server on l: demo media, the callback receiver
+// (verifying with secrets) and the codec server. Callbacks go to
+// callbackURL, or to the receiver when it is empty.
+func (s *Stack) serveDev(l net.Listener, dataDir string, secrets []webhook.Secret, keys *payloadcodec.Keyring, uiAddr, callbackURL string) (err error) {
 	s.Media = DemoMedia()
-	s.Receiver = NewReceiver(secrets, log.With("component", "dev-callback-receiver"))
+	s.Receiver = NewReceiver(secrets, s.log.With("component", "dev-callback-receiver"))
 	// The codec server decrypts for whoever presents its token: the Web UI
 	// gets it in its endpoint, a CLI user reads it from the data dir.
 	if s.CodecToken, err = keptInFile(filepath.Join(dataDir, "codec-token"), "dev codec token", randomToken); err != nil {
-		return nil, err
+		return err
 	}
 	codec := payloadcodec.Handler(keys, payloadcodec.HandlerOptions{AllowedOrigins: uiOrigins(uiAddr), Tokens: []string{s.CodecToken}})
-	devServer := &http.Server{Handler: DemoHandler(s.Media, s.Receiver, codec), ReadHeaderTimeout: 5 * time.Second}
-	httpserver.Serve(devServer, devListener)
-	s.DevURL = "http://" + devListener.Addr().String()
+	devServer := httpserver.Serve(&http.Server{Handler: DemoHandler(s.Media, s.Receiver, codec), ReadHeaderTimeout: 5 * time.Second}, l)
+	s.DevURL = devServer.URL()
 	s.CodecURL = s.DevURL + CodecPath
 	s.onStop("dev server", devServer.Shutdown)
-	s.CallbackURL = cmp.Or(opts.CallbackURL, s.DevURL+"/callbacks")
+	s.CallbackURL = cmp.Or(callbackURL, s.DevURL+"/callbacks")
+	return nil
+}
 
-	// Temporal server and Web UI.
-	temporalAddr := cmp.Or(opts.TemporalAddr, DefaultTemporalAddr)
-	if temporalAddr, err = resolvePort(temporalAddr); err != nil {
-		return nil, err
-	}
-	ts, err := startTemporal(filepath.Join(dataDir, "temporal.db"), temporalAddr, log)
+// runTemporal starts the Temporal server on addr (its history in dataDir)
+// and, when uiAddr is set, its Web UI decoding through the codec server.
+func (s *Stack) runTemporal(addr, dataDir, uiAddr string) error {
+	temporalAddr, err := resolvePort(cmp.Or(addr, DefaultTemporalAddr))
 	if err != nil {
-		return nil, err
+		return err
+	}
+	ts, err := startTemporal(filepath.Join(dataDir, "temporal.db"), temporalAddr, s.log)
+	if err != nil {
+		return err
 	}
 	s.TemporalAddr = temporalAddr
 	s.onStop("Temporal server", func(context.Context) error { return ts.stop() })
 	if uiAddr != "" {
 		stopUI, err := startUI(uiAddr, temporalAddr, s.CodecURL+"/"+s.CodecToken)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.UIURL = "http://" + uiAddr
 		s.onStop("Web UI", func(context.Context) error { stopUI(); return nil })
 	}
+	return nil
+}
 
+// connect makes the stack's one client, for the ingress and the worker,
+// with the worker's patient heartbeats, its payloads encrypted with keys and
+// its metrics in the stack's registry.
+func (s *Stack) connect(ctx context.Context, keys *payloadcodec.Keyring) error {
 	dialCtx, cancelDial := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelDial()
 	// One registry for the whole process: dev's ingress serves it on
 	// /metrics, with the worker's transfer metrics and the SDK's.
 	s.Metrics = metrics.NewRegistry()
-	sdkMetrics, closeMetrics := metrics.SDKHandler(s.Metrics)
-	s.onStop("SDK metrics", func(context.Context) error { return closeMetrics.Close() })
-	// One client for the ingress and the worker, with the worker's patient
-	// heartbeats.
-	c, err := client.DialContext(dialCtx, worker.ClientOptions(client.Options{
-		HostPort:         temporalAddr,
-		Namespace:        Namespace,
-		Logger:           sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		MetricsHandler:   sdkMetrics,
-		DataConverter:    s.DataConverter,
-		FailureConverter: payloadcodec.FailureConverter(keys),
-	}))
+	c, closeClient, err := temporalclient.Dial(dialCtx, worker.ClientOptions(temporalConn(s.TemporalAddr, keys)), temporalclient.Options{Logger: s.log, Metrics: s.Metrics})
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the embedded Temporal server: %w", err)
+		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
 	}
 	s.Client = c
-	s.onStop("Temporal client", func(context.Context) error { c.Close(); return nil })
+	s.onStop("Temporal client", func(context.Context) error { closeClient(); return nil })
 	// A database from an older dev has its namespace already, without the
 	// search attributes added since (FailureReason): add what is missing.
 	if _, err := worker.RegisterSearchAttributes(dialCtx, c, Namespace); err != nil {
-		return nil, err
+		return err
 	}
+	return nil
+}
 
-	// Worker. In dev, media and callbacks may live on this machine.
-	if !opts.NoWorker {
-		s.startWorker(opts, secrets)
-	}
-
-	// Ingress. In dev there is no allowlist and no token, and media may be
-	// plain http on this machine; the input rules and limits are production's.
-	// Every exchange is held to docs/openapi.yaml (checkContract).
+// serveIngress starts the ingress on l. In dev there is no allowlist and no
+// token, and media may be plain http on this machine; the input rules and
+// limits are production's. Every exchange is held to docs/openapi.yaml
+// (checkContract).
+func (s *Stack) serveIngress(l net.Listener, opts Options) {
 	ingressServer := httpserver.New(checkContract(ingress.NewServer(ingress.Config{
 		Namespace:        Namespace,
 		AnySource:        true,
@@ -288,12 +340,19 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		CallbackSchedule: opts.CallbackSchedule,
 		Registry:         s.Metrics,
 		DataConverter:    s.DataConverter,
-		Logger:           log.With("component", "ingress"),
-	}, c), log.With("component", "contract-check")))
-	httpserver.Serve(ingressServer, ingressListener)
-	s.IngressURL = "http://" + ingressListener.Addr().String()
-	s.onStop("ingress", ingressServer.Shutdown)
-	return s, nil
+		Logger:           s.log.With("component", "ingress"),
+	}, s.Client), s.log.With("component", "contract-check")))
+	ingressServing := httpserver.Serve(ingressServer, l)
+	s.IngressURL = ingressServing.URL()
+	s.onStop("ingress", ingressServing.Shutdown)
+}
+
+// temporalConn is the connection to the embedded server, its payloads
+// encrypted with keys.
+func temporalConn(addr string, keys *payloadcodec.Keyring) client.Options {
+	conn := client.Options{HostPort: addr, Namespace: Namespace}
+	temporalclient.Encrypt(&conn, keys)
+	return conn
 }
 
 type stopper struct {

@@ -9,140 +9,42 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
-	"github.com/wochit-ingest/wochit-ingest/docs"
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
-	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
-
-const secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
-
-// receiver is the customer's backend: it verifies every delivery with the
-// reference Standard Webhooks library, not with our own code.
-type receiver struct {
-	t          *testing.T
-	url        string
-	mu         sync.Mutex
-	deliveries []delivery
-	arrived    chan struct{}
-}
-
-type delivery struct {
-	id    string
-	body  []byte
-	event contract.Event
-}
-
-func newReceiver(t *testing.T) *receiver {
-	wh, err := standardwebhooks.NewWebhook(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &receiver{t: t, arrived: make(chan struct{}, 100)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, ev, ok := verifiedEvent(t, wh, w, req)
-		if !ok {
-			return
-		}
-		r.mu.Lock()
-		r.deliveries = append(r.deliveries, delivery{id: req.Header.Get("webhook-id"), body: body, event: ev})
-		r.mu.Unlock()
-		r.arrived <- struct{}{}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	r.url = srv.URL + "/hooks"
-	return r
-}
-
-// verifiedEvent reads a delivery and checks it with the reference Standard
-// Webhooks library, answering 401 (and failing the test) when it does not
-// verify.
-func verifiedEvent(t *testing.T, wh *standardwebhooks.Webhook, w http.ResponseWriter, req *http.Request) ([]byte, contract.Event, bool) {
-	body, _ := io.ReadAll(req.Body)
-	if err := wh.Verify(body, req.Header); err != nil {
-		t.Errorf("callback failed verification by the reference library: %v", err)
-		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return nil, contract.Event{}, false
-	}
-	var ev contract.Event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		t.Errorf("callback body is not an event: %s", body)
-	}
-	if err := docs.CheckCallback(req.Header, body); err != nil {
-		t.Errorf("callback does not follow the customer's contract: %v", err)
-	}
-	return body, ev, true
-}
-
-// next waits for the next delivery.
-func (r *receiver) next(timeout time.Duration) delivery {
-	r.t.Helper()
-	select {
-	case <-r.arrived:
-	case <-time.After(timeout):
-		r.t.Fatalf("no callback within %s", timeout)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.deliveries[len(r.deliveries)-1]
-}
-
-func (r *receiver) all() []delivery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]delivery(nil), r.deliveries...)
-}
 
 // addrs are the stack's addresses; zero ports pick free ones.
 type addrs struct{ temporal, gcs, ingress, dev string }
 
+// startStack starts a stack on addresses a with its data in dir, calling
+// back callbackURL, with a short worker stop timeout and small upload
+// chunks; tune changes the options further.
 func startStack(t *testing.T, dir string, a addrs, callbackURL string, tune ...func(*devstack.Options)) *devstack.Stack {
 	t.Helper()
-	s, err := webhook.ParseSecrets(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := devstack.Options{
-		DataDir:           dir,
-		TemporalAddr:      a.temporal,
-		GCSAddr:           a.gcs,
-		IngressAddr:       a.ingress,
-		DevAddr:           a.dev,
-		CallbackURL:       callbackURL,
-		CallbackSecrets:   s,
-		WorkerStopTimeout: 200 * time.Millisecond,
-		Transfer:          activities.TransferSettings{ChunkSize: 256 << 10},
-		Logger:            testLogger(t),
-	}
-	for _, f := range tune {
-		f(&opts)
-	}
-	stack, err := devstack.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stack
+	return devstacktest.Start(t, append([]func(*devstack.Options){func(o *devstack.Options) {
+		o.DataDir = dir
+		o.TemporalAddr, o.GCSAddr, o.IngressAddr, o.DevAddr = a.temporal, a.gcs, a.ingress, a.dev
+		o.CallbackURL = callbackURL
+		o.WorkerStopTimeout = 200 * time.Millisecond
+		o.Transfer = activities.TransferSettings{ChunkSize: 256 << 10}
+	}}, tune...)...)
 }
 
 func randomAddrs() addrs {
@@ -201,7 +103,7 @@ func checkStored(t *testing.T, gcsURL string, obj *contract.StoredObject, want [
 }
 
 func TestEndToEnd(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
 	defer originServer.Close()
@@ -209,17 +111,17 @@ func TestEndToEnd(t *testing.T) {
 	thumbnail := mediaorigin.Thumbnail("e2e", 160, 90)
 	origin.Put("/v/final.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"})
 	origin.Put("/t/final.png", mediaorigin.File{Body: thumbnail, ContentType: "image/png"})
-	recv := newReceiver(t)
+	recv := devstacktest.NewReceiver(t)
 
-	stack := startStack(t, t.TempDir(), randomAddrs(), recv.url)
+	stack := startStack(t, t.TempDir(), randomAddrs(), recv.URL)
 	defer stack.Stop(context.Background())
 
 	started := postNotification(t, stack.IngressURL, map[string]string{
 		"videoContext": "page-7", "wochitVideoId": "e2e-1", "title": "End to end",
 		"videoUrl": originServer.URL + "/v/final.mp4?token=abc", "thumbnailUrl": originServer.URL + "/t/final.png?token=abc",
 	})
-	d := recv.next(2 * time.Minute)
-	ev := d.event
+	d := recv.Next(2 * time.Minute)
+	ev := d.Event
 	if ev.Type != contract.VideoStored || ev.Data.WochitVideoID != "e2e-1" || ev.Data.VideoContext != "page-7" ||
 		ev.Data.Title != "End to end" || ev.Data.WorkflowID != started["workflowId"] {
 		t.Fatalf("event = %+v", ev)
@@ -230,11 +132,11 @@ func TestEndToEnd(t *testing.T) {
 	checkStored(t, stack.GCSURL, ev.Data.Video, video)
 	checkStored(t, stack.GCSURL, ev.Data.Thumbnail, thumbnail)
 	// What the player needs, as the backend receives it.
-	if want := `"media":{"durationMs":3000,"width":1920,"height":1080,"codec":"avc1.4D4028","fastStart":true}`; !bytes.Contains(d.body, []byte(want)) {
-		t.Fatalf("the video.stored body lacks %s: %s", want, d.body)
+	if want := `"media":{"durationMs":3000,"width":1920,"height":1080,"codec":"avc1.4D4028","fastStart":true}`; !bytes.Contains(d.Body, []byte(want)) {
+		t.Fatalf("the video.stored body lacks %s: %s", want, d.Body)
 	}
-	if bytes.Count(d.body, []byte(`"media"`)) != 1 {
-		t.Fatalf("the thumbnail carries media metadata: %s", d.body)
+	if bytes.Count(d.Body, []byte(`"media"`)) != 1 {
+		t.Fatalf("the thumbnail carries media metadata: %s", d.Body)
 	}
 
 	desc, err := stack.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
@@ -242,7 +144,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The callback is the workflow's last step; give it a moment to close.
-	waitFor(t, 30*time.Second, "workflow to complete", func() bool {
+	devstacktest.WaitFor(t, 30*time.Second, "workflow to complete", func() bool {
 		desc, err = stack.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
 		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	})
@@ -296,7 +198,7 @@ func checkOperatorView(t *testing.T, stack *devstack.Stack, workflowID, runID st
 		t.Errorf("activity summaries = %q, want the video's destination among them", summaries)
 	}
 	// Found by video id through visibility, as the Web UI's search does.
-	waitFor(t, 10*time.Second, "the run to be found by WochitVideoId", func() bool {
+	devstacktest.WaitFor(t, 10*time.Second, "the run to be found by WochitVideoId", func() bool {
 		resp, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: devstack.Namespace, Query: `WochitVideoId = "e2e-1"`,
 		})
@@ -313,7 +215,7 @@ func checkOperatorView(t *testing.T, stack *devstack.Stack, workflowID, runID st
 //
 // Mutation: verifiedParts keeping no part fails "asked for part N again".
 func TestRestartResumesInFlightTransfer(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	const partSize, parts, concurrency = 1 << 20, 8, 2
 	origin := mediaorigin.New()
 	originServer := httptest.NewServer(origin)
@@ -322,20 +224,20 @@ func TestRestartResumesInFlightTransfer(t *testing.T) {
 	thumbnail := mediaorigin.Thumbnail("restart", 64, 64)
 	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", BytesPerSecond: 512 << 10}) // 2 s a part
 	origin.Put("/t.png", mediaorigin.File{Body: thumbnail, ContentType: "image/png"})
-	recv := newReceiver(t)
+	recv := devstacktest.NewReceiver(t)
 	dir := t.TempDir()
 	inParts := func(o *devstack.Options) {
 		o.Transfer.PartSize, o.Transfer.PartConcurrency, o.Transfer.MinPartSize = partSize, concurrency, partSize
 	}
 
-	first := startStack(t, dir, randomAddrs(), recv.url, inParts)
+	first := startStack(t, dir, randomAddrs(), recv.URL, inParts)
 	started := postNotification(t, first.IngressURL, map[string]string{
 		"videoContext": "ctx", "wochitVideoId": "restart-1", "title": "Restart",
 		"videoUrl": originServer.URL + "/v.mp4", "thumbnailUrl": originServer.URL + "/t.png",
 	})
 	// Stop once Temporal holds a heartbeat listing finished parts.
 	var recorded activities.TransferProgress
-	waitFor(t, time.Minute, "a heartbeat with finished parts", func() bool {
+	devstacktest.WaitFor(t, time.Minute, "a heartbeat with finished parts", func() bool {
 		recorded = videoProgress(t, first, started["workflowId"])
 		return recorded.PartSize == partSize && len(recorded.Parts) > 0
 	})
@@ -358,21 +260,21 @@ func TestRestartResumesInFlightTransfer(t *testing.T) {
 	if len(recorded.Parts) >= parts {
 		t.Fatalf("every part was finished before the stop; the test did not interrupt a transfer")
 	}
-	if n := len(recv.all()); n != 0 {
+	if n := len(recv.All()); n != 0 {
 		t.Fatalf("%d callbacks before the restart, want 0", n)
 	}
 	before := origin.Requests("/v.mp4")
 
 	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4"}) // the same version, full speed now
-	second := startStack(t, dir, addresses, recv.url, inParts)
+	second := startStack(t, dir, addresses, recv.URL, inParts)
 	defer second.Stop(context.Background())
 
-	d := recv.next(2 * time.Minute)
-	if d.event.Type != contract.VideoStored || d.event.Data.WorkflowID != started["workflowId"] {
-		t.Fatalf("event = %+v", d.event)
+	d := recv.Next(2 * time.Minute)
+	if d.Event.Type != contract.VideoStored || d.Event.Data.WorkflowID != started["workflowId"] {
+		t.Fatalf("event = %+v", d.Event)
 	}
-	checkComposed(t, second.GCSURL, d.event.Data.Video, video)
-	checkStored(t, second.GCSURL, d.event.Data.Thumbnail, thumbnail)
+	checkComposed(t, second.GCSURL, d.Event.Data.Video, video)
+	checkStored(t, second.GCSURL, d.Event.Data.Thumbnail, thumbnail)
 
 	after := origin.Requests("/v.mp4")[len(before):]
 	if len(after) == 0 || after[0].Range != "bytes=0-511" {
@@ -406,13 +308,13 @@ func TestRestartResumesInFlightTransfer(t *testing.T) {
 	}
 	t.Logf("stopped with %d of %d parts recorded; the resumed attempt fetched %d parts, %d of them a second time", len(recorded.Parts), parts, len(after)-1, twice)
 
-	waitFor(t, 30*time.Second, "workflow to complete", func() bool {
+	devstacktest.WaitFor(t, 30*time.Second, "workflow to complete", func() bool {
 		desc, err := second.Client.DescribeWorkflowExecution(context.Background(), started["workflowId"], started["runId"])
 		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	})
 	ids := map[string]bool{}
-	for _, d := range recv.all() {
-		ids[d.id] = true
+	for _, d := range recv.All() {
+		ids[d.ID] = true
 	}
 	if len(ids) != 1 {
 		t.Fatalf("callbacks carried %d different webhook-ids, want 1: %v", len(ids), ids)
@@ -464,52 +366,5 @@ func checkComposed(t *testing.T, gcsURL string, obj *contract.StoredObject, want
 	sum := md5.Sum(want)
 	if obj.Size != int64(len(want)) || obj.CRC32C != crc32c.Encode(crc32c.Checksum(want)) || (obj.MD5 != "" && obj.MD5 != base64.StdEncoding.EncodeToString(sum[:])) {
 		t.Fatalf("callback reports %+v; want size %d and the checksums of the origin's bytes", obj, len(want))
-	}
-}
-
-// testLogger collects the stack's logs and prints them only if the test fails.
-func testLogger(t *testing.T) *slog.Logger {
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
-			os.Stderr.Write(buf.Bytes())
-		}
-	})
-	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// endToEnd skips a test that starts a Temporal server when the tests run
-// with -short: `go test -short ./...` is the fast tier (unit and replay
-// tests), plain `go test ./...` runs everything.
-func endToEnd(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: starts a Temporal server; run without -short")
 	}
 }

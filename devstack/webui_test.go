@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -46,10 +47,10 @@ func chromium(t *testing.T) string {
 // codecURL → s.CodecURL) → the codec server answers 401, the page shows
 // ciphertext only, and this fails naming what the page showed instead.
 func TestWebUIShowsDecryptedPayloads(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	browser := chromium(t)
-	recv := newReceiver(t)
-	stack := startStack(t, t.TempDir(), randomAddrs(), recv.url, func(o *devstack.Options) { o.UIAddr = "127.0.0.1:0" })
+	recv := devstacktest.NewReceiver(t)
+	stack := startStack(t, t.TempDir(), randomAddrs(), recv.URL, func(o *devstack.Options) { o.UIAddr = "127.0.0.1:0" })
 	defer stack.Stop(context.Background())
 
 	const title = "Sunset over the harbour, take 7"

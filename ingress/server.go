@@ -72,7 +72,8 @@ type Config struct {
 	MaxConcurrentStarts int
 
 	// StartTimeout bounds the wait for Temporal to accept a workflow start;
-	// after it the caller gets 503 and should retry. Defaults to 5 s.
+	// after it the caller gets 503 and should retry. Defaults to
+	// DefaultStartTimeout.
 	StartTimeout time.Duration
 	// CallbackSchedule is passed to new workflows; empty means the default.
 	CallbackSchedule []time.Duration
@@ -89,6 +90,9 @@ type Config struct {
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
+
+// DefaultStartTimeout is Config.StartTimeout's default.
+const DefaultStartTimeout = 5 * time.Second
 
 // Server handles the ingress routes.
 type Server struct {
@@ -108,7 +112,7 @@ type Server struct {
 // NewServer returns the ingress HTTP handler.
 func NewServer(cfg Config, c client.Client) *Server {
 	if cfg.StartTimeout == 0 {
-		cfg.StartTimeout = 5 * time.Second
+		cfg.StartTimeout = DefaultStartTimeout
 	}
 	if cfg.DataConverter == nil {
 		cfg.DataConverter = converter.GetDefaultDataConverter()

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -44,20 +45,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// endToEnd skips a test that needs a Temporal server when the tests run
-// with -short: `go test -short ./...` is the fast tier (unit and replay
-// tests), plain `go test ./...` runs everything.
-func endToEnd(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: starts a Temporal server; run without -short")
-	}
-}
-
 // temporalServer is the shared server, for a test that needs one.
 func temporalServer(t *testing.T) *temporaltest.TestServer {
 	t.Helper()
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	return shared
 }
 
@@ -305,7 +296,7 @@ func TestRedeliveryAfterFailedRunStartsNewRun(t *testing.T) {
 }
 
 func TestDuplicateAfterCompletionDoesNotRerun(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	// Its own server: a stand-in worker completes every run at once.
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {

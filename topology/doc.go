@@ -12,10 +12,11 @@
 // video served in one stream is asked for once, and no activity of the
 // phase starts a second attempt.
 //
-// It is behind the build tag `topology`, so `go test ./...` skips it:
+// It is behind the build tag `topology`, so `go test ./...` skips it. As
+// .ci/run runs it (about 5½ minutes on two cores):
 //
-//	topology/setup.sh                                   # Debian: installs PostgreSQL
-//	go test -tags topology -timeout 45m -v ./topology
+//	topology/setup.sh                                           # Debian: installs PostgreSQL
+//	go test -count=1 -tags topology -timeout 30m -v ./topology
 //
 // The files, by what they hold:
 //

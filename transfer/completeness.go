@@ -6,6 +6,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
@@ -31,10 +32,10 @@ func (c *copier) incompleteMedia(source string, verdict error) error {
 	now := c.opts.Now()
 	since := c.progress.markIncomplete(now)
 	if waited := now.Sub(since); waited >= maxIncompleteWait {
-		return permanent(contract.IncompleteMedia, nil, "the %s at %s is still not a whole file %s after it was first found unfinished: %v",
+		return failure.Permanent(contract.IncompleteMedia, nil, "the %s at %s is still not a whole file %s after it was first found unfinished: %v",
 			c.dst.Kind, source, waited.Round(time.Second), verdict)
 	}
-	return retryable(contract.IncompleteMedia, nil, "the %s at %s is not a whole file (the origin may still be writing it): %v", c.dst.Kind, source, verdict)
+	return failure.Retryable(contract.IncompleteMedia, nil, "the %s at %s is not a whole file (the origin may still be writing it): %v", c.dst.Kind, source, verdict)
 }
 
 // checkHead looks at the first bytes of a file of total bytes (-1: unknown)
@@ -85,7 +86,7 @@ func (c *copier) wholeStream(source string, resp *http.Response, size int64, str
 		}
 	case err != nil:
 		// The connection closed inside the file: most likely it was cut.
-		return retryable(contract.IncompleteBody, nil, "the origin sent %s without a length and closed the connection after %d bytes, inside the file: %v",
+		return failure.Retryable(contract.IncompleteBody, nil, "the origin sent %s without a length and closed the connection after %d bytes, inside the file: %v",
 			source, size, err)
 	case !st.EndProven:
 		return c.undelimited(st.Format)
@@ -101,7 +102,7 @@ func (c *copier) undelimited(format string) error {
 	if format != "" {
 		why = "its " + format + " structure does not mark where it ends (its last box runs to the end of the stream, or bytes follow its end marker)"
 	}
-	return permanent(contract.UndelimitedBody, nil,
+	return failure.Permanent(contract.UndelimitedBody, nil,
 		"the origin sends the %s at %s without a length (neither Content-Length nor chunked), so it ends wherever the connection closes, and %s: a cut connection cannot be told from the whole file",
 		c.dst.Kind, c.source, why)
 }

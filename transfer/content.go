@@ -2,12 +2,12 @@ package transfer
 
 import (
 	"bytes"
-	"fmt"
 	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // allowedTypes are the media types each kind of file may have, whether the
@@ -38,19 +38,20 @@ const sniffLen = 512
 // content type wrong on its third.
 func contentTypeOf(kind contract.AssetKind, header string, head []byte) (string, error) {
 	if sniff(head) == "" && strings.HasPrefix(http.DetectContentType(head), "text/html") {
-		return "", &Error{Reason: contract.OriginMisbehaved, counted: htmlPage,
-			msg: Redact(fmt.Sprintf("the origin served an HTML page (declared %.100q) instead of the %s", header, kind))}
+		page := failure.Retryable(contract.OriginMisbehaved, nil, "the origin served an HTML page (declared %.100q) instead of the %s", header, kind)
+		page.Tally = htmlPage
+		return "", page
 	}
 	declared := ""
 	if header != "" {
 		mt, _, err := mime.ParseMediaType(header)
 		if err != nil {
-			return "", permanent(contract.UnsupportedContentType, nil, "unparseable Content-Type %q", header)
+			return "", failure.Permanent(contract.UnsupportedContentType, nil, "unparseable Content-Type %q", header)
 		}
 		declared = strings.ToLower(mt)
 	}
 	if !genericTypes[declared] && !allowedTypes[kind][declared] {
-		return "", permanent(contract.UnsupportedContentType, nil, "the origin serves %s, which is not an accepted %s type", declared, kind)
+		return "", failure.Permanent(contract.UnsupportedContentType, nil, "the origin serves %s, which is not an accepted %s type", declared, kind)
 	}
 	sniffed := sniff(head)
 	if !allowedTypes[kind][sniffed] {
@@ -58,7 +59,7 @@ func contentTypeOf(kind contract.AssetKind, header string, head []byte) (string,
 		if what == "" {
 			what = "unrecognised data"
 		}
-		return "", permanent(contract.UnsupportedContentType, nil, "the %s's first bytes are %s, not an accepted %s format", kind, what, kind)
+		return "", failure.Permanent(contract.UnsupportedContentType, nil, "the %s's first bytes are %s, not an accepted %s format", kind, what, kind)
 	}
 	if genericTypes[declared] {
 		return sniffed, nil

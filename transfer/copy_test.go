@@ -5,89 +5,16 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"errors"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
-	"cloud.google.com/go/storage"
-
-	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
-	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 	"github.com/wochit-ingest/wochit-ingest/transfer"
 )
-
-// env is the engine on its own: a real storage client against the GCS
-// emulator over loopback, and a loopback media origin. No Temporal.
-type env struct {
-	bucket    *storage.BucketHandle
-	origin    *mediaorigin.Origin
-	originURL string
-	http      *http.Client
-	tries     map[string]int // attempts at each path, for resume_test.go
-}
-
-func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
-
-// newEnvWith serves the emulator through wrap, when not nil: where a test
-// steps in between the engine and GCS.
-func newEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) *env {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcsURL := "http://" + l.Addr().String()
-	emu, err := gcsemu.New("", gcsURL, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler := emu.Handler()
-	if wrap != nil {
-		handler = wrap(handler)
-	}
-	srv := &http.Server{Handler: handler}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close(); emu.Stop() })
-	gcs, err := gcsemu.NewClient(context.Background(), gcsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
-
-	o := mediaorigin.New()
-	originServer := httptest.NewServer(o)
-	t.Cleanup(originServer.Close)
-	return &env{
-		bucket: gcs.Bucket("b"), origin: o, originURL: originServer.URL, tries: map[string]int{},
-		http: safehttp.NewClient(safehttp.Policy{AllowPrivate: true, AllowAnyPort: true}, safehttp.ClientOptions{MaxRedirects: 3}),
-	}
-}
-
-// progressLog records what Copy reports.
-type progressLog struct {
-	mu  sync.Mutex
-	all []transfer.Progress
-}
-
-func (l *progressLog) add(p transfer.Progress) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.all = append(l.all, p)
-}
-
-func (l *progressLog) reports() []transfer.Progress {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]transfer.Progress(nil), l.all...)
-}
 
 // Copy reports its progress as bytes arrive — never going back, ending
 // with the whole file — and returns the stored object's size and CRC32C,

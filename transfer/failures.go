@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
@@ -44,13 +43,9 @@ const (
 	repeatedFailureDelay = 30 * time.Minute
 )
 
-// counter names the failures a transfer tolerates only maxRefusals of.
-type counter int
-
-const (
-	notCounted counter = iota
-	htmlPage           // an HTML page served with 200
-)
+// htmlPage tallies (Error.Tally) the failures a transfer tolerates only
+// maxRefusals of: an HTML page served with 200.
+const htmlPage = "html-page"
 
 // settle counts the attempt's failure into the transfer's record and
 // decides what it means for the next attempt: a third denial, refusal or
@@ -67,19 +62,19 @@ func settle(err error, before Failures) (error, Failures) {
 		f.Denied++
 		if f.Denied >= maxRefusals {
 			e.Final = true
-			e.msg += fmt.Sprintf(" (denied on %d attempts of this transfer)", f.Denied)
+			e.Note(" (denied on %d attempts of this transfer)", f.Denied)
 		}
 	case e.Reason == contract.OriginRejected:
 		f.Refused++
 		if f.Refused >= maxRefusals {
 			e.Final = true
-			e.msg += fmt.Sprintf(" (refused on %d attempts of this transfer)", f.Refused)
+			e.Note(" (refused on %d attempts of this transfer)", f.Refused)
 		}
-	case e.counted == htmlPage:
+	case e.Tally == htmlPage:
 		f.HTMLPages++
 		if f.HTMLPages >= maxRefusals {
 			e.Reason, e.Final = contract.UnsupportedContentType, true
-			e.msg += fmt.Sprintf(" (on %d attempts of this transfer)", f.HTMLPages)
+			e.Note(" (on %d attempts of this transfer)", f.HTMLPages)
 		}
 	case fingerprinted(e):
 		fp := fingerprint(e)
@@ -90,7 +85,7 @@ func settle(err error, before Failures) (error, Failures) {
 		}
 		if f.Repeats >= 2 && e.RetryAfter < repeatedFailureDelay {
 			e.RetryAfter = repeatedFailureDelay
-			e.msg += fmt.Sprintf(" (the same failure as the previous attempt's: the next attempt waits %s)", repeatedFailureDelay)
+			e.Note(" (the same failure as the previous attempt's: the next attempt waits %s)", repeatedFailureDelay)
 		}
 	}
 	return err, f
@@ -105,7 +100,7 @@ func settle(err error, before Failures) (error, Failures) {
 func fingerprinted(e *Error) bool {
 	switch e.Reason {
 	case contract.OriginUnavailable:
-		return e.fingerprint != "" // the progress watchdog's cut
+		return e.Fingerprint != "" // the progress watchdog's cut
 	case contract.IncompleteMedia:
 		return false
 	}
@@ -116,9 +111,9 @@ func fingerprinted(e *Error) bool {
 // holds the offsets, sizes, checksums and headers that make it what it is,
 // and no secret), or of the fixed text the failure set.
 func fingerprint(e *Error) string {
-	what := e.fingerprint
+	what := e.Fingerprint
 	if what == "" {
-		what = e.msg
+		what = e.Error()
 	}
 	sum := sha256.Sum256([]byte(what))
 	return string(e.Reason) + ":" + hex.EncodeToString(sum[:8])

@@ -59,7 +59,7 @@ func fitMetadata(s string, n int) string {
 }
 
 // sameSource reports whether an object's sourceUrl metadata names this
-// transfer's source: as it is recorded now (origin.RedactURL), or as
+// transfer's source: as it is recorded now (redact.URL), or as
 // versions before path tokens were redacted recorded it (without query,
 // fragment and userinfo only), so that an attempt retried across an upgrade
 // finds its object rather than an ObjectConflict.

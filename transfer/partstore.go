@@ -15,6 +15,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // verifiedParts lists the parts an earlier attempt left behind, keeps those
@@ -34,7 +35,7 @@ func (c *copier) verifiedParts(ctx context.Context, plan partPlan, recorded []Pa
 			return done, nil
 		}
 		if err != nil {
-			return nil, retryable(contract.StorageError, nil, "listing parts under %s: %v", plan.dir, err)
+			return nil, storageFailure(nil, "listing parts under %s: %v", plan.dir, err)
 		}
 		i, ok := partIndex(plan, attrs.Name)
 		if ok {
@@ -85,7 +86,7 @@ func (c *copier) compose(ctx context.Context, plan partPlan, sources []composeSo
 			composer := inter.ComposerFrom(handles(group)...)
 			composer.CRC32C, composer.SendCRC32C = merged.crc, true
 			if _, err := composer.Run(ctx); err != nil {
-				return nil, retryable(contract.StorageError, nil, "composing %s: %v", inter.ObjectName(), err)
+				return nil, storageFailure(nil, "composing %s: %v", inter.ObjectName(), err)
 			}
 			next = append(next, composeSource{obj: inter, crc: merged.crc, size: merged.size})
 		}
@@ -100,7 +101,7 @@ func (c *copier) compose(ctx context.Context, plan partPlan, sources []composeSo
 		if isPreconditionFailed(err) {
 			return nil, err
 		}
-		return nil, retryable(contract.StorageError, nil, "composing %s: %v", final.ObjectName(), err)
+		return nil, storageFailure(nil, "composing %s: %v", final.ObjectName(), err)
 	}
 	return attrs, nil
 }
@@ -227,7 +228,7 @@ func (c *copier) readPartCRC(ctx context.Context, plan partPlan, tracker *partTr
 	if body == nil {
 		resp, err := c.origin.Get(ctx, offset, offset+length-1, plan.validator)
 		if err != nil {
-			return 0, fromOrigin(err)
+			return 0, err
 		}
 		defer resp.Body.Close()
 		if err := c.checkPart(tracker, resp, plan, offset, length); err != nil {
@@ -241,9 +242,9 @@ func (c *copier) readPartCRC(ctx context.Context, plan partPlan, tracker *partTr
 	case ctx.Err() != nil:
 		return 0, ctx.Err()
 	case err != nil:
-		return 0, retryable(contract.IncompleteBody, nil, "re-reading part %d of %s failed after %d bytes: %v", i, plan.source, n, err)
+		return 0, failure.Retryable(contract.IncompleteBody, nil, "re-reading part %d of %s failed after %d bytes: %v", i, plan.source, n, err)
 	case n != length:
-		return 0, retryable(contract.IncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, n, length)
+		return 0, failure.Retryable(contract.IncompleteBody, nil, "part %d of %s ended after %d of %d bytes", i, plan.source, n, length)
 	}
 	return sum.Sum32(), nil
 }
@@ -257,13 +258,13 @@ func (c *copier) dropPart(ctx context.Context, plan partPlan, i int, crc uint32)
 	case errors.Is(err, storage.ErrObjectNotExist):
 		return nil
 	case err != nil:
-		return retryable(contract.StorageError, nil, "reading part %d to replace it: %v", i, err)
+		return storageFailure(nil, "reading part %d to replace it: %v", i, err)
 	case attrs.CRC32C != crc:
-		return retryable(contract.StorageError, nil, "part %d was replaced while it was checked; the next attempt checks it again", i)
+		return storageFailure(nil, "part %d was replaced while it was checked; the next attempt checks it again", i)
 	}
 	err = deleteExact(ctx, obj, attrs)
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
-		return retryable(contract.StorageError, nil, "deleting part %d of another version: %v", i, err)
+		return storageFailure(nil, "deleting part %d of another version: %v", i, err)
 	}
 	return nil
 }

@@ -206,7 +206,7 @@ func (c *copier) checkPart(tracker *partTracker, resp *http.Response, plan partP
 	if r, ok := origin.ParseContentRange(resp.Header.Get("Content-Range")); ok && stale == rangesCapped {
 		c.progress.capRanges(r.End - r.Start + 1)
 	}
-	return fromOrigin(err)
+	return err
 }
 
 // partTracker is the shared progress of one attempt's parts.

@@ -15,6 +15,8 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
@@ -28,7 +30,7 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 	contentType string, meta map[string]string, declared origin.Hashes,
 ) (*storage.ObjectAttrs, digest, error) {
 	kind := c.dst.Kind
-	source := origin.RedactURL(probe.Resp.Request.URL.String())
+	source := redact.URL(probe.Resp.Request.URL.String())
 	var n atomic.Int64
 	c.progress.report(func() Progress { return Progress{Kind: kind, Bytes: n.Load(), Total: probe.Length} })
 	data, size, err := readUpTo(body, probe.Length, func(k int) {
@@ -43,7 +45,7 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 		if ctx.Err() != nil {
 			return nil, digest{}, ctx.Err()
 		}
-		return nil, digest{}, retryable(contract.IncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, size, probe.Length, origin.ReadError(probe.Resp, err))
+		return nil, digest{}, failure.Retryable(contract.IncompleteBody, nil, "reading %s failed after %d of %d bytes: %v", source, size, probe.Length, origin.ReadError(probe.Resp, err))
 	}
 	crc, sum := crc32.New(crc32c.Table), md5.New()
 	for _, c := range data {
@@ -53,7 +55,7 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 	d := digest{size: size, crc32c: crc.Sum32(), md5: sum.Sum(nil)}
 	if (declared.HasCRC32C && declared.CRC32C != d.crc32c) || (declared.MD5 != nil && !bytes.Equal(declared.MD5, d.md5)) {
 		c.integrityFailure()
-		return nil, d, retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
+		return nil, d, failure.Retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
 	}
 	if err := checkChunks(data, size); err != nil {
 		return nil, d, c.incompleteMedia(source, err)
@@ -77,7 +79,7 @@ func (c *copier) storeSmall(ctx context.Context, obj *storage.ObjectHandle, prob
 		case ctx.Err() != nil:
 			return nil, d, ctx.Err()
 		case try == maxPartTries || !storage.ShouldRetry(err):
-			return nil, d, retryable(contract.StorageError, nil, "uploading %s: %v", obj.ObjectName(), err)
+			return nil, d, storageFailure(nil, "uploading %s: %v", obj.ObjectName(), err)
 		}
 		select {
 		case <-time.After(time.Duration(try) * 200 * time.Millisecond):

@@ -3,12 +3,12 @@ package transfer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // The idle timeout cuts a request whose origin sends nothing at all; an
@@ -124,9 +124,10 @@ func (w *stallWatchdog) stalled(source string) (error, bool) {
 	if w.last < 0 {
 		return nil, false
 	}
-	return &Error{Reason: contract.OriginUnavailable, fingerprint: "stalled",
-		msg: Redact(fmt.Sprintf("cut the attempt: %s sent %d bytes in %s, less than %d; the parts verified so far are kept",
-			source, w.last, w.window, w.min))}, true
+	cut := failure.Retryable(contract.OriginUnavailable, nil, "cut the attempt: %s sent %d bytes in %s, less than %d; the parts verified so far are kept",
+		source, w.last, w.window, w.min)
+	cut.Fingerprint = "stalled"
+	return cut, true
 }
 
 // close stops the watch and releases its context, once the attempt is over.

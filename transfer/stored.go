@@ -13,6 +13,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // verifiedMetadata is meta with what we measured added: the mark that the
@@ -78,7 +79,7 @@ func (c *copier) findStored(ctx context.Context) (Result, bool, error) {
 			return Result{}, false, nil
 		}
 		if err != nil {
-			return Result{}, false, retryable(contract.StorageError, nil, "looking up %s: %v", dir, err)
+			return Result{}, false, storageFailure(nil, "looking up %s: %v", dir, err)
 		}
 	} else {
 		// The extension came from the content type: look for any.
@@ -89,7 +90,7 @@ func (c *copier) findStored(ctx context.Context) (Result, bool, error) {
 				return Result{}, false, nil
 			}
 			if err != nil {
-				return Result{}, false, retryable(contract.StorageError, nil, "listing %s: %v", dir, err)
+				return Result{}, false, storageFailure(nil, "listing %s: %v", dir, err)
 			}
 			if next.Name != "" && isOurObjectName(next.Name, dir, kind) {
 				attrs = next
@@ -102,7 +103,7 @@ func (c *copier) findStored(ctx context.Context) (Result, bool, error) {
 	obj := bucket.Object(attrs.Name)
 	if !verified(attrs) {
 		if c.opts.ReuseOnly {
-			return Result{}, true, permanent(contract.LinkExpired, nil,
+			return Result{}, true, failure.Permanent(contract.LinkExpired, nil,
 				"gs://%s/%s was stored by an earlier attempt but never verified against the origin's bytes, and the link has expired, so it cannot be copied again",
 				attrs.Bucket, attrs.Name)
 		}
@@ -130,10 +131,10 @@ func (c *copier) findStored(ctx context.Context) (Result, bool, error) {
 func (c *copier) acceptExisting(ctx context.Context, obj *storage.ObjectHandle, d digest) (Result, error) {
 	attrs, err := obj.Attrs(ctx)
 	if errors.Is(err, storage.ErrObjectNotExist) {
-		return Result{}, retryable(contract.StorageError, nil, "%s existed when this attempt stored it, and was removed since; the next attempt looks again", obj.ObjectName())
+		return Result{}, storageFailure(nil, "%s existed when this attempt stored it, and was removed since; the next attempt looks again", obj.ObjectName())
 	}
 	if err != nil {
-		return Result{}, retryable(contract.StorageError, nil, "reading attributes of existing %s: %v", obj.ObjectName(), err)
+		return Result{}, storageFailure(nil, "reading attributes of existing %s: %v", obj.ObjectName(), err)
 	}
 	if err := c.ours(attrs); err != nil {
 		return Result{}, err
@@ -142,7 +143,7 @@ func (c *copier) acceptExisting(ctx context.Context, obj *storage.ObjectHandle, 
 	case holds(attrs, d):
 		if !verified(attrs) {
 			if attrs, err = recordChecksums(ctx, obj, attrs, d); err != nil {
-				return Result{}, retryable(contract.StorageError, nil, "recording checksums on %s: %v", obj.ObjectName(), err)
+				return Result{}, storageFailure(nil, "recording checksums on %s: %v", obj.ObjectName(), err)
 			}
 		}
 	case verified(attrs):
@@ -153,7 +154,7 @@ func (c *copier) acceptExisting(ctx context.Context, obj *storage.ObjectHandle, 
 	default:
 		c.integrityFailure()
 		delErr := deleteExact(ctx, obj, attrs)
-		return Result{}, retryable(contract.IntegrityMismatch, delErr,
+		return Result{}, failure.Retryable(contract.IntegrityMismatch, delErr,
 			"%s, stored unverified by another attempt, has crc32c %s and %d bytes, but crc32c %s and %d bytes were read from the origin",
 			attrs.Name, crc32c.Encode(attrs.CRC32C), attrs.Size, crc32c.Encode(d.crc32c), d.size)
 	}
@@ -164,7 +165,7 @@ func (c *copier) acceptExisting(ctx context.Context, obj *storage.ObjectHandle, 
 // stored for this very video and source: a conflict a human must look at.
 func (c *copier) ours(attrs *storage.ObjectAttrs) error {
 	if attrs.Metadata[metaWochitVideoID] != c.dst.WochitVideoID || !c.sameSource(attrs.Metadata[metaSourceURL]) {
-		return permanent(contract.ObjectConflict, nil,
+		return failure.Permanent(contract.ObjectConflict, nil,
 			"gs://%s/%s already exists and was not stored from %s for video %s", attrs.Bucket, attrs.Name, c.source, c.dst.WochitVideoID)
 	}
 	return nil

@@ -9,7 +9,9 @@ import (
 
 	"cloud.google.com/go/storage"
 
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/transfer/origin"
 )
 
@@ -62,7 +64,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 	d := src.digest()
 	d.md5 = md5sum
 	c.watch.stop() // the body is read: only GCS from here on
-	source := origin.RedactURL(probe.Resp.Request.URL.String())
+	source := redact.URL(probe.Resp.Request.URL.String())
 	switch {
 	case mediacheck.IsIncomplete(src.err):
 		abandonUpload()
@@ -72,7 +74,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 		if ctx.Err() != nil {
 			return nil, d, ctx.Err()
 		}
-		return nil, d, retryable(contract.IncompleteBody, nil, "reading %s failed after %d bytes: %v", source, d.size, origin.ReadError(probe.Resp, src.err))
+		return nil, d, failure.Retryable(contract.IncompleteBody, nil, "reading %s failed after %d bytes: %v", source, d.size, origin.ReadError(probe.Resp, src.err))
 	case copyErr != nil:
 		abandonUpload()
 		if ctx.Err() != nil {
@@ -82,19 +84,19 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 		if isPreconditionFailed(copyErr) {
 			// Refused before the whole file was read: d cannot tell whether
 			// the object there holds it. The next attempt looks at it.
-			return nil, d, retryable(contract.StorageError, nil, "%s appeared while it was being uploaded", obj.ObjectName())
+			return nil, d, storageFailure(nil, "%s appeared while it was being uploaded", obj.ObjectName())
 		}
-		return nil, d, retryable(contract.StorageError, nil, "uploading %s: %v", obj.ObjectName(), copyErr)
+		return nil, d, storageFailure(nil, "uploading %s: %v", obj.ObjectName(), copyErr)
 	case d.size > limit:
 		abandonUpload()
-		return nil, d, permanent(contract.TooLarge, nil, "the %s is larger than the limit of %d bytes", kind, limit)
+		return nil, d, failure.Permanent(contract.TooLarge, nil, "the %s is larger than the limit of %d bytes", kind, limit)
 	case total >= 0 && d.size != total:
 		abandonUpload()
-		return nil, d, retryable(contract.IncompleteBody, nil, "origin announced %d bytes but sent %d", total, d.size)
+		return nil, d, failure.Retryable(contract.IncompleteBody, nil, "origin announced %d bytes but sent %d", total, d.size)
 	case declared.HasCRC32C && declared.CRC32C != d.crc32c, declared.MD5 != nil && !bytes.Equal(declared.MD5, d.md5):
 		abandonUpload()
 		c.integrityFailure()
-		return nil, d, retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
+		return nil, d, failure.Retryable(contract.IntegrityMismatch, nil, "the bytes read from %s do not match the checksums the origin declared", source)
 	}
 	if err := c.wholeStream(source, probe.Resp, d.size, structure); err != nil {
 		abandonUpload()
@@ -105,7 +107,7 @@ func (c *copier) stream(ctx context.Context, obj *storage.ObjectHandle, probe or
 		if isPreconditionFailed(err) {
 			return nil, d, err
 		}
-		return nil, d, retryable(contract.StorageError, nil, "finalizing %s: %v", obj.ObjectName(), err)
+		return nil, d, storageFailure(nil, "finalizing %s: %v", obj.ObjectName(), err)
 	}
 	if chunk == 0 {
 		attrs, err := c.publishUnbuffered(ctx, target, w.Attrs(), obj, contentType, meta, d)

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // An upload without a chunk buffer (the memory budget is spent) goes in one
@@ -44,7 +45,7 @@ func (c *copier) publishUnbuffered(ctx context.Context, tmp *storage.ObjectHandl
 	}()
 	if !holds(stored, d) {
 		c.integrityFailure()
-		return nil, retryable(contract.IntegrityMismatch, nil,
+		return nil, failure.Retryable(contract.IntegrityMismatch, nil,
 			"the upload of %s was stored with crc32c %s, md5 %x and %d bytes, but crc32c %s, md5 %x and %d bytes were read from the origin",
 			final.ObjectName(), crc32c.Encode(stored.CRC32C), stored.MD5, stored.Size, crc32c.Encode(d.crc32c), d.md5, d.size)
 	}
@@ -62,5 +63,5 @@ func (c *copier) publishUnbuffered(ctx context.Context, tmp *storage.ObjectHandl
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	}
-	return nil, retryable(contract.StorageError, nil, "composing %s: %v", final.ObjectName(), err)
+	return nil, storageFailure(nil, "composing %s: %v", final.ObjectName(), err)
 }

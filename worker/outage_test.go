@@ -3,7 +3,6 @@ package worker_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/activities"
 	"github.com/wochit-ingest/wochit-ingest/contract"
 	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
 	"github.com/wochit-ingest/wochit-ingest/devstack/mediaorigin"
 	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
@@ -46,19 +46,9 @@ const outage = 30 * time.Second
 // fails it — the SDK cancels the attempt ~3 s into the outage, and the
 // retry after the heartbeat timeout asks the origin for the video again.
 func TestTemporalOutageDoesNotRestartATransfer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: starts a Temporal server and waits out a 30 s outage; run without -short")
-	}
+	devstacktest.EndToEnd(t) // and waits out a 30 s outage
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stack, err := devstack.Start(context.Background(), devstack.Options{
-		DataDir:      t.TempDir(),
-		TemporalAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", DevAddr: "127.0.0.1:0",
-		NoWorker: true, Logger: quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stack.Stop(context.Background()) })
+	stack := devstacktest.Start(t, devstacktest.Quiet, func(o *devstack.Options) { o.NoWorker = true })
 	proxy := newTCPProxy(t, stack.TemporalAddr)
 
 	origin := mediaorigin.New()
@@ -68,15 +58,8 @@ func TestTemporalOutageDoesNotRestartATransfer(t *testing.T) {
 	video := mediaorigin.Video("outage", 6<<20)
 	origin.Put("/v.mp4", mediaorigin.File{Body: video, ContentType: "video/mp4", NoRanges: true, BytesPerSecond: 128 << 10})
 	origin.Put("/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail("outage", 16, 16), ContentType: "image/png"})
-	events := make(chan contract.Event, 4)
-	callbacks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev contract.Event
-		_ = json.NewDecoder(r.Body).Decode(&ev)
-		events <- ev
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer callbacks.Close()
-	secret, err := webhook.ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	callbacks := devstacktest.NewReceiver(t)
+	secret, err := webhook.ParseSecret(devstacktest.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +100,7 @@ func TestTemporalOutageDoesNotRestartATransfer(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	waitUntil(t, time.Minute, "the video to be streaming", func() bool { return origin.Stats("/v.mp4").BytesSent >= 256<<10 })
+	devstacktest.WaitFor(t, time.Minute, "the video to be streaming", func() bool { return origin.Stats("/v.mp4").BytesSent >= 256<<10 })
 	proxy.down()
 	sentAtDown := origin.Stats("/v.mp4").BytesSent
 	time.Sleep(outage) // the outage itself, not a synchronisation
@@ -127,12 +110,7 @@ func TestTemporalOutageDoesNotRestartATransfer(t *testing.T) {
 		t.Fatal("no video bytes flowed while Temporal was unreachable: the outage hit no transfer")
 	}
 
-	var ev contract.Event
-	select {
-	case ev = <-events:
-	case <-time.After(3 * time.Minute):
-		t.Fatal("no callback within 3 minutes of the outage")
-	}
+	ev := callbacks.Next(3 * time.Minute).Event
 	if ev.Type != contract.VideoStored {
 		t.Fatalf("event = %+v", ev)
 	}
@@ -176,17 +154,6 @@ func readObject(t *testing.T, gcs *storage.Client, bucket, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // tcpProxy forwards a loopback port to target. down makes Temporal

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
 	"github.com/wochit-ingest/wochit-ingest/worker"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -17,7 +18,7 @@ import (
 // A worker refuses to start on a namespace that lacks the search attributes
 // (its runs would fail every workflow task); setup registers them, once.
 func TestSearchAttributesCheckAndSetup(t *testing.T) {
-	endToEnd(t)
+	devstacktest.EndToEnd(t)
 	t.Parallel()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c, ns, ctx := ts.GetDefaultClient(), ts.GetDefaultNamespace(), context.Background()
@@ -58,15 +59,5 @@ func TestSearchAttributesCheckAndSetup(t *testing.T) {
 	}
 	if added, err := worker.RegisterSearchAttributes(ctx, c, ns); err != nil || !slices.Equal(added, []string{workflows.SearchAttrFailureReason}) {
 		t.Fatalf("setup on the older namespace added %v (%v), want [FailureReason]", added, err)
-	}
-}
-
-// endToEnd skips a test that starts a Temporal server when the tests run
-// with -short: `go test -short ./...` is the fast tier (unit and replay
-// tests), plain `go test ./...` runs everything.
-func endToEnd(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: starts a Temporal server; run without -short")
 	}
 }

@@ -91,6 +91,9 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 		if reason == contract.Cancelled {
 			return IngestResult{}, temporal.NewCanceledError(message)
 		}
+		// Workflow code builds Temporal's failure directly: the service's
+		// typed failure (internal/failure) is for activities, which convert
+		// it in one place (activities.applicationError).
 		return IngestResult{}, temporal.NewNonRetryableApplicationError(message, string(reason), nil)
 	}
 

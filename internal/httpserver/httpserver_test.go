@@ -16,13 +16,12 @@ import (
 func serve(t *testing.T) string {
 	t.Helper()
 	srv := New(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
-	l, err := Listen("127.0.0.1:0")
+	s, err := Start("127.0.0.1:0", srv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	Serve(srv, l)
-	t.Cleanup(func() { _ = Shutdown(srv, time.Second) })
-	return l.Addr().String()
+	t.Cleanup(func() { _ = s.Stop(time.Second) })
+	return s.Addr()
 }
 
 // A slowloris client trickles its request headers one byte at a time,
@@ -88,18 +87,18 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 }
 
 // The limits that keep slow or greedy clients from holding connections are
-// the ones README documents (Security, "Load": "request headers 5 s, whole
-// request 15 s, response 30 s, idle keep-alive 60 s) and 16 KiB of
-// headers"). The figures are read from README, so changing either side alone
-// fails here.
+// the ones docs/design.md documents (Security, "Load": "request headers 5 s,
+// whole request 15 s, response 30 s, idle keep-alive 60 s) and 16 KiB of
+// headers"). The figures are read from docs/design.md, so changing either
+// side alone fails here.
 func TestServerLimits(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	doc, err := os.ReadFile("../../docs/design.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(strings.ReplaceAll(`request headers (\d+) s, whole request (\d+) s, response (\d+) s, idle keep-alive (\d+) s\) and (\d+) KiB of headers`, " ", `\s+`)).FindStringSubmatch(string(readme))
+	m := regexp.MustCompile(strings.ReplaceAll(`request headers (\d+) s, whole request (\d+) s, response (\d+) s, idle keep-alive (\d+) s\) and (\d+) KiB of headers`, " ", `\s+`)).FindStringSubmatch(string(doc))
 	if m == nil {
-		t.Fatal("README no longer states the server limits in the sentence this test reads (Security, Load)")
+		t.Fatal("docs/design.md no longer states the server limits in the sentence this test reads (Security, Load)")
 	}
 	documented := func(i int) int {
 		n, err := strconv.Atoi(m[i])
@@ -120,10 +119,10 @@ func TestServerLimits(t *testing.T) {
 		{"IdleTimeout (idle keep-alive)", s.IdleTimeout, time.Duration(documented(4)) * time.Second},
 	} {
 		if tt.got != tt.want {
-			t.Errorf("%s = %s, README says %s", tt.name, tt.got, tt.want)
+			t.Errorf("%s = %s, docs/design.md says %s", tt.name, tt.got, tt.want)
 		}
 	}
 	if want := documented(5) << 10; s.MaxHeaderBytes != want {
-		t.Errorf("MaxHeaderBytes = %d, README says %d", s.MaxHeaderBytes, want)
+		t.Errorf("MaxHeaderBytes = %d, docs/design.md says %d", s.MaxHeaderBytes, want)
 	}
 }

@@ -81,6 +81,20 @@ func URLs(text string) string {
 	return urlInText.ReplaceAllStringFunc(text, URL)
 }
 
+var uploadIDInText = regexp.MustCompile(`(?i)\b(upload_?id=)[^&\s"'<>]+`)
+
+// Text removes the secrets of free text (a log line, a failure message, a
+// span attribute): every http(s) URL quoted in it goes through URL, and the
+// upload_id of a resumable upload session — which storage errors print with
+// the session URI (url.Error) and which lets anyone holding it write to the
+// upload for a week — becomes upload_id=REDACTED wherever it stands.
+func Text(text string) string {
+	if !strings.Contains(text, "=") {
+		return URLs(text)
+	}
+	return uploadIDInText.ReplaceAllString(URLs(text), "${1}"+Placeholder)
+}
+
 // Path redacts the secret segments of an escaped URL path.
 func Path(escaped string) string {
 	segs := strings.Split(escaped, "/")

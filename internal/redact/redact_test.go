@@ -162,3 +162,21 @@ func FuzzURL(f *testing.F) {
 		}
 	})
 }
+
+// Text is the rule every failure message and log line goes through: the
+// storage client's errors quote a resumable session's upload_id.
+func TestText(t *testing.T) {
+	tests := map[string]string{
+		`uploading v: Put "http://127.0.0.1:9/upload/storage/v1/b/b/o?uploadType=resumable&upload_id=ABC123": EOF`: `uploading v: Put "http://127.0.0.1:9/upload/storage/v1/b/b/o": EOF`,
+		`fetching https://cdn.example.com/v.mp4?X-Goog-Signature=s3cr3t failed`:                                    `fetching https://cdn.example.com/v.mp4 failed`,
+		`session upload_id=ABC123 expired`: `session upload_id=REDACTED expired`,
+		// A token in the path, as Akamai puts it.
+		`fetching https://x.akamaized.net/exp=1~acl=%2F*~hmac=ab12/v.mp4: EOF`: `fetching https://x.akamaized.net/REDACTED/v.mp4: EOF`,
+		`googleapi: Error 503: backend error`:                                  `googleapi: Error 503: backend error`,
+	}
+	for in, want := range tests {
+		if got := Text(in); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

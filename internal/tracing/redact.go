@@ -14,9 +14,9 @@ import (
 // before a processor sees it: any http(s) URL in a string attribute, event
 // attribute or status description goes through internal/redact, the rule
 // logs and failure messages use (no query, fragment, userinfo or token
-// path segments).
+// path segments, nor a resumable upload's upload_id).
 
-func redactString(s string) string { return redact.URLs(s) }
+func redactString(s string) string { return redact.Text(s) }
 
 // redactAttrs returns attrs with URLs scrubbed, and whether anything changed;
 // it allocates only when something did.

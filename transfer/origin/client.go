@@ -18,6 +18,8 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
 )
 
@@ -61,7 +63,7 @@ func (c *Client) Get(ctx context.Context, start, end int64, ifRange string) (*ht
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, c.URL, nil)
 	if err != nil {
 		cancel(nil)
-		return nil, permanent(contract.InvalidInput, "building request for %s", RedactURL(c.URL))
+		return nil, failure.Permanent(contract.InvalidInput, nil, "building request for %s", redact.URL(c.URL))
 	}
 	// Store the bytes as served, not a re-encoding.
 	req.Header.Set("Accept-Encoding", "identity")
@@ -92,31 +94,31 @@ func (c *Client) Get(ctx context.Context, start, end int64, ifRange string) (*ht
 // statusError maps the origin's status to nil (200, 206, 416 — the caller
 // decides) or a typed error.
 func (c *Client) statusError(resp *http.Response) error {
-	source := RedactURL(c.URL)
+	source := redact.URL(c.URL)
 	code := resp.StatusCode
 	switch {
 	case code == http.StatusOK || code == http.StatusPartialContent || code == http.StatusRequestedRangeNotSatisfiable:
 		return nil
 	case code == http.StatusNotFound:
-		return permanent(contract.OriginNotFound, "origin answered 404 for %s", source)
+		return failure.Permanent(contract.OriginNotFound, nil, "origin answered 404 for %s", source)
 	case code == http.StatusGone:
-		return permanent(contract.LinkExpired, "origin answered 410 for %s", source)
+		return failure.Permanent(contract.LinkExpired, nil, "origin answered 410 for %s", source)
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		if !c.LinkExpiresAt.IsZero() && !c.now().Before(c.LinkExpiresAt) {
-			return permanent(contract.LinkExpired, "origin answered %d for %s after the link expired at %s",
+			return failure.Permanent(contract.LinkExpired, nil, "origin answered %d for %s after the link expired at %s",
 				code, source, c.LinkExpiresAt.UTC().Format(time.RFC3339))
 		}
 		// A CDN hiccup, or a link that is not valid after all: the
 		// transfer counts these across its attempts (a few are retried).
-		return retryable(contract.OriginDenied, "origin answered %d for %s before the link's expiry", code, source)
+		return failure.Retryable(contract.OriginDenied, nil, "origin answered %d for %s before the link's expiry", code, source)
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooEarly && code != http.StatusTooManyRequests:
 		// 400, 405, 414, 431…: the origin refuses the request itself, which
 		// another attempt repeats. A few tries (a proxy in front of it may
 		// be briefly wrong), not until the deadline: the transfer counts
 		// them across its attempts.
-		return retryable(contract.OriginRejected, "origin answered %d for %s", code, source)
+		return failure.Retryable(contract.OriginRejected, nil, "origin answered %d for %s", code, source)
 	default: // 408, 425, 429, 5xx, and anything unexpected
-		e := retryable(contract.OriginUnavailable, "origin answered %d for %s", code, source)
+		e := failure.Retryable(contract.OriginUnavailable, nil, "origin answered %d for %s", code, source)
 		e.RetryAfter = min(ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()), MaxRetryAfter)
 		return e
 	}
@@ -127,7 +129,7 @@ func (c *Client) statusError(resp *http.Response) error {
 func requestError(ctx context.Context, cause error, rawURL string, err error) error {
 	var blocked *safehttp.BlockedError
 	if errors.As(err, &blocked) {
-		return permanent(contract.BlockedDestination, "fetching %s: %v", RedactURL(rawURL), blocked)
+		return failure.Permanent(contract.BlockedDestination, nil, "fetching %s: %v", redact.URL(rawURL), blocked)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // the caller itself was cancelled or timed out
@@ -142,9 +144,9 @@ func requestError(ctx context.Context, cause error, rawURL string, err error) er
 	if msg := err.Error(); strings.Contains(msg, "response headers exceeded") || strings.Contains(msg, "response header list larger") {
 		// Over the transport's MaxResponseHeaderBytes: refused after that
 		// many bytes, and the same the next time.
-		return retryable(contract.OriginMisbehaved, "fetching %s: the origin's response headers are too large: %v", RedactURL(rawURL), err)
+		return failure.Retryable(contract.OriginMisbehaved, nil, "fetching %s: the origin's response headers are too large: %v", redact.URL(rawURL), err)
 	}
-	return retryable(contract.OriginUnavailable, "fetching %s: %v", RedactURL(rawURL), err)
+	return failure.Retryable(contract.OriginUnavailable, nil, "fetching %s: %v", redact.URL(rawURL), err)
 }
 
 // idleWatchdog cancels a request when no byte has arrived for a while.

@@ -1,40 +1,9 @@
 package origin
 
-import (
-	"fmt"
-	"time"
-
-	"github.com/wochit-ingest/wochit-ingest/contract"
-
-	"github.com/wochit-ingest/wochit-ingest/internal/redact"
-)
+import "github.com/wochit-ingest/wochit-ingest/internal/failure"
 
 // Error is a request to the origin that failed, typed with the reason the
-// transfer fails with. Its message quotes URLs without their query string.
-type Error struct {
-	Reason contract.Reason
-	// Final: another attempt would fail the same way.
-	Final bool
-	// RetryAfter is the delay the origin asked for (Retry-After, capped at
-	// MaxRetryAfter); zero when it named none.
-	RetryAfter time.Duration
-	msg        string
-}
-
-func (e *Error) Error() string { return e.msg }
-
-func permanent(reason contract.Reason, format string, args ...any) *Error {
-	return &Error{Reason: reason, Final: true, msg: RedactURLs(fmt.Sprintf(format, args...))}
-}
-
-func retryable(reason contract.Reason, format string, args ...any) *Error {
-	return &Error{Reason: reason, msg: RedactURLs(fmt.Sprintf(format, args...))}
-}
-
-// RedactURL drops the query string, fragment, userinfo and the path
-// segments that hold a token (internal/redact): signed-URL tokens are
-// secrets and must not reach logs, object metadata or workflow history.
-func RedactURL(raw string) string { return redact.URL(raw) }
-
-// RedactURLs applies RedactURL to every http(s) URL quoted in text.
-func RedactURLs(text string) string { return redact.URLs(text) }
+// transfer fails with: the engine's one typed failure (internal/failure),
+// so that the copy returns it as it is. Its message quotes URLs without
+// their secrets.
+type Error = failure.Error

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
+	"github.com/wochit-ingest/wochit-ingest/internal/failure"
 )
 
 // Probe is the first answer from the origin, asked for the first part's
@@ -38,11 +39,11 @@ func (c *Client) Probe(ctx context.Context, first int64) (Probe, error) {
 		switch {
 		case !ok || r.Start != 0 || r.End > first-1:
 			resp.Body.Close()
-			return Probe{}, retryable(contract.OriginMisbehaved, "origin answered the range 0-%d with Content-Range %q",
+			return Probe{}, failure.Retryable(contract.OriginMisbehaved, nil, "origin answered the range 0-%d with Content-Range %q",
 				first-1, resp.Header.Get("Content-Range"))
 		case resp.ContentLength >= 0 && resp.ContentLength != r.End+1:
 			resp.Body.Close()
-			return Probe{}, retryable(contract.OriginMisbehaved, "origin sent Content-Length %d for the range %d-%d",
+			return Probe{}, failure.Retryable(contract.OriginMisbehaved, nil, "origin sent Content-Length %d for the range %d-%d",
 				resp.ContentLength, r.Start, r.End)
 		case r.Total >= 0:
 			// The answer may be shorter than asked: some origins cap ranges.
@@ -66,7 +67,7 @@ func (c *Client) WholeFile(ctx context.Context) (Probe, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return Probe{}, retryable(contract.OriginMisbehaved, "origin answered %d to a plain GET", resp.StatusCode)
+		return Probe{}, failure.Retryable(contract.OriginMisbehaved, nil, "origin answered %d to a plain GET", resp.StatusCode)
 	}
 	return Probe{Resp: resp, Total: resp.ContentLength, Length: resp.ContentLength}, nil
 }
@@ -87,27 +88,27 @@ const (
 // caps ranges.
 func CheckPart(resp *http.Response, v Version, total, offset, length int64) (Change, error) {
 	if resp.StatusCode == http.StatusOK {
-		return VersionChanged, retryable(contract.OriginMisbehaved, "the file changed during the transfer: the origin answered 200 to a range request with If-Range %s",
+		return VersionChanged, failure.Retryable(contract.OriginMisbehaved, nil, "the file changed during the transfer: the origin answered 200 to a range request with If-Range %s",
 			v.Validator())
 	}
 	if resp.StatusCode != http.StatusPartialContent {
-		return Unchanged, retryable(contract.OriginMisbehaved, "origin answered %d instead of 206 to a range request", resp.StatusCode)
+		return Unchanged, failure.Retryable(contract.OriginMisbehaved, nil, "origin answered %d instead of 206 to a range request", resp.StatusCode)
 	}
 	if what := VersionOf(resp.Header).ChangedFrom(v); what != "" {
-		return VersionChanged, retryable(contract.OriginMisbehaved, "the file changed during the transfer: part %d-%d came with %s",
+		return VersionChanged, failure.Retryable(contract.OriginMisbehaved, nil, "the file changed during the transfer: part %d-%d came with %s",
 			offset, offset+length-1, what)
 	}
 	r, ok := ParseContentRange(resp.Header.Get("Content-Range"))
 	if ok && r.Start == offset && r.End < offset+length-1 && r.Total == total {
-		return RangesCapped, retryable(contract.OriginMisbehaved, "origin served %d bytes of the %d-byte range at %d; the next attempt plans shorter parts",
+		return RangesCapped, failure.Retryable(contract.OriginMisbehaved, nil, "origin served %d bytes of the %d-byte range at %d; the next attempt plans shorter parts",
 			r.End-r.Start+1, length, offset)
 	}
 	if !ok || r.Start != offset || r.End != offset+length-1 || r.Total != total {
-		return Unchanged, retryable(contract.OriginMisbehaved, "origin answered the range %d-%d/%d with Content-Range %q",
+		return Unchanged, failure.Retryable(contract.OriginMisbehaved, nil, "origin answered the range %d-%d/%d with Content-Range %q",
 			offset, offset+length-1, total, resp.Header.Get("Content-Range"))
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != length {
-		return Unchanged, retryable(contract.OriginMisbehaved, "origin sent Content-Length %d for a %d-byte range", resp.ContentLength, length)
+		return Unchanged, failure.Retryable(contract.OriginMisbehaved, nil, "origin sent Content-Length %d for a %d-byte range", resp.ContentLength, length)
 	}
 	return Unchanged, nil
 }

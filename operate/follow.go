@@ -34,11 +34,11 @@ func FollowVideo(ctx context.Context, c client.Client, opts Options, wochitVideo
 // first reads the run's input, so keys that cannot decrypt the run are a
 // *KeyError up front, never taken for the run's failure.
 func Follow(ctx context.Context, c client.Client, opts Options, workflowID, runID string, out io.Writer) error {
+	fmt.Fprintf(out, "Following %s …\n", workflowID)
 	if _, err := CheckKeys(ctx, c, opts, workflowID, runID); err != nil {
 		return err
 	}
 	dc := opts.dc()
-	fmt.Fprintf(out, "Following %s …\n", workflowID)
 	resultCh := make(chan error, 1)
 	var result workflows.IngestResult
 	go func() { resultCh <- c.GetWorkflow(ctx, workflowID, runID).Get(ctx, &result) }()

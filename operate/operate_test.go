@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -287,8 +288,8 @@ func TestOperatorCommandsAfterAnOutage(t *testing.T) {
 		}
 	})
 
+	f.backend.up(t) // the endpoint recovers, for the rest of the test
 	t.Run("redeliver", func(t *testing.T) {
-		f.backend.up(t)
 		filter := operate.Filter{Failed: true, Reason: contract.CallbackExhausted}
 		var out bytes.Buffer
 		_, err := operate.RedeliverBatch(ctx, f.stack.Client, f.opts, filter, operate.BatchOptions{In: strings.NewReader("n\n"), Out: &out, Rate: 50})
@@ -349,6 +350,55 @@ func TestOperatorCommandsAfterAnOutage(t *testing.T) {
 		out.Reset()
 		if results, err := operate.RedeliverBatch(ctx, f.stack.Client, f.opts, operate.Filter{Failed: true, Reason: contract.CallbackExhausted}, operate.BatchOptions{Yes: true, Out: &out, Rate: 50}); err != nil || len(results) != 0 {
 			t.Errorf("a second batch: %v, %v\n%s", results, err, out.String())
+		}
+	})
+
+	// A run that is copying: status shows the file's bytes so far, its total
+	// and the attempt (from the pending activity's heartbeat). Mutation:
+	// Status not reading the pending activities → "no progress" timeout.
+	t.Run("status while copying", func(t *testing.T) {
+		const v, size = "ops-copying", 4 << 20
+		pause := make(chan struct{})
+		f.origin.Put("/"+v+"/v.mp4", mediaorigin.File{Body: mediaorigin.Video(v, size), ContentType: "video/mp4", Pause: pause, PauseAfter: 1 << 20})
+		f.origin.Put("/"+v+"/t.png", mediaorigin.File{Body: mediaorigin.Thumbnail(v, 16, 16), ContentType: "image/png"})
+		in, err := operate.CheckKeys(ctx, f.stack.Client, f.opts, workflows.WorkflowID(storedVideos[0]), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := strings.TrimSuffix(in.Notification.VideoURL, "/"+storedVideos[0]+"/v.mp4?token=secret")
+		n := contract.Notification{VideoContext: "ctx-" + v, WochitVideoID: v, Title: "Title of " + v,
+			VideoURL: base + "/" + v + "/v.mp4", ThumbnailURL: base + "/" + v + "/t.png"}
+		runID, _, err := workflows.StartIngest(ctx, f.stack.Client, workflows.StartOptions{Namespace: devstack.Namespace, DataConverter: f.stack.DataConverter},
+			workflows.IngestInput{Notification: n, ReceivedAt: time.Now(), CallbackSchedule: shortSchedule})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r operate.Report
+		deadline := time.Now().Add(time.Minute)
+		for r.Video.Progress == nil || r.Video.Progress.Bytes == 0 {
+			if time.Now().After(deadline) {
+				close(pause)
+				t.Fatalf("no progress in status after a minute: %+v", r.Video)
+			}
+			time.Sleep(50 * time.Millisecond) // polling the server's view: there is no event to wait on
+			if r, err = operate.Status(ctx, f.stack.Client, f.opts, v); err != nil {
+				close(pause)
+				t.Fatal(err)
+			}
+		}
+		close(pause)
+		if r.Status != "Running" || r.Stage != workflows.StageTransferring || r.Video.Progress.Total != size || r.Video.Attempt != 1 || r.Video.Stored != nil {
+			t.Errorf("report while copying: %s %s %+v %+v", r.Status, r.Stage, r.Video, r.Video.Progress)
+		}
+		var text bytes.Buffer
+		operate.WriteStatus(&text, r)
+		if !strings.Contains(text.String(), fmt.Sprintf("/ %d bytes", size)) {
+			t.Errorf("status text while copying:\n%s", text.String())
+		}
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := f.stack.Client.GetWorkflow(wctx, workflows.WorkflowID(v), runID).Get(wctx, nil); err != nil {
+			t.Fatalf("the run: %v", err)
 		}
 	})
 

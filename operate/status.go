@@ -412,19 +412,22 @@ func progressText(p Progress) string {
 	return s
 }
 
+// attemptAnswer is how the endpoint answered one attempt, and what the
+// workflow made of it (delivered, retry, gone, rejected).
 func attemptAnswer(a activities.CallbackAttempt) string {
-	s := string(a.Outcome)
+	s := "no HTTP answer"
 	if a.StatusCode != 0 {
-		s = fmt.Sprintf("HTTP %d, %s", a.StatusCode, s)
+		s = fmt.Sprintf("HTTP %d", a.StatusCode)
 	}
-	if a.Latency > 0 {
-		s += fmt.Sprintf(" in %s", a.Latency.Round(time.Millisecond))
+	if a.Latency >= time.Millisecond {
+		s += fmt.Sprintf(" after %s", a.Latency.Round(time.Millisecond))
+	}
+	s += " → " + string(a.Outcome)
+	if a.RetryAfter > 0 {
+		s += fmt.Sprintf(" (Retry-After %s)", a.RetryAfter)
 	}
 	if a.Error != "" {
 		s += ": " + a.Error
-	}
-	if a.RetryAfter > 0 {
-		s += fmt.Sprintf(" (Retry-After %s)", a.RetryAfter)
 	}
 	return s
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/logging"
 	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
 )
 
@@ -114,12 +115,15 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'wochit-ingest <command> --help' for its flags. Every flag has an environment variable.")
 }
 
+// newLogger logs in c's format: text, or JSON in Cloud Logging's shape
+// (internal/logging). The loader has checked the format already; an unknown
+// one logs text.
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+	h, err := logging.NewHandler(w, logging.Options{Level: c.Level, Format: c.Format, ProjectID: c.Project})
+	if err != nil {
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: c.Level})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(h)
 }
 
 // startTracing turns tracing on when the environment asks for it (OTLP), for

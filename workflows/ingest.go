@@ -84,6 +84,11 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	if err != nil {
 		reason, message := failureReason(err)
 		status.Failure, status.Reason = string(reason)+": "+message, reason
+		if reason == contract.Cancelled {
+			countIngest(afterCtx, ingestCancelled, reason)
+		} else {
+			countIngest(afterCtx, ingestFailed, reason)
+		}
 		ops.stage(StageCallingBack, "Transfer failed ("+string(reason)+"). Telling the backend.")
 		failed := contract.FailedEvent(n, workflowID, workflow.Now(ctx), reason, message)
 		_, _ = deliver(afterCtx, failed, in.CallbackSchedule, &status)
@@ -98,6 +103,7 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	}
 
 	status.Video, status.Thumbnail = &video, &thumbnail
+	countIngest(afterCtx, ingestStored, "")
 	ops.stage(StageCallingBack, fmt.Sprintf("Stored %s and %s. Calling back.", video.URI, thumbnail.URI))
 	stored := contract.StoredEvent(n, workflowID, workflow.Now(ctx), video, thumbnail)
 	// Once the files are stored, the backend is told even if the run is

@@ -69,7 +69,10 @@ var commands = append(devCommands(), []command{
 	{"ingress", "serve the webhook endpoint (production)", runIngress, config.Declare(registerIngress)},
 	{"worker", "run the Temporal worker (production)", runWorker, config.Declare(registerWorker)},
 	{"setup", "register the search attributes wochit-ingest sets in a Temporal namespace", runSetup, config.Declare(registerSetup)},
-	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver, config.Declare(registerRedeliver)},
+	{"status", "show a video's run decrypted: stage, deadlines, files, callback attempts, failure reason", runStatus, config.Declare(registerStatus)},
+	{"list", "list runs by filter: --failed, --reason, --stage, --callback, --since/--until, --context", runList, config.Declare(registerList)},
+	{"follow", "follow a video's run until it closes (the progress send --wait shows)", runFollow, config.Declare(registerFollow)},
+	{"redeliver", "send a video's callback again, or every matching video's (list's filters); stored files are never downloaded again", runRedeliver, config.Declare(registerRedeliver)},
 	{"codec-server", "decode workflow payloads for the Temporal Web UI and CLI (PAYLOAD_KEYS)", runCodecServer, config.Declare(registerCodecServer)},
 	{"version", "print the version", runVersion, nil},
 }...)

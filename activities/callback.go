@@ -76,6 +76,7 @@ func (a *Activities) DeliverCallback(ctx context.Context, in CallbackInput) (Cal
 	a.Signer.SetHeaders(req.Header, in.WebhookID, start, body)
 
 	attempt := CallbackAttempt{Attempt: in.Attempt, At: start}
+	defer func() { a.Metrics.callbackAttempt(in.Event.Type, attempt) }()
 	resp, err := a.Callback.Do(req)
 	attempt.Latency = a.now().Sub(start)
 	if err != nil {

@@ -92,6 +92,9 @@ func (a *Activities) TransferToGCS(ctx context.Context, in TransferInput) (res T
 	if err != nil {
 		return TransferResult{}, applicationError(err)
 	}
+	if !out.Reused {
+		a.Metrics.stored(in.Kind, in.LinkExpiresAt, a.now())
+	}
 	return TransferResult(out), nil
 }
 
@@ -135,16 +138,22 @@ func (a *Activities) transferOptions(ctx context.Context, in TransferInput, s Tr
 	return opts
 }
 
+// outcomeOf is an attempt's "outcome" label: stored, reused, cancelled or
+// the failure's reason — one of contract.Reasons whatever the error's type
+// says (an unknown type counts as TransferFailed), so the label set is fixed.
 func outcomeOf(res TransferResult, err error) string {
 	var appErr *temporal.ApplicationError
 	switch {
 	case err == nil && res.Reused:
-		return "reused"
+		return transferReused
 	case err == nil:
-		return "stored"
+		return transferStored
 	case errors.As(err, &appErr):
-		return appErr.Type()
+		if reason := contract.Reason(appErr.Type()); reason.Known() {
+			return string(reason)
+		}
+		return string(contract.TransferFailed)
 	default:
-		return "cancelled"
+		return transferCancelled
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/logging"
 	"github.com/wochit-ingest/wochit-ingest/internal/tracing"
 )
 
@@ -68,7 +69,10 @@ var commands = append(devCommands(), []command{
 	{"ingress", "serve the webhook endpoint (production)", runIngress, config.Declare(registerIngress)},
 	{"worker", "run the Temporal worker (production)", runWorker, config.Declare(registerWorker)},
 	{"setup", "register the search attributes wochit-ingest sets in a Temporal namespace", runSetup, config.Declare(registerSetup)},
-	{"redeliver", "send a video's callback again (signals the open run, or re-runs a failed one without re-downloading)", runRedeliver, config.Declare(registerRedeliver)},
+	{"status", "show a video's run decrypted: stage, deadlines, files, callback attempts, failure reason", runStatus, config.Declare(registerStatus)},
+	{"list", "list runs by filter: --failed, --reason, --stage, --callback, --since/--until, --context", runList, config.Declare(registerList)},
+	{"follow", "follow a video's run until it closes (the progress send --wait shows)", runFollow, config.Declare(registerFollow)},
+	{"redeliver", "send a video's callback again, or every matching video's (list's filters); stored files are never downloaded again", runRedeliver, config.Declare(registerRedeliver)},
 	{"codec-server", "decode workflow payloads for the Temporal Web UI and CLI (PAYLOAD_KEYS)", runCodecServer, config.Declare(registerCodecServer)},
 	{"version", "print the version", runVersion, nil},
 }...)
@@ -111,12 +115,15 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'wochit-ingest <command> --help' for its flags. Every flag has an environment variable.")
 }
 
+// newLogger logs in c's format: text, or JSON in Cloud Logging's shape
+// (internal/logging). The loader has checked the format already; an unknown
+// one logs text.
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+	h, err := logging.NewHandler(w, logging.Options{Level: c.Level, Format: c.Format, ProjectID: c.Project})
+	if err != nil {
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: c.Level})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(h)
 }
 
 // startTracing turns tracing on when the environment asks for it (OTLP), for

@@ -23,7 +23,7 @@ func settingsByCommand() map[string][]config.Setting {
 }
 
 // docOrder is the order of the commands' sections: production first.
-var docOrder = []string{"ingress", "worker", "setup", "redeliver", "codec-server", "dev", "send", "demo-server"}
+var docOrder = []string{"ingress", "worker", "setup", "status", "list", "follow", "redeliver", "codec-server", "dev", "send", "demo-server"}
 
 // groupDocs introduce the tables of the settings several commands share.
 var groupDocs = []struct {

@@ -2,119 +2,46 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
-	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
-	"github.com/wochit-ingest/wochit-ingest/activities"
-	"github.com/wochit-ingest/wochit-ingest/workflows"
+	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
+	"github.com/wochit-ingest/wochit-ingest/operate"
 )
 
-// follow shows the workflow's progress until it closes, then its outcome.
-// dc decodes the heartbeats: the client's data converter (nil: the default).
-func follow(ctx context.Context, c client.Client, dc converter.DataConverter, workflowID, runID string, stdout io.Writer) error {
-	if dc == nil {
-		dc = converter.GetDefaultDataConverter()
-	}
-	fmt.Fprintf(stdout, "Following %s …\n", workflowID)
-	resultCh := make(chan error, 1)
-	var result workflows.IngestResult
-	go func() { resultCh <- c.GetWorkflow(ctx, workflowID, runID).Get(ctx, &result) }()
-
-	ticker := time.NewTicker(500 * time.Millisecond)
-	defer ticker.Stop()
-	last := ""
-	for {
-		select {
-		case err := <-resultCh:
-			if err != nil {
-				fmt.Fprintf(stdout, "✗ failed: %v\n", err)
-				return errors.New("the ingest failed")
-			}
-			fmt.Fprintf(stdout, "✓ stored\n  video      %s (%d bytes, crc32c %s)\n  thumbnail  %s (%d bytes, crc32c %s)\n  callback   %s delivered (webhook-id %s, %d attempt(s))\n",
-				result.Video.URI, result.Video.Size, result.Video.CRC32C,
-				result.Thumbnail.URI, result.Thumbnail.Size, result.Thumbnail.CRC32C,
-				result.Callback.EventType, result.Callback.WebhookID, len(result.Callback.Attempts))
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
-			if line := progressLine(ctx, c, dc, workflowID, runID); line != "" && line != last {
-				fmt.Fprintln(stdout, "  "+line)
-				last = line
-			}
-		}
-	}
+// followConfig configures `wochit-ingest follow`.
+type followConfig struct {
+	Temporal client.Options
+	VideoID  string
 }
 
-// progressLine summarises the pending activities' heartbeats.
-func progressLine(ctx context.Context, c client.Client, dc converter.DataConverter, workflowID, runID string) string {
-	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, runID)
+const followUsage = `Usage of wochit-ingest follow:
+  wochit-ingest follow [flags] <wochitVideoId>
+
+Shows the progress of a video's latest run until it closes (what send --wait
+shows), then the stored objects and the callback, or what failed. Payloads
+are decrypted here with PAYLOAD_KEYS; keys that cannot decrypt the run are
+an error of their own, never the run's.
+`
+
+func registerFollow(l *config.Loader, c *followConfig) (finish func()) {
+	finishTemporal := l.TemporalSettings(&c.Temporal, config.DefaultTemporalAddr, config.DefaultTemporalNamespace)
+	finishCodec := payloadCodec(l, &c.Temporal, "")
+	return func() { finishTemporal(); finishCodec() }
+}
+
+func runFollow(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := loadWithID("follow", followUsage, args, environ, stderr, func(c *followConfig) *string { return &c.VideoID }, registerFollow)
 	if err != nil {
-		return ""
+		return err
 	}
-	var parts []string
-	for _, pa := range desc.GetPendingActivities() {
-		name := pa.GetActivityType().GetName()
-		if name == "DeliverCallback" {
-			continue // each callback attempt is one activity; callbackLine counts them
-		}
-		if name != "TransferToGCS" {
-			parts = append(parts, fmt.Sprintf("%s (attempt %d)", name, pa.GetAttempt()))
-			continue
-		}
-		var p activities.TransferProgress
-		if hb := pa.GetHeartbeatDetails(); hb != nil && dc.FromPayloads(hb, &p) == nil {
-			parts = append(parts, fmt.Sprintf("%s: %s", p.Kind, formatProgress(p)))
-		} else {
-			parts = append(parts, "transfer: starting")
-		}
-		if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && pa.GetAttempt() > 1 {
-			parts[len(parts)-1] += fmt.Sprintf(" (retry %d: %s)", pa.GetAttempt()-1, pa.GetLastFailure().GetMessage())
-		}
+	c, closeClient, err := temporalclient.Dial(ctx, cfg.Temporal, temporalclient.Options{Logger: newLogger(logQuiet, io.Discard)})
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.Temporal.HostPort, err)
 	}
-	if len(parts) == 0 && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		parts = append(parts, callbackLine(ctx, c, workflowID, runID))
-	}
-	return strings.Join(parts, " | ")
-}
-
-// callbackLine says where the callback stands, from the status query.
-func callbackLine(ctx context.Context, c client.Client, workflowID, runID string) string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // no worker, no answer
-	defer cancel()
-	v, err := c.QueryWorkflow(ctx, workflowID, runID, workflows.StatusQuery)
-	var s workflows.Status
-	if err != nil || v.Get(&s) != nil || s.Stage != workflows.StageCallingBack {
-		return ""
-	}
-	cb := s.Callback
-	line := "callback " + string(cb.EventType) + ": "
-	next := len(cb.Attempts) + 1
-	if next > 1 {
-		last := cb.Attempts[next-2]
-		line += fmt.Sprintf("attempt %d failed (%s); ", last.Attempt, last.Error)
-	}
-	if !cb.NextAttemptAt.IsZero() {
-		return line + fmt.Sprintf("attempt %d at %s", next, cb.NextAttemptAt.Local().Format(time.TimeOnly))
-	}
-	return line + fmt.Sprintf("sending attempt %d", next)
-}
-
-func formatProgress(p activities.TransferProgress) string {
-	const mib = 1 << 20
-	if p.Total <= 0 {
-		return fmt.Sprintf("%.1f MiB", float64(p.Bytes)/mib)
-	}
-	s := fmt.Sprintf("%.1f / %.1f MiB (%d%%)", float64(p.Bytes)/mib, float64(p.Total)/mib, p.Bytes*100/p.Total)
-	if p.PartSize > 0 {
-		s += fmt.Sprintf(", %d of %d parts", len(p.Parts), (p.Total+p.PartSize-1)/p.PartSize)
-	}
-	return s
+	defer closeClient()
+	return operate.FollowVideo(ctx, c, operateOptions(cfg.Temporal), cfg.VideoID, stdout)
 }

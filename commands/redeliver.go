@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
+	"github.com/wochit-ingest/wochit-ingest/operate"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -18,12 +21,18 @@ type redeliverConfig struct {
 	Temporal client.Options
 	// Wait follows the run until it closes.
 	Wait bool
-	// VideoID is the command's one argument: the wochitVideoId.
+	// VideoID is the command's one argument: the wochitVideoId. Without it,
+	// Filter selects the videos (a batch).
 	VideoID string
+	Filter  filterFlags
+	Yes     bool
+	Rate    float64
+	JSON    bool
 }
 
 // loadRedeliver reads the configuration of `wochit-ingest redeliver
-// [flags] <wochitVideoId>`; flags may also follow the id.
+// [flags] <wochitVideoId>` or `wochit-ingest redeliver [filters]`; flags may
+// also follow the id.
 func loadRedeliver(args, environ []string, output io.Writer) (redeliverConfig, error) {
 	var c redeliverConfig
 	l := config.New("redeliver", environ, output)
@@ -32,6 +41,7 @@ func loadRedeliver(args, environ []string, output io.Writer) (redeliverConfig, e
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage of wochit-ingest redeliver:
   wochit-ingest redeliver [flags] <wochitVideoId>
+  wochit-ingest redeliver [flags] --failed|--reason|--callback|--since… (a batch)
 
 Sends the video's callback again. While its run is open, the run gets the
 "redeliver" signal and makes its next callback attempt now. When the last run
@@ -39,6 +49,11 @@ failed (for example CallbackExhausted), a new run starts with the original
 notification: it reuses the stored files without downloading them again and
 sends the callback with the same webhook-id. When the last run completed, the
 callback was delivered and nothing is done.
+
+With filters instead of an id (the same as list's), it redelivers every video
+whose latest run matches, e.g. --callback exhausted --since 2026-12-05T14:00:00Z
+after an outage of the backend: it shows the count, asks before it starts
+(--yes does not ask), starts at most --rate per second, and reports each.
 
 Flags:
 `)
@@ -56,8 +71,16 @@ Flags:
 			l.AddError(fmt.Errorf("one wochitVideoId, please; got also %q", fs.Args()))
 		}
 	}
-	if c.VideoID == "" {
-		l.AddError(errors.New("which video? usage: wochit-ingest redeliver [flags] <wochitVideoId>"))
+	switch {
+	case c.VideoID != "" && c.Filter.given():
+		l.AddError(errors.New("give a wochitVideoId or filters (a batch), not both"))
+	case c.VideoID == "" && !c.Filter.given():
+		l.AddError(errors.New("which video? usage: wochit-ingest redeliver [flags] <wochitVideoId>, or filters such as --callback exhausted for a batch"))
+	case c.VideoID == "" && c.Wait:
+		l.AddError(errors.New("--wait follows one video; a batch reports each redelivery as it starts (follow one with `wochit-ingest follow <id>`)"))
+	}
+	if c.Rate <= 0 {
+		l.AddError(fmt.Errorf("--rate %v: want redeliveries per second above 0", c.Rate))
 	}
 	finish()
 	return c, l.Err()
@@ -67,7 +90,11 @@ func registerRedeliver(l *config.Loader, c *redeliverConfig) (finish func()) {
 	finishTemporal := l.TemporalSettings(&c.Temporal, config.DefaultTemporalAddr, config.DefaultTemporalNamespace)
 	finishCodec := payloadCodec(l, &c.Temporal, "")
 	l.Bool(&c.Wait, "wait", "", "false", "follow the run until it completes and show how the callback went")
-	return func() { finishTemporal(); finishCodec() }
+	finishFilter := registerFilter(l, &c.Filter, time.Now)
+	l.Bool(&c.Yes, "yes", "", "false", "a batch: do not ask for confirmation")
+	l.Value((*rateValue)(&c.Rate), "rate", "", fmt.Sprint(operate.DefaultBatchRate), "a batch: redeliveries started per second at most")
+	l.Bool(&c.JSON, "json", "", "false", "a batch: print each result as JSON at the end")
+	return func() { finishTemporal(); finishCodec(); finishFilter() }
 }
 
 // runRedeliver sends a video's callback again: it signals the open run, or
@@ -82,9 +109,27 @@ func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io
 		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.Temporal.HostPort, err)
 	}
 	defer closeClient()
+	if cfg.VideoID == "" {
+		out := stdout
+		if cfg.JSON {
+			out = stderr // the progress; stdout gets the JSON
+		}
+		results, err := operate.RedeliverBatch(ctx, c, operateOptions(cfg.Temporal), cfg.Filter.Filter, operate.BatchOptions{
+			Yes: cfg.Yes, Rate: cfg.Rate, In: stdinOf(ctx), Out: out,
+		})
+		if cfg.JSON && results != nil {
+			if jerr := operate.WriteJSON(stdout, results); jerr != nil && err == nil {
+				err = jerr
+			}
+		}
+		return err
+	}
 
 	res, err := workflows.Redeliver(ctx, c, workflows.RedeliverOptions{Namespace: cfg.Temporal.Namespace, DataConverter: cfg.Temporal.DataConverter}, cfg.VideoID)
 	if err != nil {
+		if operate.IsKeyError(err) {
+			return &operate.KeyError{NoKeys: cfg.Temporal.DataConverter == nil, Err: err}
+		}
 		return err
 	}
 	switch res.Action {
@@ -101,8 +146,32 @@ func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io
 			"again, and the callback goes out with the same webhook-id.\n", res.WorkflowID, res.FailedRunID, res.Failure, res.RunID)
 	}
 	if !cfg.Wait {
-		fmt.Fprintf(stdout, "Follow it in the Web UI, or: temporal workflow query --type status -w %s\n", res.WorkflowID)
+		fmt.Fprintf(stdout, "Follow it with: wochit-ingest follow %s (or wochit-ingest status %s)\n", cfg.VideoID, cfg.VideoID)
 		return nil
 	}
-	return follow(ctx, c, cfg.Temporal.DataConverter, res.WorkflowID, res.RunID, stdout)
+	return operate.Follow(ctx, c, operateOptions(cfg.Temporal), res.WorkflowID, res.RunID, stdout)
 }
+
+// rateValue is a positive float flag.
+type rateValue float64
+
+func (r *rateValue) Set(v string) error {
+	var f float64
+	if _, err := fmt.Sscan(v, &f); err != nil {
+		return fmt.Errorf("%q is not a number", v)
+	}
+	*r = rateValue(f)
+	return nil
+}
+func (r *rateValue) String() string { return fmt.Sprint(float64(*r)) }
+
+// stdinOf is where a confirmation is read: the process's stdin, unless the
+// test put a reader in ctx.
+func stdinOf(ctx context.Context) io.Reader {
+	if r, ok := ctx.Value(stdinKey{}).(io.Reader); ok {
+		return r
+	}
+	return os.Stdin
+}
+
+type stdinKey struct{}

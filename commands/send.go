@@ -25,6 +25,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/devstack"
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
 	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
+	"github.com/wochit-ingest/wochit-ingest/operate"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
@@ -113,7 +114,9 @@ func runSend(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fmt.Errorf("--wait needs Temporal at %s: %w", o.Temporal.HostPort, err)
 	}
 	defer closeClient()
-	return follow(ctx, c, cfg.Temporal.DataConverter, started.WorkflowID, started.RunID, stdout)
+	// A key that cannot decrypt the run is an error of its own
+	// (operate.KeyError), never taken for the run's failure.
+	return operate.Follow(ctx, c, operateOptions(cfg.Temporal), started.WorkflowID, started.RunID, stdout)
 }
 
 // routeOf is u as the ingress's access log names it: a token path segment

@@ -5,10 +5,12 @@ package commands
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +20,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/wochit-ingest/wochit-ingest/devstack"
+	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
+	"github.com/wochit-ingest/wochit-ingest/operate"
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // send names the route it posts to, never the token a path carries: its
@@ -115,5 +122,33 @@ disabled = true
 	defer frontend.mu.Unlock()
 	if !slices.Contains(frontend.auth, "Bearer key-from-profile") {
 		t.Fatalf("the profile's frontend saw authorization %q, want the profile's API key", frontend.auth)
+	}
+}
+
+// `send --demo --wait` started outside the checkout has no dev payload key
+// (./.data/payload-keys) and no PAYLOAD_KEYS: it says the keys are missing,
+// and never that the run failed. It used to print "✗ failed: payload item 0:
+// encoding binary/encrypted: payload encoding is not supported" and "the
+// ingest failed", exit 1, while the run completed. Mutation: operate.Follow
+// without CheckKeys and without its IsKeyError check brings that back.
+func TestSendWaitWithoutKeysIsAKeyError(t *testing.T) {
+	devstacktest.EndToEnd(t)
+	recv := devstacktest.NewReceiver(t)
+	stack := devstacktest.Start(t, devstacktest.Quiet, func(o *devstack.Options) { o.CallbackURL = recv.URL })
+	if _, err := os.Stat(devPayloadKeyFile); err == nil {
+		t.Fatalf("%s exists here: the test needs a directory without dev's key", devPayloadKeyFile)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"send", "--demo", "--wait", "--video-id", "nokey-1", "--url", stack.IngressURL + "/webhooks/wochit",
+		"--dev-url", stack.DevURL, "--temporal-address", stack.TemporalAddr}, nil, &stdout, &stderr)
+	var ke *operate.KeyError
+	if !errors.As(err, &ke) || !ke.NoKeys || strings.Contains(stdout.String(), "failed") {
+		t.Fatalf("send --demo --wait without keys: %v\n%s%s\nwant a KeyError and no verdict on the run", err, stdout.String(), stderr.String())
+	}
+	// The run itself went fine.
+	if err := stack.Client.GetWorkflow(ctx, workflows.WorkflowID("nokey-1"), "").Get(ctx, nil); err != nil {
+		t.Fatalf("the run: %v", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/wochit-ingest/wochit-ingest/docs"
-	"github.com/wochit-ingest/wochit-ingest/transfer"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // checkContract holds every exchange on the notification endpoint to
@@ -40,7 +40,7 @@ func checkContract(next http.Handler, log *slog.Logger) http.Handler {
 		}
 		if err != nil {
 			// The notification's URLs may be signed: their query strings stay out.
-			msg := transfer.Redact(err.Error())
+			msg := redact.Text(err.Error())
 			log.Error("the ingress's answer, or the notification it accepted, does not follow docs/openapi.yaml", "status", answer.status, "error", msg)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)

@@ -339,6 +339,11 @@ func (s *Stack) connect(ctx context.Context, keys *payloadcodec.Keyring) error {
 	}
 	s.Client = c
 	s.onStop("Temporal client", func(context.Context) error { closeClient(); return nil })
+	// A database from an older dev has its namespace already, without the
+	// search attributes added since (FailureReason): add what is missing.
+	if _, err := worker.RegisterSearchAttributes(dialCtx, c, Namespace); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -230,6 +230,13 @@ func (a slogAdapter) Panic(msg string, tags ...tag.Tag) {
 }
 func (a slogAdapter) Fatal(msg string, tags ...tag.Tag) {
 	a.log(slog.LevelError, msg, tags)
+	// The process ends here, before a test's buffered logs are printed:
+	// say why on stderr directly, or the exit has no visible cause.
+	fmt.Fprintf(os.Stderr, "embedded Temporal server: fatal: %s", msg)
+	for _, t := range tags {
+		fmt.Fprintf(os.Stderr, " %s=%v", t.Key(), t.Value())
+	}
+	fmt.Fprintln(os.Stderr)
 	os.Exit(1)
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // recorder remembers what a handler answered, for the access log and the
@@ -69,6 +71,16 @@ func noteAttrs(w http.ResponseWriter, attrs ...slog.Attr) {
 
 type clientIPKey struct{}
 
+// spanKey holds where traced leaves the notification's span, for the access
+// log line.
+type spanKey struct{}
+
+func noteSpan(r *http.Request) {
+	if holder, ok := r.Context().Value(spanKey{}).(*trace.SpanContext); ok {
+		*holder = trace.SpanContextFromContext(r.Context())
+	}
+}
+
 // noteClientIP remembers the client address the source check settled on,
 // so the access log reports it.
 func noteClientIP(r *http.Request, ip netip.Addr) {
@@ -89,7 +101,8 @@ func (s *Server) access(route string, notification bool, next http.Handler) http
 			rec.answered = s.metrics.observeRequest
 		}
 		var client netip.Addr
-		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, &client))
+		var span trace.SpanContext
+		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), clientIPKey{}, &client), spanKey{}, &span))
 		next.ServeHTTP(rec, r)
 		rec.setStatus(http.StatusOK) // a handler that wrote nothing answered 200
 		level := slog.LevelDebug     // probes and scrapes would drown the log
@@ -110,6 +123,10 @@ func (s *Server) access(route string, notification bool, next http.Handler) http
 			attrs = append(attrs, slog.String("code", rec.code))
 		}
 		attrs = append(attrs, rec.attrs...)
-		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+		ctx := r.Context()
+		if span.IsValid() { // the line joins the notification's trace (LOG_FORMAT=json)
+			ctx = trace.ContextWithSpanContext(ctx, span)
+		}
+		s.log.LogAttrs(ctx, level, "request", attrs...)
 	})
 }

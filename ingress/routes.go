@@ -62,8 +62,9 @@ func (s *Server) traced(route string, next http.Handler) http.Handler {
 	}
 	type originalKey struct{}
 	span := s.cfg.Tracing.PublicHandler(http.HandlerFunc(func(w http.ResponseWriter, shown *http.Request) {
-		r := shown.Context().Value(originalKey{}).(*http.Request)
-		next.ServeHTTP(w, r.WithContext(shown.Context()))
+		r := shown.Context().Value(originalKey{}).(*http.Request).WithContext(shown.Context())
+		noteSpan(r)
+		next.ServeHTTP(w, r)
 	}), "POST "+route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		shown := r.Clone(context.WithValue(r.Context(), originalKey{}, r))

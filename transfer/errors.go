@@ -11,7 +11,6 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/failure"
-	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // Error is how a copy fails: every failure of Copy is one, except the
@@ -32,11 +31,6 @@ func storageFailure(cause error, format string, args ...any) error {
 	}
 	return failure.Retryable(contract.StorageError, cause, format, args...)
 }
-
-// Redact removes secrets from text that quotes URLs (redact.Text: signed-URL
-// tokens, a resumable upload session's upload_id). It stays exported for
-// devstack's contract check; new code calls redact.Text.
-func Redact(text string) string { return redact.Text(text) }
 
 func isPermanent(err error) bool {
 	var e *Error

@@ -13,6 +13,7 @@ import (
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/internal/mediacheck"
 	"github.com/wochit-ingest/wochit-ingest/internal/mediainfo"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // A stored video's media metadata (what a player needs: duration, size,
@@ -55,7 +56,7 @@ func (c *copier) media(ctx context.Context, res Result) *contract.Media {
 		return m
 	}
 	if err := recordMedia(ctx, obj, res.Object, m); err != nil {
-		c.opts.Logger.Warn("could not record the video's metadata on the object; a later run reads it again", "object", res.Object.URI, "error", Redact(err.Error()))
+		c.opts.Logger.Warn("could not record the video's metadata on the object; a later run reads it again", "object", res.Object.URI, "error", redact.Text(err.Error()))
 	}
 	return m
 }

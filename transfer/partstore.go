@@ -16,6 +16,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/internal/failure"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // verifiedParts lists the parts an earlier attempt left behind, keeps those
@@ -137,13 +138,13 @@ func (c *copier) deleteParts(ctx context.Context, dir string) {
 		attrs, err := it.Next()
 		if err != nil {
 			if !errors.Is(err, iterator.Done) {
-				c.opts.Logger.Warn("could not list temporary parts", "dir", dir, "error", Redact(err.Error()))
+				c.opts.Logger.Warn("could not list temporary parts", "dir", dir, "error", redact.Text(err.Error()))
 			}
 			break
 		}
 		g.Go(func() error {
 			if err := deleteExact(ctx, bucket.Object(attrs.Name), attrs); err != nil && !isPreconditionFailed(err) {
-				c.opts.Logger.Warn("could not delete a temporary part", "object", attrs.Name, "error", Redact(err.Error()))
+				c.opts.Logger.Warn("could not delete a temporary part", "object", attrs.Name, "error", redact.Text(err.Error()))
 			}
 			return nil
 		})

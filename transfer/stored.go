@@ -14,6 +14,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/internal/failure"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // verifiedMetadata is meta with what we measured added: the mark that the
@@ -111,7 +112,7 @@ func (c *copier) findStored(ctx context.Context) (Result, bool, error) {
 		// one if another attempt verified it since. Should the delete fail,
 		// the new copy finds the object at its finalize and compares.
 		if err := deleteExact(ctx, obj, attrs); err != nil {
-			c.opts.Logger.Warn("could not remove an unverified object; the new copy will be compared with it", "object", attrs.Name, "error", Redact(err.Error()))
+			c.opts.Logger.Warn("could not remove an unverified object; the new copy will be compared with it", "object", attrs.Name, "error", redact.Text(err.Error()))
 		} else {
 			c.opts.Logger.Info("removed an object an earlier attempt stored but never verified; copying again", "object", attrs.Name)
 		}

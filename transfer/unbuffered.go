@@ -11,6 +11,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/internal/crc32c"
 	"github.com/wochit-ingest/wochit-ingest/internal/failure"
+	"github.com/wochit-ingest/wochit-ingest/internal/redact"
 )
 
 // An upload without a chunk buffer (the memory budget is spent) goes in one
@@ -40,7 +41,7 @@ func (c *copier) publishUnbuffered(ctx context.Context, tmp *storage.ObjectHandl
 ) (*storage.ObjectAttrs, error) {
 	defer func() {
 		if err := deleteExact(ctx, tmp, stored); err != nil {
-			c.opts.Logger.Warn("could not delete a temporary object", "object", stored.Name, "error", Redact(err.Error()))
+			c.opts.Logger.Warn("could not delete a temporary object", "object", stored.Name, "error", redact.Text(err.Error()))
 		}
 	}()
 	if !holds(stored, d) {

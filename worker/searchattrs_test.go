@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/wochit-ingest/wochit-ingest/devstack/devstacktest"
@@ -43,5 +45,19 @@ func TestSearchAttributesCheckAndSetup(t *testing.T) {
 	}
 	if again, err := worker.RegisterSearchAttributes(ctx, c, ns); err != nil || len(again) != 0 {
 		t.Fatalf("second setup added %v (%v), want nothing", again, err)
+	}
+
+	// A namespace set up before FailureReason existed: the worker names it,
+	// and setup adds it alone.
+	if _, err := c.OperatorService().RemoveSearchAttributes(ctx, &operatorservice.RemoveSearchAttributesRequest{
+		Namespace: ns, SearchAttributes: []string{workflows.SearchAttrFailureReason},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.CheckSearchAttributes(ctx, c, ns); !errors.Is(err, worker.ErrSearchAttributesMissing) || !strings.Contains(err.Error(), "FailureReason") {
+		t.Fatalf("check without FailureReason = %v, want ErrSearchAttributesMissing naming it", err)
+	}
+	if added, err := worker.RegisterSearchAttributes(ctx, c, ns); err != nil || !slices.Equal(added, []string{workflows.SearchAttrFailureReason}) {
+		t.Fatalf("setup on the older namespace added %v (%v), want [FailureReason]", added, err)
 	}
 }

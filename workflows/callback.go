@@ -82,6 +82,10 @@ func deliver(ctx workflow.Context, event contract.Event, schedule []time.Duratio
 		if err := workflow.UpsertTypedSearchAttributes(ctx, callbackStatusKey.ValueSet(string(s))); err != nil {
 			workflow.GetLogger(ctx).Warn("could not set the CallbackStatus search attribute", "error", err)
 		}
+		switch s {
+		case CallbackDelivered, CallbackGone, CallbackRejected, CallbackExhausted:
+			countDelivery(ctx, event.Type, s) // the delivery ended
+		}
 	}
 	setState(CallbackPending)
 

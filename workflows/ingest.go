@@ -83,7 +83,12 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	video, thumbnail, err := prepareAndTransfer(ctx, in, deadlines, ops)
 	if err != nil {
 		reason, message := failureReason(err)
-		status.Failure = string(reason) + ": " + message
+		status.Failure, status.Reason = string(reason)+": "+message, reason
+		if reason == contract.Cancelled {
+			countIngest(afterCtx, ingestCancelled, reason)
+		} else {
+			countIngest(afterCtx, ingestFailed, reason)
+		}
 		ops.stage(StageCallingBack, "Transfer failed ("+string(reason)+"). Telling the backend.")
 		failed := contract.FailedEvent(n, workflowID, workflow.Now(ctx), reason, message)
 		_, _ = deliver(afterCtx, failed, in.CallbackSchedule, &status)
@@ -98,6 +103,7 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	}
 
 	status.Video, status.Thumbnail = &video, &thumbnail
+	countIngest(afterCtx, ingestStored, "")
 	ops.stage(StageCallingBack, fmt.Sprintf("Stored %s and %s. Calling back.", video.URI, thumbnail.URI))
 	stored := contract.StoredEvent(n, workflowID, workflow.Now(ctx), video, thumbnail)
 	// Once the files are stored, the backend is told even if the run is
@@ -107,6 +113,10 @@ func IngestVideo(ctx workflow.Context, in IngestInput) (IngestResult, error) {
 	result := IngestResult{Video: video, Thumbnail: thumbnail, Deadlines: deadlines, Callback: report}
 	if err != nil {
 		status.Failure = err.Error()
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			status.Reason = contract.Reason(appErr.Type())
+		}
 		ops.stage(StageFailed, "Files stored; callback failed: "+err.Error())
 		return result, err
 	}
@@ -151,10 +161,19 @@ type operatorView struct {
 	status *Status
 }
 
+// stage sets the stage and the Web UI's details. A failed run's reason
+// rides along with the stage change that follows the
+// failure (FailureReason): no upsert is added, so the commands of every
+// existing history stay the same on replay (an upsert's attributes are not
+// compared, only its place among the commands).
 func (v operatorView) stage(s Stage, details string) {
 	if v.status.Stage != s {
 		v.status.Stage = s
-		if err := workflow.UpsertTypedSearchAttributes(v.ctx, ingestStageKey.ValueSet(string(s))); err != nil {
+		updates := []temporal.SearchAttributeUpdate{ingestStageKey.ValueSet(string(s))}
+		if v.status.Reason != "" {
+			updates = append(updates, failureReasonKey.ValueSet(string(v.status.Reason)))
+		}
+		if err := workflow.UpsertTypedSearchAttributes(v.ctx, updates...); err != nil {
 			workflow.GetLogger(v.ctx).Warn("could not set the IngestStage search attribute", "error", err)
 		}
 	}

@@ -81,7 +81,9 @@ type Status struct {
 	Video       *contract.StoredObject `json:",omitempty"`
 	Thumbnail   *contract.StoredObject `json:",omitempty"`
 	Failure     string                 `json:",omitempty"`
-	Callback    CallbackReport
+	// Reason is the contract.Reason of Failure.
+	Reason   contract.Reason `json:",omitempty"`
+	Callback CallbackReport
 }
 
 // RedeliverSignal cuts the wait before the next callback attempt short.
@@ -94,16 +96,21 @@ const (
 	SearchAttrVideoContext   = "VideoContext"
 	SearchAttrIngestStage    = "IngestStage"
 	SearchAttrCallbackStatus = "CallbackStatus"
+	// SearchAttrFailureReason is the contract.Reason a run failed with, set
+	// when it fails (the transfer's reason, or the callback's when only the
+	// callback failed). Runs that failed before it existed do not have it.
+	SearchAttrFailureReason = "FailureReason"
 )
 
 // SearchAttributes lists the search attributes IngestVideo sets; all are
 // Keyword.
-var SearchAttributes = []string{SearchAttrWochitVideoID, SearchAttrVideoContext, SearchAttrIngestStage, SearchAttrCallbackStatus}
+var SearchAttributes = []string{SearchAttrWochitVideoID, SearchAttrVideoContext, SearchAttrIngestStage, SearchAttrCallbackStatus, SearchAttrFailureReason}
 
 var (
 	wochitVideoIDKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrWochitVideoID)
 	videoContextKey  = temporal.NewSearchAttributeKeyKeyword(SearchAttrVideoContext)
 	ingestStageKey   = temporal.NewSearchAttributeKeyKeyword(SearchAttrIngestStage)
+	failureReasonKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrFailureReason)
 )
 
 // Memo keys: the title, and the full videoContext (its search attribute

@@ -213,15 +213,19 @@ func (l *Loader) Err() error { return errors.Join(l.errs...) }
 // Log is how a command logs.
 type Log struct {
 	Level  slog.Level
-	Format string // text or json
+	Format string // text or json (Cloud Logging's shape: internal/logging)
+	// Project is the Google Cloud project a JSON line's trace field names
+	// (projects/<Project>/traces/<id>).
+	Project string
 }
 
-// LogSettings registers LOG_LEVEL and LOG_FORMAT.
+// LogSettings registers LOG_LEVEL, LOG_FORMAT and GOOGLE_CLOUD_PROJECT.
 func (l *Loader) LogSettings(dst *Log) (finish func()) {
 	var level string
 	l.InGroup(GroupLogging, func() {
 		l.Str(&level, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
-		l.Str(&dst.Format, "log-format", "LOG_FORMAT", "text", "log format: text or json")
+		l.Str(&dst.Format, "log-format", "LOG_FORMAT", "text", "log format: text, or json (Google Cloud Logging's fields: severity, message, and the trace of a traced request)")
+		l.Str(&dst.Project, "google-cloud-project", "GOOGLE_CLOUD_PROJECT", "", "Google Cloud project of the traces JSON log lines link to (logging.googleapis.com/trace: projects/<project>/traces/<id>); unset: the bare trace id")
 	})
 	return func() {
 		if err := dst.Level.UnmarshalText([]byte(level)); err != nil {

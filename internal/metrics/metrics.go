@@ -24,11 +24,25 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
+// SDKTimerBuckets are the buckets (seconds) of the SDK's latency series
+// (temporal_*_latency_bucket): from a millisecond to the 30 minutes a video
+// transfer attempt may take, so schedule-to-start under a backlog still
+// lands in a bucket.
+var SDKTimerBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800}
+
 // SDKHandler exports the Temporal SDK's metrics (temporal_* series: polls,
-// task latencies, activity and workflow outcomes) through reg. Pass it as
+// task latencies, slots, activity and workflow outcomes) through reg, and
+// the workflows' own series (workflow.GetMetricsHandler). Latencies are
+// histograms, so a quantile can be taken over every worker's buckets
+// (histogram_quantile of the summed rates), which the summaries tally
+// would make by default do not allow. Pass it as
 // client.Options.MetricsHandler; close the returned Closer on shutdown.
 func SDKHandler(reg prometheus.Registerer) (client.MetricsHandler, io.Closer) {
-	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: reg})
+	reporter := tallyprom.NewReporter(tallyprom.Options{
+		Registerer:              reg,
+		DefaultTimerType:        tallyprom.HistogramTimerType,
+		DefaultHistogramBuckets: SDKTimerBuckets,
+	})
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,

@@ -58,12 +58,12 @@ func TestMonitoringMetricsAreExported(t *testing.T) {
 	}))
 	defer backend.Close()
 
-	ingressAddr, workerAddr := freeAddr(t), freeAddr(t)
+	ingressAddr, adminAddr, workerAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	ingress := startChild(t, []string{
 		childCommandEnv + "=ingress",
 		"TEMPORAL_ADDRESS=" + stack.TemporalAddr, "TEMPORAL_NAMESPACE=" + devstack.Namespace,
 		"PAYLOAD_KEYS=" + stack.PayloadKeys,
-		"INGRESS_ADDR=" + ingressAddr, "INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true", "ORIGIN_ALLOW_PRIVATE=true",
+		"INGRESS_ADDR=" + ingressAddr, "INGRESS_ADMIN_ADDR=" + adminAddr, "INGRESS_ALLOWLIST=off", "INGRESS_ALLOW_HTTP_URLS=true", "ORIGIN_ALLOW_PRIVATE=true",
 		"OUTBOUND_ALLOWED_PORTS=" + portOf(originServer.URL), "CALLBACK_SCHEDULE=0s,1s", "LOG_LEVEL=warn",
 	})
 	defer func() { ingress.Process.Kill(); ingress.Wait() }()
@@ -72,7 +72,7 @@ func TestMonitoringMetricsAreExported(t *testing.T) {
 	worker := startChild(t, env)
 	defer func() { worker.Process.Kill(); worker.Wait() }()
 	devstacktest.WaitFor(t, 30*time.Second, "the ingress to be ready", func() bool {
-		resp, err := http.Get("http://" + ingressAddr + "/readyz")
+		resp, err := http.Get("http://" + adminAddr + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -111,7 +111,7 @@ func TestMonitoringMetricsAreExported(t *testing.T) {
 		workerNames, body = scrape(t, "http://"+workerAddr+"/metrics")
 		return strings.Contains(body, `result="exhausted"`)
 	})
-	ingressNames, _ := scrape(t, "http://"+ingressAddr+"/metrics")
+	ingressNames, _ := scrape(t, "http://"+adminAddr+"/metrics")
 	for _, name := range want {
 		if strings.HasPrefix(name, "wochit_ingress_") {
 			if !ingressNames[name] {

@@ -339,10 +339,11 @@ func resultOf(err error) string {
 
 // temporalUnavailable tells the start failures that are Temporal's state,
 // not the notification's: unavailable (down, unreachable, no leader),
-// deadline exceeded (too slow, including StartTimeout) and resource
-// exhausted (rate limits, overload). Those divert to the inbox. Anything
-// else (a refused namespace, permission, an invalid request) is a
-// configuration fault the inbox would only hide: 503.
+// deadline exceeded (too slow, including StartTimeout), resource exhausted
+// (rate limits, overload), namespace unavailable (a failover or maintenance
+// of the namespace) and internal (a fault inside the server). Those divert
+// to the inbox. Anything else (an unknown namespace, permission, an invalid
+// request) is a configuration fault the inbox would only hide: 503.
 func temporalUnavailable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
@@ -350,11 +351,14 @@ func temporalUnavailable(err error) bool {
 	var unavailable *serviceerror.Unavailable
 	var deadline *serviceerror.DeadlineExceeded
 	var exhausted *serviceerror.ResourceExhausted
-	if errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) {
+	var namespaceDown *serviceerror.NamespaceUnavailable
+	var internal *serviceerror.Internal
+	if errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
+		errors.As(err, &namespaceDown) || errors.As(err, &internal) {
 		return true
 	}
 	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal:
 		return true
 	}
 	return false

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,11 @@ const (
 	DefaultDrainInterval = 2 * time.Second
 	// DefaultPageSize is how many objects one list call returns.
 	DefaultPageSize = 500
+	// DefaultConcurrency is how many notifications one drainer starts at
+	// once: a start is a round trip to Temporal (tens of milliseconds, more
+	// under load), so one at a time leaves a backlog of hundreds draining
+	// for tens of seconds.
+	DefaultConcurrency = 12
 	// startTimeout bounds one workflow start during a drain.
 	startTimeout = 10 * time.Second
 )
@@ -38,6 +45,9 @@ type Drainer struct {
 	Metrics  *Metrics      // nil records none
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Concurrency bounds the notifications started at once;
+	// DefaultConcurrency when zero.
+	Concurrency int
 }
 
 // PassResult says what one pass over the inbox did.
@@ -69,32 +79,34 @@ func (d *Drainer) Run(ctx context.Context) error {
 }
 
 // Pass goes once through the inbox, page by page: it starts each waiting
-// notification's run and deletes its object. Once Temporal refuses a start,
-// the rest of the pass only counts what is waiting.
+// notification's run and deletes its object, up to Concurrency at once. Each
+// page is taken in a random order, so drainers passing at the same time
+// mostly start different notifications instead of racing for the same ones
+// (a race is harmless, only wasted: the second start finds the first run).
+// Once Temporal refuses a start, the rest of the pass only counts what is
+// waiting.
 func (d *Drainer) Pass(ctx context.Context) (PassResult, error) {
-	var res PassResult
-	now := time.Now
-	if d.Now != nil {
-		now = d.Now
-	}
-	err := d.Inbox.List(ctx, cmp.Or(d.PageSize, DefaultPageSize), func(e Entry) error {
-		if res.Stopped == nil {
-			done, err := d.drainOne(ctx, e, &res)
-			if err != nil {
-				res.Stopped = err
-			}
-			if done {
-				return nil
-			}
-		}
-		res.Left++
-		if res.Oldest.IsZero() || e.Created.Before(res.Oldest) {
-			res.Oldest = e.Created
+	p := pass{d: d, sem: make(chan struct{}, max(1, cmp.Or(d.Concurrency, DefaultConcurrency)))}
+	pageSize := cmp.Or(d.PageSize, DefaultPageSize)
+	page := make([]Entry, 0, pageSize)
+	err := d.Inbox.List(ctx, pageSize, func(e Entry) error {
+		if page = append(page, e); len(page) == pageSize {
+			p.page(ctx, page)
+			page = page[:0]
 		}
 		return ctx.Err()
 	})
+	if err == nil {
+		p.page(ctx, page)
+		err = ctx.Err()
+	}
+	res := p.res
 	if err != nil {
 		return res, err
+	}
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
 	}
 	if m := d.Metrics; m != nil {
 		m.depth.Set(float64(res.Left))
@@ -109,6 +121,59 @@ func (d *Drainer) Pass(ctx context.Context) (PassResult, error) {
 			"unreadable", res.Unreadable, "left", res.Left, "stoppedBy", errString(res.Stopped))
 	}
 	return res, nil
+}
+
+// pass is the state of one Pass: its result, shared by the starts in flight.
+type pass struct {
+	d   *Drainer
+	sem chan struct{} // a slot per start in flight
+	mu  sync.Mutex
+	res PassResult
+}
+
+// page drains the entries of one page, in a random order, Concurrency at a
+// time, and returns once all are done.
+func (p *pass) page(ctx context.Context, entries []Entry) {
+	rand.Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		p.mu.Lock()
+		stopped := p.res.Stopped != nil
+		p.mu.Unlock()
+		if stopped || ctx.Err() != nil {
+			p.left(e)
+			continue
+		}
+		p.sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-p.sem }()
+			var r PassResult
+			done, err := p.d.drainOne(ctx, e, &r)
+			p.mu.Lock()
+			p.res.Started += r.Started
+			p.res.Duplicates += r.Duplicates
+			p.res.Conflicts += r.Conflicts
+			p.res.Unreadable += r.Unreadable
+			if err != nil && p.res.Stopped == nil {
+				p.res.Stopped = err
+			}
+			p.mu.Unlock()
+			if !done {
+				p.left(e)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// left counts e as still waiting.
+func (p *pass) left(e Entry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.res.Left++
+	if p.res.Oldest.IsZero() || e.Created.Before(p.res.Oldest) {
+		p.res.Oldest = e.Created
+	}
 }
 
 // drainOne starts e's run and removes e. It answers whether e is gone, and

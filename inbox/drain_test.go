@@ -3,8 +3,10 @@ package inbox_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +14,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
+	"google.golang.org/grpc"
 
 	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
@@ -209,4 +213,140 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) prometheus.Colle
 	}
 	t.Fatalf("no metric %s", name)
 	return nil
+}
+
+// startGate is a unary interceptor on a real Temporal client that holds each
+// StartWorkflowExecution until target of them are in flight at once (or
+// release passes: then every start goes through), and records the most in
+// flight and the order the starts arrived in: a Temporal that starts slowly.
+type startGate struct {
+	target  int
+	release time.Duration
+
+	mu          sync.Mutex
+	inFlight    int
+	maxInFlight int
+	order       []string // workflow ids
+	open        chan struct{}
+	once        sync.Once
+}
+
+func newStartGate(target int, release time.Duration) *startGate {
+	return &startGate{target: target, release: release, open: make(chan struct{})}
+}
+
+func (g *startGate) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	start, ok := req.(*workflowservice.StartWorkflowExecutionRequest)
+	if !ok {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	g.mu.Lock()
+	g.inFlight++
+	g.maxInFlight = max(g.maxInFlight, g.inFlight)
+	g.order = append(g.order, start.GetWorkflowId())
+	if g.inFlight >= g.target {
+		g.once.Do(func() { close(g.open) })
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.inFlight--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.open:
+	case <-time.After(g.release):
+		g.once.Do(func() { close(g.open) })
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// A pass starts several notifications at once: with 30 waiting and a
+// Temporal that holds every start until 8 are in flight, the pass gets 8 in
+// flight, and still starts each once and empties the inbox. One at a time,
+// 200 queued notifications took 39 s to drain with 2 workers.
+//
+// Mutation: Concurrency 1 in Drainer.Pass (sem of one slot) → "at most 1
+// starts in flight at once, want 8" (after the gate's 3 s release).
+func TestPassStartsNotificationsConcurrently(t *testing.T) {
+	ts := temporal(t)
+	ctx := context.Background()
+	b, opts, c, gate, fresh := slowTemporalInbox(t, ts, 30, newStartGate(8, 3*time.Second))
+	d := &inbox.Drainer{Inbox: b, Temporal: c, Start: opts, PageSize: 500}
+	res, err := d.Pass(ctx)
+	if err != nil || res.Stopped != nil {
+		t.Fatalf("pass: %v / %v", err, res.Stopped)
+	}
+	gate.mu.Lock()
+	maxInFlight := gate.maxInFlight
+	gate.mu.Unlock()
+	if maxInFlight < gate.target {
+		t.Errorf("at most %d starts in flight at once, want %d", maxInFlight, gate.target)
+	}
+	if maxInFlight > inbox.DefaultConcurrency {
+		t.Errorf("%d starts in flight at once, more than DefaultConcurrency %d", maxInFlight, inbox.DefaultConcurrency)
+	}
+	if res.Started != len(fresh) || res.Left != 0 {
+		t.Errorf("pass: %+v, want %d started and none left", res, len(fresh))
+	}
+	if got := entries(t, b); len(got) != 0 {
+		t.Errorf("inbox after the pass: %v", got)
+	}
+}
+
+// Drainers passing at once walk a page in different orders, so they do not
+// take the same notifications one after the other: one drainer starting one
+// at a time does not follow the listing's (name) order.
+//
+// Mutation: dropping the rand.Shuffle in pass.page → "starts followed the
+// listing's order".
+func TestPassTakesAPageInARandomOrder(t *testing.T) {
+	ts := temporal(t)
+	ctx := context.Background()
+	b, opts, c, gate, fresh := slowTemporalInbox(t, ts, 30, newStartGate(1, time.Second))
+	listed := entries(t, b)
+	d := &inbox.Drainer{Inbox: b, Temporal: c, Start: opts, Concurrency: 1}
+	if res, err := d.Pass(ctx); err != nil || res.Started != len(fresh) {
+		t.Fatalf("pass: %+v %v", res, err)
+	}
+	gate.mu.Lock()
+	order := slices.Clone(gate.order)
+	gate.mu.Unlock()
+	var inNameOrder []string
+	for _, e := range listed {
+		id := strings.TrimPrefix(e.Name, b.Prefix)
+		inNameOrder = append(inNameOrder, workflows.WorkflowID(id[:strings.LastIndex(id, ".")]))
+	}
+	if len(order) != len(inNameOrder) {
+		t.Fatalf("%d starts for %d entries: %v", len(order), len(inNameOrder), order)
+	}
+	if slices.Equal(order, inNameOrder) {
+		t.Errorf("starts followed the listing's order (1 chance in 30! if shuffled): %v", order)
+	}
+}
+
+// slowTemporalInbox puts n fresh notifications in a new inbox and returns a
+// client of ts whose starts pass through gate.
+func slowTemporalInbox(t *testing.T, ts *temporaltest.TestServer, n int, gate *startGate) (*inbox.Inbox, workflows.StartOptions, client.Client, *startGate, []workflows.IngestInput) {
+	t.Helper()
+	ctx := context.Background()
+	dc := testConverter(t)
+	b := inbox.New(newGCS(t), testBucket, "videos/.inbox/", dc)
+	ns := ts.GetDefaultNamespace()
+	opts := workflows.StartOptions{Namespace: ns, DataConverter: dc, Identity: "inbox test"}
+	suffix := strings.ReplaceAll(t.Name(), "/", "-") + time.Now().Format("150405.000000")
+	var fresh []workflows.IngestInput
+	for i := range n {
+		in := input(fmt.Sprintf("%02d-%s", i, suffix), "t", time.Now())
+		if _, err := b.Put(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		fresh = append(fresh, in)
+	}
+	c := ts.NewClientWithOptions(client.Options{Namespace: ns, DataConverter: dc, ConnectionOptions: client.ConnectionOptions{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(gate.intercept)},
+	}})
+	return b, opts, c, gate, fresh
 }

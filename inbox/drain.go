@@ -53,6 +53,9 @@ type Drainer struct {
 // PassResult says what one pass over the inbox did.
 type PassResult struct {
 	Started, Duplicates, Conflicts, Unreadable int
+	// Failed counts starts Temporal refused for the notification's own
+	// reason (not unavailability): left in place, the pass goes on.
+	Failed int
 	// Left is the number of entries still waiting after the pass, Oldest the
 	// creation time of the oldest of them (zero when none).
 	Left   int
@@ -118,7 +121,7 @@ func (d *Drainer) Pass(ctx context.Context) (PassResult, error) {
 	}
 	if res.Started+res.Duplicates+res.Conflicts > 0 || res.Stopped != nil {
 		d.log().Info("inbox drain pass", "started", res.Started, "duplicates", res.Duplicates, "conflicts", res.Conflicts,
-			"unreadable", res.Unreadable, "left", res.Left, "stoppedBy", errString(res.Stopped))
+			"unreadable", res.Unreadable, "failed", res.Failed, "left", res.Left, "stoppedBy", errString(res.Stopped))
 	}
 	return res, nil
 }
@@ -154,6 +157,7 @@ func (p *pass) page(ctx context.Context, entries []Entry) {
 			p.res.Duplicates += r.Duplicates
 			p.res.Conflicts += r.Conflicts
 			p.res.Unreadable += r.Unreadable
+			p.res.Failed += r.Failed
 			if err != nil && p.res.Stopped == nil {
 				p.res.Stopped = err
 			}
@@ -210,8 +214,17 @@ func (d *Drainer) drainOne(ctx context.Context, e Entry, res *PassResult) (done 
 		d.log().Warn("queued notification conflicts with the run already started for its wochitVideoId; set aside, not processed",
 			"wochitVideoId", in.Notification.WochitVideoID, "workflowId", conflict.WorkflowID, "runId", conflict.RunID, "object", dst)
 		return true, nil
+	case err != nil && workflows.TemporalUnavailable(err):
+		return false, err // Temporal's state: the rest of the pass would fail alike
 	case err != nil:
-		return false, err
+		// This notification's own trouble (an invalid request, a run whose
+		// input this key cannot read...): it stays for a later pass and
+		// for the operator, and must not hold back the entries after it.
+		res.Failed++
+		d.metric(resultFailed)
+		d.log().Error("queued notification could not be started; left in place",
+			"wochitVideoId", in.Notification.WochitVideoID, "workflowId", workflowID, "object", e.Name, "error", err)
+		return false, nil
 	}
 	if err := d.Inbox.Delete(ctx, e); err != nil {
 		return false, err
@@ -255,6 +268,7 @@ const (
 	resultDuplicate  = "duplicate"
 	resultConflict   = "conflict"
 	resultUnreadable = "unreadable"
+	resultFailed     = "failed"
 )
 
 // Metrics are the drain's series. Every drainer lists the whole inbox, so
@@ -278,11 +292,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		drained: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wochit_inbox_drained_total",
-			Help: "Inbox entries handled by the drain, by result: started, duplicate (its run existed), conflict (set aside under conflicts/, not processed), unreadable (left in place).",
+			Help: "Inbox entries handled by the drain, by result: started, duplicate (its run existed), conflict (set aside under conflicts/, not processed), unreadable (left in place), failed (Temporal refused this start for a reason of its own; left in place).",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.depth, m.oldestAge, m.drained)
-	for _, r := range []string{resultStarted, resultDuplicate, resultConflict, resultUnreadable} {
+	for _, r := range []string{resultStarted, resultDuplicate, resultConflict, resultUnreadable, resultFailed} {
 		m.drained.WithLabelValues(r)
 	}
 	return m

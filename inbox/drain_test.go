@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
@@ -349,4 +350,58 @@ func slowTemporalInbox(t *testing.T, ts *temporaltest.TestServer, n int, gate *s
 		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(gate.intercept)},
 	}})
 	return b, opts, c, gate, fresh
+}
+
+// One entry whose start Temporal refuses for a reason of its own (here an
+// InvalidArgument for that one workflow id) is left in place, counted, and
+// does not stop the pass: the entries after it start in the same pass.
+// Mutation: returning the start error from drainOne as before (every error
+// stopped the pass) → "pass stopped by ... want it to go on".
+func TestOneRefusedStartDoesNotHoldBackTheRest(t *testing.T) {
+	ts := temporal(t)
+	ctx := context.Background()
+	gate := newStartGate(1, time.Second)
+	b, opts, _, _, fresh := slowTemporalInbox(t, ts, 6, gate)
+	poisoned := workflows.WorkflowID(fresh[0].Notification.WochitVideoID)
+	refuse := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if start, ok := req.(*workflowservice.StartWorkflowExecutionRequest); ok && start.GetWorkflowId() == poisoned {
+			return serviceerror.NewInvalidArgument("refused for this notification alone")
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	c := ts.NewClientWithOptions(client.Options{Namespace: opts.Namespace, DataConverter: opts.DataConverter, ConnectionOptions: client.ConnectionOptions{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(refuse)},
+	}})
+	reg := prometheus.NewRegistry()
+	d := &inbox.Drainer{Inbox: b, Temporal: c, Start: opts, Concurrency: 1, Metrics: inbox.NewMetrics(reg)}
+	res, err := d.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stopped != nil {
+		t.Fatalf("pass stopped by %v (%+v); want it to go on past a refusal of one notification", res.Stopped, res)
+	}
+	if res.Started != len(fresh)-1 || res.Failed != 1 || res.Left != 1 {
+		t.Fatalf("pass %+v: want %d started, 1 failed and left", res, len(fresh)-1)
+	}
+	if n := len(entries(t, b)); n != 1 {
+		t.Fatalf("the inbox holds %d entries, want the refused one only", n)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := -1.0
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if f.GetName() == "wochit_inbox_drained_total" && l.GetName() == "result" && l.GetValue() == "failed" {
+					failed = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if failed != 1 {
+		t.Errorf(`wochit_inbox_drained_total{result="failed"} = %v, want 1`, failed)
+	}
 }

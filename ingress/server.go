@@ -26,12 +26,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	prommetrics "github.com/wochit-ingest/wochit-ingest/internal/metrics"
 	"github.com/wochit-ingest/wochit-ingest/internal/safehttp"
@@ -306,7 +303,7 @@ func sample(names []string) []string {
 // when that is not the reason or the inbox did not take it either.
 func (s *Server) queue(w http.ResponseWriter, r *http.Request, in workflows.IngestInput, err error) {
 	id := in.Notification.WochitVideoID
-	if s.cfg.Inbox == nil || !temporalUnavailable(err) {
+	if s.cfg.Inbox == nil || !workflows.TemporalUnavailable(err) {
 		s.log.Error("could not start workflow", "wochitVideoId", id, "error", err)
 		writeError(w, startFailure())
 		return
@@ -335,33 +332,6 @@ func resultOf(err error) string {
 		return "error"
 	}
 	return "ok"
-}
-
-// temporalUnavailable tells the start failures that are Temporal's state,
-// not the notification's: unavailable (down, unreachable, no leader),
-// deadline exceeded (too slow, including StartTimeout), resource exhausted
-// (rate limits, overload), namespace unavailable (a failover or maintenance
-// of the namespace) and internal (a fault inside the server). Those divert
-// to the inbox. Anything else (an unknown namespace, permission, an invalid
-// request) is a configuration fault the inbox would only hide: 503.
-func temporalUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var unavailable *serviceerror.Unavailable
-	var deadline *serviceerror.DeadlineExceeded
-	var exhausted *serviceerror.ResourceExhausted
-	var namespaceDown *serviceerror.NamespaceUnavailable
-	var internal *serviceerror.Internal
-	if errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
-		errors.As(err, &namespaceDown) || errors.As(err, &internal) {
-		return true
-	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal:
-		return true
-	}
-	return false
 }
 
 // startFailure is the answer when neither Temporal nor the inbox durably

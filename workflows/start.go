@@ -18,6 +18,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/google/uuid"
 
@@ -163,4 +165,31 @@ func dataConverter(dc converter.DataConverter) converter.DataConverter {
 		return converter.GetDefaultDataConverter()
 	}
 	return dc
+}
+
+// TemporalUnavailable tells the start failures that are Temporal's state,
+// not the notification's: unavailable (down, unreachable, no leader),
+// deadline exceeded (too slow, including StartTimeout), resource exhausted
+// (rate limits, overload), namespace unavailable (a failover or maintenance
+// of the namespace) and internal (a fault inside the server). The ingress diverts those
+// to the inbox and the drain stops its pass on them. Anything else (an unknown namespace, permission, an invalid
+// request) is a configuration fault the inbox would only hide: 503.
+func TemporalUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	var exhausted *serviceerror.ResourceExhausted
+	var namespaceDown *serviceerror.NamespaceUnavailable
+	var internal *serviceerror.Internal
+	if errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
+		errors.As(err, &namespaceDown) || errors.As(err, &internal) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal:
+		return true
+	}
+	return false
 }

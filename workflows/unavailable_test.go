@@ -1,4 +1,4 @@
-package ingress
+package workflows_test
 
 import (
 	"context"
@@ -9,11 +9,13 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
 
 // Which start failures divert to the inbox: Temporal's state, never the
 // notification's or the configuration's. Dropping NamespaceUnavailable
-// from temporalUnavailable (a namespace failover, as Temporal Cloud reports
+// from workflows.TemporalUnavailable (a namespace failover, as Temporal Cloud reports
 // it) answers 503 during an outage the inbox would have absorbed, and fails
 // here.
 func TestTemporalUnavailableClassifiesStartFailures(t *testing.T) {
@@ -33,8 +35,8 @@ func TestTemporalUnavailableClassifiesStartFailures(t *testing.T) {
 		{serviceerror.NewInvalidArgument("too big"), false},
 		{errors.New("something else"), false},
 	} {
-		if got := temporalUnavailable(tc.err); got != tc.want {
-			t.Errorf("temporalUnavailable(%T %v) = %v, want %v", tc.err, tc.err, got, tc.want)
+		if got := workflows.TemporalUnavailable(tc.err); got != tc.want {
+			t.Errorf("TemporalUnavailable(%T %v) = %v, want %v", tc.err, tc.err, got, tc.want)
 		}
 	}
 }

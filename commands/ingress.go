@@ -266,6 +266,9 @@ func runIngress(ctx context.Context, args, environ []string, _, stderr io.Writer
 	if box != nil {
 		cfg.Server.Inbox = box
 		log.Info("ingress inbox", "bucket", box.Bucket, "prefix", box.Prefix)
+		if cfg.Server.DataConverter == nil {
+			log.Warn("PAYLOAD_KEYS is off: inbox objects hold notifications, signed URLs included, in clear")
+		}
 	} else {
 		log.Warn("no GCS_BUCKET or INBOX_BUCKET: no inbox; while Temporal does not take starts, notifications get 503")
 	}

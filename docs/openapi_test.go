@@ -25,7 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
-	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu/gcsemutest"
 	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/internal/webhook"
@@ -526,25 +526,7 @@ func TestChecksRefuseWhatTheDocumentDoesNotDescribe(t *testing.T) {
 // notification Temporal does not take is queued (202 queued).
 func withInbox(t *testing.T, cfg ingress.Config) ingress.Config {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + l.Addr().String()
-	emu, err := gcsemu.New("", url, "inbox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(emu.Handler())
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); emu.Stop() })
-	gcs, err := gcsemu.NewClient(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
+	gcs, _ := gcsemutest.Start(t, "inbox", nil)
 	cfg.Inbox = inbox.New(gcs, "inbox", "videos/.inbox/", nil)
 	return cfg
 }

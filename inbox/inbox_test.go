@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
-	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu/gcsemutest"
 	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
@@ -32,25 +30,7 @@ const token = "Signature=c2VjcmV0LXNpZ25hdHVyZS1ieXRlcw"
 // client for it.
 func newGCS(t *testing.T) *storage.Client {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + l.Addr().String()
-	emu, err := gcsemu.New("", url, testBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(emu.Handler())
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); emu.Stop() })
-	gcs, err := gcsemu.NewClient(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
+	gcs, _ := gcsemutest.Start(t, testBucket, nil)
 	return gcs
 }
 

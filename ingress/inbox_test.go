@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/api/iterator"
 
-	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu"
+	"github.com/wochit-ingest/wochit-ingest/devstack/gcsemu/gcsemutest"
 	"github.com/wochit-ingest/wochit-ingest/inbox"
 	"github.com/wochit-ingest/wochit-ingest/ingress"
 	"github.com/wochit-ingest/wochit-ingest/internal/payloadcodec"
@@ -39,31 +39,16 @@ type outage struct {
 func newOutage(t *testing.T, cfg ingress.Config) *outage {
 	t.Helper()
 	o := &outage{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcsURL := "http://" + l.Addr().String()
-	emu, err := gcsemu.New("", gcsURL, inboxBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcsServer := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o.gcsDown.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		o.requests.Add(1)
-		emu.Handler().ServeHTTP(w, r)
-	}))
-	gcsServer.Listener.Close()
-	gcsServer.Listener = l
-	gcsServer.Start()
-	t.Cleanup(func() { gcsServer.Close(); emu.Stop() })
-	if o.gcs, err = gcsemu.NewClient(context.Background(), gcsURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.gcs.Close() })
+	o.gcs, _ = gcsemutest.Start(t, inboxBucket, func(emu http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if o.gcsDown.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			o.requests.Add(1)
+			emu.ServeHTTP(w, r)
+		})
+	})
 
 	refused, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -2,14 +2,12 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
-	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
 	"github.com/wochit-ingest/wochit-ingest/operate"
 )
 
@@ -40,9 +38,9 @@ func runList(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	c, closeClient, err := temporalclient.Dial(ctx, cfg.Temporal, temporalclient.Options{Logger: newLogger(logQuiet, io.Discard)})
+	c, closeClient, err := dialQuietly(ctx, cfg.Temporal)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.Temporal.HostPort, err)
+		return err
 	}
 	defer closeClient()
 	runs, err := operate.List(ctx, c, operateOptions(cfg.Temporal), cfg.Filter.Filter, cfg.Limit)

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wochit-ingest/wochit-ingest/contract"
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
+	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
 	"github.com/wochit-ingest/wochit-ingest/operate"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -111,4 +113,15 @@ func loadWithID[C any](name, usage string, args, environ []string, output io.Wri
 	}
 	finish()
 	return c, l.Err()
+}
+
+// dialQuietly connects an operator command (status, list, follow,
+// redeliver) to Temporal, the SDK's own log silenced: the command's output
+// is what the operator reads.
+func dialQuietly(ctx context.Context, conn client.Options) (client.Client, func(), error) {
+	c, closeClient, err := temporalclient.Dial(ctx, conn, temporalclient.Options{Logger: newLogger(logQuiet, io.Discard)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to Temporal at %s: %w", conn.HostPort, err)
+	}
+	return c, closeClient, nil
 }

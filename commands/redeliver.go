@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/wochit-ingest/wochit-ingest/internal/config"
-	"github.com/wochit-ingest/wochit-ingest/internal/temporalclient"
 	"github.com/wochit-ingest/wochit-ingest/operate"
 	"github.com/wochit-ingest/wochit-ingest/workflows"
 )
@@ -104,9 +103,9 @@ func runRedeliver(ctx context.Context, args, environ []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	c, closeClient, err := temporalclient.Dial(ctx, cfg.Temporal, temporalclient.Options{Logger: newLogger(logQuiet, io.Discard)})
+	c, closeClient, err := dialQuietly(ctx, cfg.Temporal)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.Temporal.HostPort, err)
+		return err
 	}
 	defer closeClient()
 	if cfg.VideoID == "" {
